@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { formatMac, MacParseError, normalizeMac, parseMac, tryParseMac } from "../../src/api/mac.ts";
+
+// Go's net/mac_test.go parseMACTests, plus the examples of the Virtink reference §2.4.
+const parseMacTests: { in: string; out: number[] | undefined }[] = [
+  // RFC 7042, Section 2.1.1.
+  { in: "00:00:5e:00:53:01", out: [0x00, 0x00, 0x5e, 0x00, 0x53, 0x01] },
+  { in: "00-00-5e-00-53-01", out: [0x00, 0x00, 0x5e, 0x00, 0x53, 0x01] },
+  { in: "0000.5e00.5301", out: [0x00, 0x00, 0x5e, 0x00, 0x53, 0x01] },
+  // RFC 7042, Section 2.2.2.
+  { in: "02:00:5e:10:00:00:00:01", out: [0x02, 0x00, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x01] },
+  { in: "02-00-5e-10-00-00-00-01", out: [0x02, 0x00, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x01] },
+  { in: "0200.5e10.0000.0001", out: [0x02, 0x00, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x01] },
+  // RFC 4391, Section 9.1.1.
+  {
+    in: "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01",
+    out: [0, 0, 0, 0, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0x5e, 0x10, 0, 0, 0, 0x01],
+  },
+  {
+    in: "00-00-00-00-fe-80-00-00-00-00-00-00-02-00-5e-10-00-00-00-01",
+    out: [0, 0, 0, 0, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0x5e, 0x10, 0, 0, 0, 0x01],
+  },
+  {
+    in: "0000.0000.fe80.0000.0000.0000.0200.5e10.0000.0001",
+    out: [0, 0, 0, 0, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0x5e, 0x10, 0, 0, 0, 0x01],
+  },
+  { in: "ab:cd:ef:AB:CD:EF", out: [0xab, 0xcd, 0xef, 0xab, 0xcd, 0xef] },
+  { in: "ab-cd-ef-AB-CD-EF", out: [0xab, 0xcd, 0xef, 0xab, 0xcd, 0xef] },
+  { in: "abcd.efAB.CDEF", out: [0xab, 0xcd, 0xef, 0xab, 0xcd, 0xef] },
+  { in: "01.02.03.04.05.06", out: undefined },
+  { in: "01:02:03:04:05:06:", out: undefined },
+  { in: "x1:02:03:04:05:06", out: undefined },
+  { in: "01002:03:04:05:06", out: undefined },
+  { in: "01:02003:04:05:06", out: undefined },
+  { in: "01:02:03004:05:06", out: undefined },
+  { in: "01:02:03:04005:06", out: undefined },
+  { in: "01:02:03:04:05006", out: undefined },
+  { in: "01-02:03:04:05:06", out: undefined },
+  { in: "01:02-03-04-05-06", out: undefined },
+  { in: "0123:4567:89AF", out: undefined },
+  { in: "0123-4567-89AF", out: undefined },
+  // Virtink reference §2.4.
+  { in: "c6:1c:ba:0a:45:88", out: [0xc6, 0x1c, 0xba, 0x0a, 0x45, 0x88] },
+  { in: "C6-1C-BA-0A-45-88", out: [0xc6, 0x1c, 0xba, 0x0a, 0x45, 0x88] },
+  { in: "c61c.ba0a.4588", out: [0xc6, 0x1c, 0xba, 0x0a, 0x45, 0x88] },
+  { in: "01:1c:ba:0a:45:88", out: [0x01, 0x1c, 0xba, 0x0a, 0x45, 0x88] },
+  { in: "01:1c:ba:0a:45:8", out: undefined },
+  { in: "c6:1c:ba-0a:45:88", out: undefined },
+  { in: "zz:1c:ba:0a:45:88", out: undefined },
+  { in: "", out: undefined },
+  { in: "c61c.ba0a.4588.", out: undefined },
+  { in: "c6:1c:ba:0a:45:+8", out: undefined },
+];
+
+describe("parseMac", () => {
+  for (const t of parseMacTests) {
+    it(`${t.out ? "accepts" : "rejects"} ${JSON.stringify(t.in)}`, () => {
+      const got = tryParseMac(t.in);
+      assert.deepEqual(got === undefined ? undefined : Array.from(got), t.out);
+      if (t.out) assert.deepEqual(Array.from(parseMac(t.in)), t.out);
+      else assert.throws(() => parseMac(t.in), MacParseError);
+    });
+  }
+});
+
+describe("formatMac", () => {
+  const cases: { in: string; out: string }[] = [
+    { in: "DE-AD-00-00-BE-AF", out: "de:ad:00:00:be:af" },
+    { in: "abcd.efAB.CDEF", out: "ab:cd:ef:ab:cd:ef" },
+    { in: "02:00:5e:10:00:00:00:01", out: "02:00:5e:10:00:00:00:01" },
+  ];
+  for (const c of cases) {
+    it(`renders ${c.in} as ${c.out}`, () => {
+      assert.equal(formatMac(parseMac(c.in)), c.out);
+      assert.equal(normalizeMac(c.in), c.out);
+    });
+  }
+  it("names the input in the error message", () => {
+    assert.throws(() => parseMac("nope"), { message: 'Cannot parse MAC address "nope": invalid MAC address' });
+  });
+});
