@@ -123,6 +123,8 @@ function walk(value: unknown, schema: Schema, path: (string | number)[], causes:
   if (schema.type === "object" && isObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(value)) {
+      // Only reachable from objects built in code: JSON and YAML have no undefined, so it means absent.
+      if (child === undefined) continue;
       const childSchema = schema.properties?.[key] ?? schema.additionalProperties;
       if (!childSchema) {
         out[key] = child;
@@ -134,7 +136,7 @@ function walk(value: unknown, schema: Schema, path: (string | number)[], causes:
       if (decoded !== DROP) out[key] = decoded;
     }
     for (const key of schema.required ?? []) {
-      if (!Object.hasOwn(value, key))
+      if (value[key] === undefined)
         causes.push(cause(CauseType.Required, renderPath([...path, key]), "Required value"));
     }
     return out;
