@@ -82,6 +82,22 @@ describe("admitVirtink", () => {
     );
   });
 
+  it("v24: denies all five bindings with five messages in Virtink's order", () => {
+    const r = admitVirtink(
+      vkVm(
+        [{ name: "pod", mac: "52:54:00:12:34:56", bridge: {}, masquerade: {}, sriov: {}, vdpa: {}, vhostUser: {} }],
+        [{ name: "pod", pod: {} }],
+      ),
+    );
+    const p = "spec.instance.interfaces[0]";
+    const more = (b: string): string => `${p}.${b}: Forbidden: may not specify more than 1 binding method`;
+    assert.equal(
+      r.message,
+      `[${p}.vhostUser: Forbidden: may not use vhost-user interface without dedicated CPU placement and hugepages, ` +
+        `${more("masquerade")}, ${more("sriov")}, ${more("vdpa")}, ${more("vhostUser")}]`,
+    );
+  });
+
   it("on update carries MACs over, so omitting them is not a spec change", () => {
     const old = vkVm([{ name: "pod", mac: "52:54:00:dd:0d:5b", bridge: {} }], [{ name: "pod", pod: {} }]);
     const r = admitVirtink(vkVm([{ name: "pod" }], [{ name: "pod", pod: {} }], { spec: { runPolicy: "Always" } }), {
