@@ -1,0 +1,408 @@
+/**
+ * The NetworkPlan: everything the runtime must make exist in the pod netns, and everything the DHCP/RA servers and the
+ * hypervisor need, for one VM. `planPod` builds it purely from the VM model, the cluster config and the pod facts
+ * (reference kubevirt-network.md §5–§7, virtink-network.md §3–§5).
+ */
+
+import type { ClusterConfig } from "../api/cluster-config.ts";
+import type { BindingKind, Dialect, InterfaceSpec, NetworkSpec, NicModel, VmNetworkModel } from "../api/model.ts";
+import { LinkState, networkOf, primaryNetwork } from "../api/model.ts";
+import { planBridge } from "./bridge.ts";
+import { PlanError, PlanErrorCode } from "./errors.ts";
+import { Family, parseIp } from "./ip.ts";
+import { planMasquerade } from "./masquerade.ts";
+import type { InterfaceName } from "./namescheme.ts";
+import { kubevirtPodInterfaceNames, virtinkLinkName } from "./namescheme.ts";
+import type { NftRuleset } from "./nft.ts";
+import { NftBuilder } from "./nft.ts";
+import type { NadFacts, PodFacts, PodLink, ResolvConf } from "./pod-facts.ts";
+import { applySubdomain } from "./pod-facts.ts";
+
+/** One kernel setting, with its exact sysctl key (`net.ipv4.ip_forward`). */
+export interface Sysctl {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** Tap specifics: queue count as KubeVirt computes it, and the owner the hypervisor runs as. */
+export interface TapSpec {
+  /** 0 for non-virtio and single-queue virtio, else the multiqueue count. */
+  readonly queues: number;
+  /** IFF_MULTI_QUEUE|IFF_NO_PI when queues > 1, else IFF_TUN_EXCL|IFF_ONE_QUEUE. */
+  readonly multiQueue: boolean;
+  /** Absent when the tap keeps the creator as owner (Virtink). */
+  readonly owner?: { readonly uid: number; readonly gid: number };
+}
+
+/** Device kinds a plan creates, plus `existing` for a link CNI made. */
+export const LinkKind = { Bridge: "bridge", Tap: "tap", Dummy: "dummy", Existing: "existing" } as const;
+export type LinkKind = (typeof LinkKind)[keyof typeof LinkKind];
+
+/**
+ * One link to create or change, applied in list order as KubeVirt's nmstate-like driver does: set down, rename, MAC,
+ * MTU, master, addresses, up.
+ */
+export interface LinkStep {
+  readonly kind: LinkKind;
+  /** The name the link has after this step. */
+  readonly name: InterfaceName;
+  /** For `existing`: the link as CNI left it. */
+  readonly ifindex?: number;
+  readonly renameFrom?: InterfaceName;
+  readonly mac?: string;
+  /** Take the MAC of this link (created earlier in the list); never combined with `mac`. */
+  readonly copyMacFrom?: InterfaceName;
+  readonly mtu?: number;
+  readonly master?: InterfaceName;
+  /** Remove every address before adding `addresses`. */
+  readonly flushAddresses: boolean;
+  /** Remove only these addresses (`ip/prefix`). */
+  readonly deleteAddresses: readonly string[];
+  /** Addresses to add, `ip/prefix`. */
+  readonly addresses: readonly string[];
+  readonly state: "up" | "down";
+  /** Bridge-port MAC learning; `false` turns it off on this port. */
+  readonly learning?: boolean;
+  readonly tap?: TapSpec;
+}
+
+/** A classless static route for DHCP option 121; `0.0.0.0/0` for default, gateway `0.0.0.0` when on-link. */
+export interface DhcpRoute {
+  readonly destination: string;
+  readonly gateway: string;
+}
+
+/** The single client a DHCPv4 server serves and what it is told. */
+export interface Dhcpv4Client {
+  readonly mac: string;
+  readonly ip: string;
+  readonly prefix: number;
+  readonly subnetMask: string;
+  readonly router?: string;
+  /** Option 121, default routes last; empty means the option is omitted. */
+  readonly routes: readonly DhcpRoute[];
+  /** Option 6, always sent (even empty) by KubeVirt. */
+  readonly dnsServers: readonly string[];
+  readonly searchDomains: readonly string[];
+  /** Option 15: the longest search domain. */
+  readonly domainName?: string;
+  /** Option 12: the pod hostname. */
+  readonly hostname?: string;
+  /** Option 26. */
+  readonly mtu?: number;
+  readonly leaseSeconds: number;
+}
+
+/** User DHCP options (`dhcpOptions`). */
+export interface Dhcpv4ExtraOptions {
+  readonly bootFileName?: string;
+  readonly tftpServerName?: string;
+  readonly ntpServers: readonly string[];
+  /** Only options 224–254 survive, as in KubeVirt. */
+  readonly privateOptions: readonly { readonly option: number; readonly value: string }[];
+}
+
+/** A DHCPv4 server bound to one device. */
+export interface Dhcpv4Plan {
+  readonly serverInterface: InterfaceName;
+  readonly serverIdentifier: string;
+  /** Bridge binding answers only the configured MAC; masquerade answers anyone on its bridge. */
+  readonly filterClientMac: boolean;
+  readonly client: Dhcpv4Client;
+  readonly options: Dhcpv4ExtraOptions;
+}
+
+/** A stateful DHCPv6 server giving the guest one address (vmnet also sends the search list). */
+export interface Dhcpv6Plan {
+  readonly serverInterface: InterfaceName;
+  /** DUID-LL (type 3), hardware type 1, of this MAC. */
+  readonly serverDuidMac: string;
+  readonly clientAddress: string;
+  readonly preferredLifetime: number;
+  readonly validLifetime: number;
+  readonly dnsServers: readonly string[];
+  readonly searchDomains: readonly string[];
+}
+
+/** Router advertisements on the guest-facing bridge (vmnet extension; KubeVirt sends none). */
+export interface RaPlan {
+  readonly interface: InterfaceName;
+  readonly sourceMac: string;
+  /** The bridge's EUI-64 link-local address, the guest's default router. */
+  readonly sourceAddress: string;
+  readonly managed: boolean;
+  readonly otherConfig: boolean;
+  readonly curHopLimit: number;
+  readonly routerLifetime: number;
+  readonly minIntervalSeconds: number;
+  readonly maxIntervalSeconds: number;
+  readonly mtu: number;
+  readonly prefixes: readonly {
+    readonly prefix: string;
+    readonly onLink: boolean;
+    readonly autonomous: boolean;
+    readonly validLifetime: number;
+    readonly preferredLifetime: number;
+  }[];
+  readonly rdnss?: { readonly servers: readonly string[]; readonly lifetime: number };
+  readonly dnssl?: { readonly domains: readonly string[]; readonly lifetime: number };
+}
+
+/** The guest side of an interface: what the hypervisor needs. */
+export interface GuestNicPlan {
+  /** libvirt/QEMU alias, `ua-<name>`. */
+  readonly alias: string;
+  readonly model: NicModel;
+  /** libvirt model type: `virtio-non-transitional`, `virtio-transitional` or the model itself. */
+  readonly domainModel: string;
+  readonly mac: string;
+  /** Absent where the hypervisor cannot pass it (non-virtio, per the seeds' MTU table). */
+  readonly mtu?: number;
+  /** `queues` attribute, only with virtio multiqueue. */
+  readonly queues?: number;
+  /** What status reports as queueCount. */
+  readonly queueCount: number;
+  readonly pciAddress?: string;
+  readonly bootOrder?: number;
+  readonly acpiIndex?: number;
+  readonly linkState: "up" | "down";
+  readonly tapName: InterfaceName;
+}
+
+/** Layer-2/3 source filtering on a guest tap (vmnet extension). */
+export interface AntiSpoofPlan {
+  readonly tap: InterfaceName;
+  readonly mac: string;
+  /** Allowed IPv4 sources besides 0.0.0.0; absent means IPv4 is not filtered. */
+  readonly ipv4?: readonly string[];
+  /** Allowed IPv6 sources besides :: and fe80::/10; absent means IPv6 is not filtered. */
+  readonly ipv6?: readonly string[];
+}
+
+/** Everything planned for one guest interface. */
+export interface InterfacePlan {
+  readonly name: string;
+  readonly network: string;
+  readonly binding: BindingKind;
+  readonly primary: boolean;
+  /** The pod link CNI created for this network (`eth0`, `pod<hash>`, `net<N>`). */
+  readonly podInterface: InterfaceName;
+  /** Pod link addresses KubeVirt caches for status: first global IPv4 and IPv6. */
+  readonly podIPs: readonly string[];
+  readonly links: readonly LinkStep[];
+  readonly sysctls: readonly Sysctl[];
+  readonly dhcpv4?: Dhcpv4Plan;
+  readonly dhcpv6?: Dhcpv6Plan;
+  readonly ra?: RaPlan;
+  readonly antiSpoof?: AntiSpoofPlan;
+  readonly guest: GuestNicPlan;
+}
+
+/** The plan for a whole pod. */
+export interface NetworkPlan {
+  readonly dialect: Dialect;
+  readonly interfaces: readonly InterfacePlan[];
+  /** All interfaces' sysctls, deduplicated, in first-seen order. */
+  readonly sysctls: readonly Sysctl[];
+  /** The pod's one nftables ruleset. */
+  readonly nft: NftRuleset;
+}
+
+/** Options of {@link planPod}. */
+export interface PlanPodOptions {
+  readonly config: ClusterConfig;
+  readonly pod: PodFacts;
+  /** When given, every Multus network must name one of these. */
+  readonly nads?: readonly NadFacts[];
+  /** Guest MACs known from before (`status.interfaces[].mac`, e.g. after migration), by interface name. */
+  readonly guestMacs?: Readonly<Record<string, string>>;
+  /** `status.interfaces[].podInterfaceName` by network name (dynamic naming). */
+  readonly podInterfaceNames?: Readonly<Record<string, string>>;
+  /** Anti-spoofing per interface name; default on for masquerade, off for bridge. */
+  readonly antiSpoofing?: Readonly<Record<string, boolean>>;
+  /** `status.runtimeUser != 0`: taps owned by 107 instead of 0. Default true. */
+  readonly nonRoot?: boolean;
+  /** Istio sidecar injected: KubeVirt's Istio variant of the masquerade rules. */
+  readonly istio?: boolean;
+  /** Keep the legacy migration ports 49152/49153 out of NAT (`migrationTransport != "Unix"`). Default false. */
+  readonly legacyMigrationPorts?: boolean;
+}
+
+/** What a binding planner gets for one interface. */
+export interface BindingContext {
+  readonly model: VmNetworkModel;
+  readonly iface: InterfaceSpec;
+  readonly network: NetworkSpec;
+  /** Position of the interface in `interfaces` (the launcher's index, §6.3). */
+  readonly index: number;
+  readonly primary: boolean;
+  readonly podInterface: InterfaceName;
+  readonly podLink: PodLink | undefined;
+  readonly pod: PodFacts;
+  /** resolv.conf with the subdomain rule applied. */
+  readonly dns: ResolvConf;
+  readonly options: PlanPodOptions;
+  readonly nft: NftBuilder;
+}
+
+/** KubeVirt's (and vmnet's) DHCP lease: 999 days. */
+export const KUBEVIRT_LEASE_SECONDS = 86_313_600;
+/** dnsmasq's `infinite` lease. */
+export const INFINITE_LEASE_SECONDS = 4_294_967_295;
+/** Owner of taps for non-root VMs (qemu's uid/gid in KubeVirt images). */
+export const NON_ROOT_UID = 107;
+/** KubeVirt caps the multiqueue count here. */
+export const MAX_QUEUES = 256;
+
+/** Tap queues (§5.1) and guest queue attributes (§7.3) for an interface. */
+export function queuesOf(model: VmNetworkModel, iface: InterfaceSpec): { tap: number; guest?: number; count: number } {
+  if (iface.model !== "virtio" || !model.multiqueue) return { tap: 0, count: 1 };
+  const n = Math.min(Math.max(model.vcpus, 1), MAX_QUEUES);
+  return { tap: n, guest: n, count: n };
+}
+
+/** The tap spec of an interface for KubeVirt. */
+export function kubevirtTap(ctx: BindingContext): TapSpec {
+  const q = queuesOf(ctx.model, ctx.iface).tap;
+  const id = ctx.options.nonRoot === false ? 0 : NON_ROOT_UID;
+  return { queues: q, multiQueue: q > 1, owner: { uid: id, gid: id } };
+}
+
+/** The guest NIC of an interface with the given MAC, MTU source and tap. */
+export function guestNic(ctx: BindingContext, mac: string, mtu: number, tapName: InterfaceName): GuestNicPlan {
+  const { iface, model } = ctx;
+  const q = queuesOf(model, iface);
+  const virtio = iface.model === "virtio";
+  const domainModel = virtio
+    ? model.useVirtioTransitional
+      ? "virtio-transitional"
+      : "virtio-non-transitional"
+    : iface.model;
+  return {
+    alias: `ua-${iface.name}`,
+    model: iface.model,
+    domainModel,
+    mac,
+    ...(virtio ? { mtu } : {}),
+    ...(q.guest === undefined ? {} : { queues: q.guest }),
+    queueCount: q.count,
+    ...(iface.pciAddress === undefined ? {} : { pciAddress: iface.pciAddress }),
+    ...(iface.bootOrder === undefined ? {} : { bootOrder: iface.bootOrder }),
+    ...(iface.acpiIndex === undefined ? {} : { acpiIndex: iface.acpiIndex }),
+    linkState: iface.state === LinkState.Down ? "down" : "up",
+    tapName,
+  };
+}
+
+/** The guest MAC for KubeVirt taps: spec MAC, else a MAC known from status, else the pod link's (§2, §7.3). */
+export function kubevirtGuestMac(ctx: BindingContext, podMac: string): string {
+  return (ctx.iface.macAddress ?? ctx.options.guestMacs?.[ctx.iface.name] ?? podMac).toLowerCase();
+}
+
+/** The pod link, or KubeVirt's `pod link (%s) is missing`. */
+export function requirePodLink(ctx: BindingContext): PodLink {
+  if (ctx.podLink === undefined) {
+    throw new PlanError(PlanErrorCode.PodLinkMissing, `pod link (${ctx.podInterface.value}) is missing`);
+  }
+  return ctx.podLink;
+}
+
+/** Whether anti-spoofing is on for the interface. */
+export function antiSpoofingOn(ctx: BindingContext, byDefault: boolean): boolean {
+  return ctx.options.antiSpoofing?.[ctx.iface.name] ?? byDefault;
+}
+
+function multusNadKey(model: VmNetworkModel, networkName: string): { namespace: string; name: string } {
+  const slash = networkName.indexOf("/");
+  return slash < 0
+    ? { namespace: model.namespace, name: networkName }
+    : { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
+}
+
+/**
+ * Plans the pod side of every non-absent interface of `model`, dispatching by binding, plus the one nftables ruleset.
+ * Throws PlanError (bindings other than bridge and masquerade: `binding_not_planned`).
+ */
+export function planPod(model: VmNetworkModel, options: PlanPodOptions): NetworkPlan {
+  const primary = primaryNetwork(model);
+  const names = kubevirtPodInterfaceNames(model, {
+    existingLinks: options.pod.links.map((l) => l.name),
+    ...(options.podInterfaceNames ? { overrides: options.podInterfaceNames } : {}),
+  });
+  const dns: ResolvConf = model.subdomain
+    ? { ...options.pod.resolvConf, search: applySubdomain(options.pod.resolvConf.search, model.subdomain) }
+    : options.pod.resolvConf;
+  const nft = new NftBuilder();
+  const plans: InterfacePlan[] = [];
+  model.interfaces.forEach((iface, index) => {
+    if (iface.state === LinkState.Absent) return;
+    const network = networkOf(model, iface);
+    if (!network) throw new PlanError(PlanErrorCode.NetworkNotFound, `failed to find network ${iface.name}`);
+    if (options.nads && network.source.kind === "multus") {
+      const key = multusNadKey(model, network.source.networkName);
+      if (!options.nads.some((n) => n.namespace === key.namespace && n.name === key.name)) {
+        throw new PlanError(
+          PlanErrorCode.NadNotFound,
+          `failed to locate network attachment definition ${key.namespace}/${key.name}`,
+        );
+      }
+    }
+    const podInterface =
+      model.dialect === "virtink" ? virtinkLinkName(model, network) : (names.get(network.name) as InterfaceName);
+    const ctx: BindingContext = {
+      model,
+      iface,
+      network,
+      index,
+      primary: network === primary,
+      podInterface,
+      podLink: options.pod.links.find((l) => l.name === podInterface.value),
+      pod: options.pod,
+      dns,
+      options,
+      nft,
+    };
+    switch (iface.binding.kind) {
+      case "bridge":
+        plans.push(planBridge(ctx));
+        break;
+      case "masquerade":
+        plans.push(planMasquerade(ctx));
+        break;
+      default:
+        throw new PlanError(
+          PlanErrorCode.BindingNotPlanned,
+          `Binding "${iface.binding.kind}" of interface "${iface.name}" has no planner yet`,
+        );
+    }
+  });
+  const sysctls: Sysctl[] = [];
+  for (const p of plans) {
+    for (const s of p.sysctls) if (!sysctls.some((x) => x.key === s.key && x.value === s.value)) sysctls.push(s);
+  }
+  return { dialect: model.dialect, interfaces: plans, sysctls, nft: nft.build() };
+}
+
+/** The user DHCP options of an interface; NTP servers must be IPv4 and private options outside 224–254 are dropped. */
+export function extraDhcpOptions(iface: InterfaceSpec): Dhcpv4ExtraOptions {
+  const o = iface.dhcpOptions;
+  if (!o) return { ntpServers: [], privateOptions: [] };
+  for (const s of o.ntpServers) {
+    if (parseIp(s)?.family !== Family.V4) {
+      throw new PlanError(PlanErrorCode.InvalidNtpServer, `Could not parse NTP server as IPv4 address: ${s}`);
+    }
+  }
+  return {
+    ...(o.bootFileName ? { bootFileName: o.bootFileName } : {}),
+    ...(o.tftpServerName ? { tftpServerName: o.tftpServerName } : {}),
+    ntpServers: [...o.ntpServers],
+    privateOptions: o.privateOptions.filter((p) => p.option >= 224 && p.option <= 254),
+  };
+}
+
+/** DHCP option 15: the longest search domain (the first of equal length), if any. */
+export function longestDomain(search: readonly string[]): string | undefined {
+  let best: string | undefined;
+  for (const d of search) if (best === undefined || d.length > best.length) best = d;
+  return best;
+}
