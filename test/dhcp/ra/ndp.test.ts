@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  decodeNdOptions,
+  decodeRouterAdvertisement,
+  decodeRouterSolicitation,
+  encodeNdOption,
+  encodeRouterAdvertisement,
+  encodeRouterSolicitation,
+  fillIcmpv6Checksum,
+  icmpv6Checksum,
+  NdDecodeError,
+  type RouterAdvertisement,
+} from "../../../src/dhcp/ra/ndp.ts";
+import { hex } from "../v6/fixtures.ts";
+
+/**
+ * ICMPv6 messages the Linux kernel sent on a veth pair, captured with tcpdump (which reported "icmp6 sum ok"):
+ * source, destination, the ICMPv6 bytes and the checksum the kernel wrote.
+ */
+const KERNEL_PACKETS: [string, string, string, Uint8Array, number][] = [
+  ["router solicitation", "fe80::11:7cff:fee1:56f0", "ff02::2", hex("8500 d368 0000 0000 0101 0211 7ce1 56f0"), 0xd368],
+  [
+    "router solicitation",
+    "fe80::9422:56ff:feb6:2604",
+    "ff02::2",
+    hex("8500 5974 0000 0000 0101 9622 56b6 2604"),
+    0x5974,
+  ],
+  [
+    "DAD neighbor solicitation with nonce",
+    "::",
+    "ff02::1:ffb6:2604",
+    hex("8700 3681 0000 0000 fe80 0000 0000 0000 9422 56ff feb6 2604 0e01 a981 a485 b2fe"),
+    0x3681,
+  ],
+  [
+    "MLDv2 report",
+    "fe80::11:7cff:fee1:56f0",
+    "ff02::16",
+    hex("8f00 4655 0000 0001 0400 0000 ff02 0000 0000 0000 0000 0001 ffe1 56f0"),
+    0x4655,
+  ],
+];
+
+describe("icmpv6Checksum", () => {
+  for (const [what, src, dst, packet, expected] of KERNEL_PACKETS) {
+    it(`matches the kernel's checksum of a ${what} from ${src}`, () => {
+      const zeroed = packet.slice();
+      zeroed[2] = 0;
+      zeroed[3] = 0;
+      assert.equal(icmpv6Checksum(src, dst, zeroed), expected);
+    });
+    it(`sums a received ${what} with its checksum to zero`, () => {
+      assert.equal(icmpv6Checksum(src, dst, packet), 0);
+    });
+  }
+  it("pads an odd-length payload with a zero byte (RFC 4443 §2.3)", () => {
+    const odd = hex("80 00 0000 0001 0002 61");
+    const even = hex("80 00 0000 0001 0002 6100");
+    // Same data once padded; only the pseudo-header length differs by one, so the checksums differ by one.
+    assert.equal((icmpv6Checksum("::1", "::1", odd) - icmpv6Checksum("::1", "::1", even) + 0xffff) % 0xffff, 1);
+  });
+  it("fills the checksum field in place", () => {
+    const [, src, dst, packet] = KERNEL_PACKETS[0] ?? ["", "", "", new Uint8Array(), 0];
+    const copy = packet.slice();
+    copy[2] = 0xaa;
+    copy[3] = 0xbb;
+    assert.deepEqual(fillIcmpv6Checksum(copy, { source: src, destination: dst }), packet);
+  });
+});
+
+/** The masquerade RA vmnet sends, built by hand from RFC 4861 §4.2/§4.6 and RFC 8106 §5.1/§5.2. */
+const MASQUERADE_RA: RouterAdvertisement = {
+  curHopLimit: 64,
+  managed: true,
+  other: true,
+  routerLifetime: 1800,
+  reachableTime: 0,
+  retransTimer: 0,
+  options: [
+    { kind: "source-link-layer-address", mac: "02:00:00:00:00:00" },
+    { kind: "mtu", mtu: 1500 },
+    {
+      kind: "prefix-information",
+      prefix: "fd10:0:2::",
+      length: 120,
+      onLink: true,
+      autonomous: false,
+      validLifetime: 2592000,
+      preferredLifetime: 604800,
+    },
+    { kind: "rdnss", lifetime: 1800, servers: ["fd00::a"] },
+    { kind: "dnssl", lifetime: 1800, domains: ["cluster.local"] },
+  ],
+};
+const MASQUERADE_RA_BYTES = hex(`
+  86 00 80c5 40 c0 0708 00000000 00000000
+  01 01 020000000000
+  05 01 0000 000005dc
+  03 04 78 80 00278d00 00093a80 00000000 fd100000000200000000000000000000
+  19 03 0000 00000708 fd00000000000000000000000000000a
+  1f 03 0000 00000708 07636c7573746572 056c6f63616c 00 00`);
+
+describe("encodeRouterAdvertisement", () => {
+  it("encodes the masquerade RA byte for byte, checksum over fe80::ff:fe00:0 to ff02::1", () => {
+    const bytes = encodeRouterAdvertisement(MASQUERADE_RA, { source: "fe80::ff:fe00:0", destination: "ff02::1" });
+    assert.deepEqual(bytes, MASQUERADE_RA_BYTES);
+  });
+  it("leaves the checksum zero for a raw ICMPv6 socket when no addresses are given", () => {
+    const bytes = encodeRouterAdvertisement(MASQUERADE_RA);
+    assert.deepEqual([bytes[2], bytes[3]], [0, 0]);
+    assert.equal(icmpv6Checksum("fe80::ff:fe00:0", "ff02::1", bytes), 0x80c5);
+  });
+  it("decodes back to the same advertisement", () => {
+    assert.deepEqual(decodeRouterAdvertisement(MASQUERADE_RA_BYTES), MASQUERADE_RA);
+  });
+  it("rejects a router lifetime over 16 bits", () => {
+    assert.throws(() => encodeRouterAdvertisement({ ...MASQUERADE_RA, routerLifetime: 65536 }), RangeError);
+  });
+});
+
+describe("RFC 8106 options", () => {
+  it("encodes RDNSS with two servers as length 5 (RFC 8106 §5.1)", () => {
+    assert.deepEqual(
+      encodeNdOption({ kind: "rdnss", lifetime: 600, servers: ["2001:db8::1", "2001:db8::2"] }),
+      hex(`19 05 0000 00000258 20010db8000000000000000000000001 20010db8000000000000000000000002`),
+    );
+  });
+  it("pads DNSSL with zeros to a multiple of 8 octets (RFC 8106 §5.2)", () => {
+    // 8 header octets + "example.com" (13) + "svc" (5) = 26, padded to 32: length 4.
+    assert.deepEqual(
+      encodeNdOption({ kind: "dnssl", lifetime: 0xffffffff, domains: ["example.com", "svc"] }),
+      hex(`1f 04 0000 ffffffff 076578616d706c65 03636f6d 00 03737663 00 000000000000`),
+    );
+  });
+  it("does not pad a DNSSL that is already a multiple of 8", () => {
+    // 8 header octets + a 14-letter label (1 + 14 + 1 = 16) = 24.
+    const option = encodeNdOption({ kind: "dnssl", lifetime: 1, domains: ["abcdefghijklmn"] });
+    assert.equal(option.length, 24);
+    assert.equal(option[1], 3);
+  });
+  it("decodes DNSSL names and ignores the padding", () => {
+    const options = decodeNdOptions(hex(`1f 04 0000 ffffffff 076578616d706c65 03636f6d 00 03737663 00 000000000000`));
+    assert.deepEqual(options, [{ kind: "dnssl", lifetime: 0xffffffff, domains: ["example.com", "svc"] }]);
+  });
+  it("encodes prefix information with the bits past the length as given (RFC 4861 §4.6.2)", () => {
+    assert.deepEqual(
+      encodeNdOption({
+        kind: "prefix-information",
+        prefix: "2001:db8::",
+        length: 64,
+        onLink: true,
+        autonomous: true,
+        validLifetime: 0xffffffff,
+        preferredLifetime: 0,
+      }),
+      hex(`03 04 40 c0 ffffffff 00000000 00000000 20010db8000000000000000000000000`),
+    );
+  });
+  it("keeps unknown options raw", () => {
+    assert.deepEqual(decodeNdOptions(hex("18 01 000000000000")), [
+      { kind: "unknown", type: 24, data: hex("000000000000") },
+    ]);
+  });
+});
+
+describe("decodeRouterSolicitation", () => {
+  it("decodes the kernel's RS with its source link-layer address", () => {
+    const [, , , packet] = KERNEL_PACKETS[0] ?? ["", "", "", new Uint8Array(), 0];
+    assert.deepEqual(decodeRouterSolicitation(packet), {
+      options: [{ kind: "source-link-layer-address", mac: "02:11:7c:e1:56:f0" }],
+    });
+  });
+  it("re-encodes it with the same checksum", () => {
+    const [, src, dst, packet] = KERNEL_PACKETS[0] ?? ["", "", "", new Uint8Array(), 0];
+    const rs = decodeRouterSolicitation(packet);
+    assert.deepEqual(encodeRouterSolicitation(rs, { source: src, destination: dst }), packet);
+  });
+  const invalid: [string, Uint8Array, string][] = [
+    ["a 7-byte message", hex("85 00 0000 000000"), "truncated"],
+    ["a router advertisement", hex("86 00 0000 00000000"), "wrong-type"],
+    ["a non-zero code", hex("85 01 0000 00000000"), "bad-code"],
+    ["a zero-length option", hex("85 00 0000 00000000 01 00 000000000000"), "zero-option-length"],
+    ["an option past the end", hex("85 00 0000 00000000 01 02 020000000000"), "option-overrun"],
+    ["a lone option type byte", hex("85 00 0000 00000000 01"), "option-overrun"],
+    [
+      "a 2-unit link-layer address",
+      hex("85 00 0000 00000000 01 02 0200000000000000 0000000000000000"),
+      "bad-option-length",
+    ],
+    ["an even RDNSS length", hex(`85 00 0000 00000000 19 02 0000 00000000 0000000000000000`), "bad-option-length"],
+    ["a prefix length over 128", hex(`85 00 0000 00000000 03 04 81 c0 ${"00".repeat(28)}`), "bad-option-length"],
+    [
+      "a DNSSL with a compression pointer",
+      hex(`85 00 0000 00000000 1f 02 0000 00000000 c0 00 00000000 0000`),
+      "bad-domain",
+    ],
+    [
+      "a DNSSL with junk after the padding",
+      hex(`85 00 0000 00000000 1f 02 0000 00000000 01 61 00 00 00 00 00 01`),
+      "bad-domain",
+    ],
+  ];
+  for (const [what, bytes, reason] of invalid) {
+    it(`rejects ${what} with reason ${reason}`, () => {
+      assert.throws(
+        () => decodeRouterSolicitation(bytes),
+        (e: unknown) => e instanceof NdDecodeError && e.reason === reason,
+      );
+    });
+  }
+});
