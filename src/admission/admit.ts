@@ -11,8 +11,8 @@ import type { SourceDocument } from "../api/source.ts";
 import { decodeVirtinkVm } from "../api/virtink.ts";
 import type { VkVirtualMachine } from "../api/virtink-types.ts";
 import { type Cause, locate } from "./cause.ts";
-import { admissionMessage, admitKubeVirt } from "./kubevirt/index.ts";
-import { admitVirtink, virtinkDenialMessage } from "./virtink/index.ts";
+import { admissionMessage, admitKubeVirt, applyKubeVirtDefaults } from "./kubevirt/index.ts";
+import { admitVirtink, applyVirtinkDefaults, virtinkDenialMessage } from "./virtink/index.ts";
 import { checkKubeVirtSpec, checkVirtinkVm, DEFAULT_POD_CIDRS, type NadFacts, parsePodCidrs } from "./vmnet/index.ts";
 
 /** The VM kinds vmnet admits, named as the loader classifies documents. */
@@ -57,6 +57,10 @@ export interface VmAdmission {
   readonly warnings: string[];
   /** vmnet's own findings, located, whether they warn or deny. */
   readonly findings: Cause[];
+  /** Whether the findings are among the causes (`strict`) rather than the warnings. */
+  readonly findingsDeny: boolean;
+  /** The dialect's own warnings (KubeVirt's admission warnings), without vmnet's findings. */
+  readonly dialectWarnings: string[];
   readonly message?: string;
   /** The defaulted object, when defaulting succeeded. */
   readonly defaulted?: object;
@@ -183,6 +187,8 @@ export function admitVm(vm: VmDocument, options: AdmitOptions = {}): VmAdmission
     causes: allCauses,
     warnings: strict ? [...r.warnings] : [...r.warnings, ...findings.map((f) => warningText(stripPathPrefix(f)))],
     findings,
+    findingsDeny: strict,
+    dialectWarnings: [...r.warnings],
     ...(message === undefined ? {} : { message }),
     ...(r.defaulted ? { defaulted: r.defaulted } : {}),
   };
@@ -196,8 +202,11 @@ export function stripPathPrefix(c: Cause): Cause {
 
 /** Admits every VM document; the result is allowed only if all are. */
 export function admitVms(vms: readonly VmDocument[], options: AdmitOptions = {}): Admission {
-  const objects = vms.map((vm) => admitVm(vm, options));
-  const allowed = objects.every((o) => o.allowed);
+  return combineAdmissions(vms.map((vm) => admitVm(vm, options)));
+}
+
+/** Combines verdicts on several VMs: allowed only if all are; the message names each denied VM when there are several. */
+export function combineAdmissions(objects: readonly VmAdmission[]): Admission {
   const denied = objects.filter((o) => !o.allowed);
   const message =
     denied.length === 0
@@ -206,10 +215,53 @@ export function admitVms(vms: readonly VmDocument[], options: AdmitOptions = {})
         ? denied[0]?.message
         : denied.map((o) => `${o.name || `document ${o.doc.index + 1}`}: ${o.message ?? "denied"}`).join("; ");
   return {
-    allowed,
+    allowed: denied.length === 0,
     causes: objects.flatMap((o) => o.causes),
     warnings: objects.flatMap((o) => o.warnings),
     ...(message === undefined ? {} : { message }),
-    objects,
+    objects: [...objects],
+  };
+}
+
+/** The outcome of {@link defaultVm}: the defaulted object, or the mutating webhook's refusal. */
+export type Defaulting =
+  | { readonly allowed: true; readonly object: object }
+  | { readonly allowed: false; readonly message: string };
+
+/**
+ * Applies the dialect's mutating-webhook defaults to a VM document (after the API server's decoding), without
+ * validating. A document that does not decode, or that defaulting refuses (e.g. KubeVirt's bridge default when the
+ * bridge is not permitted on the pod network), is refused with the message the API server would give.
+ */
+export function defaultVm(vm: VmDocument, options: AdmitOptions = {}): Defaulting {
+  if (vm.kind === VmKind.VirtinkVm) {
+    const decoded = decodeVirtinkVm(vm.doc.value);
+    if (decoded.causes.length > 0) return { allowed: false, message: virtinkDenialMessage(decoded.causes) };
+    const old = options.old ? decodeVirtinkVm(options.old.doc.value).value : undefined;
+    return {
+      allowed: true,
+      object: applyVirtinkDefaults(decoded.value, {
+        ...(old ? { old } : {}),
+        ...(options.randomBytes ? { randomBytes: options.randomBytes } : {}),
+      }),
+    };
+  }
+  const config = options.config ?? DEFAULT_CLUSTER_CONFIG;
+  if (vm.kind === VmKind.KubeVirtVmi) {
+    const decoded = decodeKubeVirtVmi(vm.doc.value);
+    if (decoded.causes.length > 0) return { allowed: false, message: admissionMessage(decoded.causes) };
+    const r = applyKubeVirtDefaults(decoded.value.spec ?? {}, config);
+    if ("error" in r) return { allowed: false, message: r.error };
+    return { allowed: true, object: { ...decoded.value, spec: r.spec } };
+  }
+  const decoded = decodeKubeVirtVm(vm.doc.value);
+  if (decoded.causes.length > 0) return { allowed: false, message: admissionMessage(decoded.causes) };
+  const template = decoded.value.spec?.template;
+  if (!template) return { allowed: true, object: decoded.value };
+  const r = applyKubeVirtDefaults(template.spec ?? {}, config);
+  if ("error" in r) return { allowed: false, message: r.error };
+  return {
+    allowed: true,
+    object: { ...decoded.value, spec: { ...decoded.value.spec, template: { ...template, spec: r.spec } } },
   };
 }

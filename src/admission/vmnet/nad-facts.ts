@@ -1,6 +1,7 @@
 /**
  * What vmnet's own checks need to know about a NetworkAttachmentDefinition, independent of how it was parsed.
  */
+import type { NetworkAttachmentDefinition } from "../../api/nad.ts";
 
 /** One CNI plugin of a NAD's config (a single-plugin config is a list of one). */
 export interface CniPluginFacts {
@@ -38,4 +39,18 @@ export function findNad(
   const ns = slash >= 0 ? networkName.slice(0, slash) : vmNs;
   const name = slash >= 0 ? networkName.slice(slash + 1) : networkName;
   return nads.find((n) => n.name === name && (n.namespace || vmNs) === ns);
+}
+
+/** The facts of a decoded NAD: the plugin chain's types, MTUs and macvlan/ipvlan modes. */
+export function nadFactsFrom(nad: NetworkAttachmentDefinition): NadFacts {
+  return {
+    name: nad.name,
+    ...(nad.namespace ? { namespace: nad.namespace } : {}),
+    ...(nad.resourceName ? { resourceName: nad.resourceName } : {}),
+    plugins: (nad.config?.plugins ?? []).map((p) => ({
+      type: p.type,
+      ...(p.mtu === undefined ? {} : { mtu: p.mtu }),
+      ...(typeof p.raw.mode === "string" ? { mode: p.raw.mode } : {}),
+    })),
+  };
 }
