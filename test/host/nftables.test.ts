@@ -1,0 +1,299 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { hostExecutor, RecordingExecutor } from "../../src/host/exec.ts";
+import {
+  addChain,
+  addElement,
+  addMap,
+  addRule,
+  addSet,
+  addTable,
+  anonSet,
+  canonicalListing,
+  counter,
+  daddr,
+  deleteTableCommand,
+  dnat,
+  dport,
+  flushTable,
+  iifname,
+  jump,
+  mapLookup,
+  masquerade,
+  NftApplyError,
+  type Nftables,
+  NftCli,
+  type NftCommand,
+  type NftFailure,
+  type NftJson,
+  oifname,
+  payload,
+  range,
+  ret,
+  ruleset,
+  saddr,
+  setRef,
+  snat,
+} from "../../src/host/nftables.ts";
+import { FakeNftables } from "../../src/host/nftables-fake.ts";
+import { nftSkipReason, withNetns } from "./harness.ts";
+
+/** KubeVirt's masquerade ruleset for one family (reference §5.4), with ports given as a named interval set. */
+function masqueradeRules(f: "ip" | "ip6", guest: string, gateway: string, lo: string, ports: number[]): NftCommand[] {
+  const base = (name: string, hook: "prerouting" | "input" | "output" | "postrouting", prio: number) =>
+    addChain(f, "nat", name, { type: "nat", hook, prio });
+  return [
+    addTable(f, "nat"),
+    base("prerouting", "prerouting", -100),
+    base("input", "input", 100),
+    base("output", "output", -100),
+    base("postrouting", "postrouting", 100),
+    addChain(f, "nat", "KUBEVIRT_PREINBOUND"),
+    addChain(f, "nat", "KUBEVIRT_POSTINBOUND"),
+    addSet(f, "nat", "tcp-ports", "inet_service", { flags: ["interval"] }),
+    addElement(f, "nat", "tcp-ports", ports),
+    addRule(f, "nat", "postrouting", [saddr(f, guest), counter(), masquerade()]),
+    addRule(f, "nat", "prerouting", [iifname("eth0"), counter(), jump("KUBEVIRT_PREINBOUND")]),
+    addRule(f, "nat", "postrouting", [oifname("k6t-eth0"), counter(), jump("KUBEVIRT_POSTINBOUND")]),
+    addRule(f, "nat", "output", [dport("tcp", anonSet([49152, 49153])), saddr(f, lo), counter(), ret()]),
+    addRule(f, "nat", "KUBEVIRT_PREINBOUND", [dport("tcp", setRef("tcp-ports")), counter(), dnat(guest)]),
+    addRule(f, "nat", "KUBEVIRT_POSTINBOUND", [
+      dport("tcp", setRef("tcp-ports")),
+      saddr(f, anonSet([lo])),
+      counter(),
+      snat(gateway),
+    ]),
+    addRule(f, "nat", "output", [daddr(f, anonSet([lo])), dport("tcp", setRef("tcp-ports")), counter(), dnat(guest)]),
+  ];
+}
+
+interface NftCase {
+  name: string;
+  setup?: NftJson[];
+  tx: NftJson;
+  error?: NftFailure;
+  /** `family name` of the tables listed afterwards. */
+  tables: string[];
+  rules: number;
+}
+
+const cases: NftCase[] = [
+  {
+    name: "KubeVirt masquerade for IPv4 with a port set loads as one transaction",
+    tx: ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22, 80])),
+    tables: ["ip nat"],
+    rules: 7,
+  },
+  {
+    name: "KubeVirt masquerade for IPv6",
+    tx: ruleset(masqueradeRules("ip6", "fd10:0:2::2", "fd10:0:2::1", "::1", [22])),
+    tables: ["ip6 nat"],
+    rules: 7,
+  },
+  {
+    name: "ranges in an interval set and a port-to-address map",
+    tx: ruleset([
+      addTable("ip", "nat"),
+      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
+      addSet("ip", "nat", "ports", "inet_service", { flags: ["interval"], elem: [range(1000, 2000), 22] }),
+      addMap("ip", "nat", "pm", { key: "inet_service", value: "ipv4_addr" }, { elem: [[8080, "10.0.2.3"]] }),
+      addElement("ip", "nat", "pm", [[80, "10.0.2.2"]]),
+      addRule("ip", "nat", "prerouting", [dport("udp", range(3000, 3010)), counter(), dnat("10.0.2.2")]),
+      addRule("ip", "nat", "prerouting", [dport("tcp", setRef("ports")), counter(), dnat("10.0.2.2")]),
+      addRule("ip", "nat", "prerouting", [counter(), dnat(mapLookup(payload("tcp", "dport"), "pm"))]),
+    ]),
+    tables: ["ip nat"],
+    rules: 3,
+  },
+  {
+    name: "inet table NAT names the address family",
+    tx: ruleset([
+      addTable("inet", "vmnet"),
+      addChain("inet", "vmnet", "post", { type: "nat", hook: "postrouting", prio: 100 }),
+      addRule("inet", "vmnet", "post", [saddr("ip", "10.0.2.2"), counter(), snat("10.0.2.1", { family: "ip" })]),
+      addRule("inet", "vmnet", "post", [saddr("ip6", "fd10:0:2::2"), masquerade()]),
+    ]),
+    tables: ["inet vmnet"],
+    rules: 2,
+  },
+  {
+    name: "a jump to a missing chain applies nothing",
+    tx: ruleset([
+      addTable("ip", "nat"),
+      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
+      addRule("ip", "nat", "prerouting", [counter()]),
+      addRule("ip", "nat", "prerouting", [jump("MISSING")]),
+    ]),
+    error: "notFound",
+    tables: [],
+    rules: 0,
+  },
+  {
+    name: "masquerade outside postrouting applies nothing",
+    tx: ruleset([
+      addTable("ip", "nat"),
+      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
+      addRule("ip", "nat", "prerouting", [masquerade()]),
+    ]),
+    error: "notSupported",
+    tables: [],
+    rules: 0,
+  },
+  {
+    name: "snat in a regular chain reached from prerouting applies nothing",
+    tx: ruleset([
+      addTable("ip", "nat"),
+      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
+      addChain("ip", "nat", "SUB"),
+      addRule("ip", "nat", "SUB", [snat("10.0.2.1")]),
+      addRule("ip", "nat", "prerouting", [jump("SUB")]),
+    ]),
+    error: "notSupported",
+    tables: [],
+    rules: 0,
+  },
+  {
+    name: "a reference to a missing set applies nothing",
+    setup: [ruleset([addTable("ip", "keep")])],
+    tx: ruleset([
+      addTable("ip", "nat"),
+      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
+      addRule("ip", "nat", "prerouting", [dport("tcp", setRef("nope")), counter()]),
+    ]),
+    error: "notFound",
+    tables: ["ip keep"],
+    rules: 0,
+  },
+  {
+    name: "deleting a missing table",
+    tx: ruleset([deleteTableCommand("ip", "nope")]),
+    error: "notFound",
+    tables: [],
+    rules: 0,
+  },
+  {
+    name: "re-adding existing objects is idempotent and flush empties the chains",
+    setup: [ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22]))],
+    tx: ruleset([
+      flushTable("ip", "nat"),
+      ...masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22]).slice(0, 8),
+      addRule("ip", "nat", "postrouting", [saddr("ip", "10.0.2.2"), counter(), masquerade()]),
+    ]),
+    tables: ["ip nat"],
+    rules: 1,
+  },
+];
+
+async function runCase(nft: Nftables, c: NftCase): Promise<NftJson> {
+  for (const s of c.setup ?? []) await nft.apply(s);
+  const before = canonicalListing(await nft.list());
+  let failure: unknown;
+  try {
+    await nft.apply(c.tx);
+  } catch (e) {
+    failure = e;
+  }
+  const after = await nft.list();
+  if (c.error === undefined) {
+    assert.equal(failure, undefined);
+  } else {
+    assert.ok(failure instanceof NftApplyError, `expected NftApplyError, got ${String(failure)}`);
+    assert.equal(failure.reason, c.error);
+    assert.deepEqual(canonicalListing(after), before, "a refused transaction must change nothing");
+  }
+  const objs = after.nftables;
+  const tables = objs.flatMap((o) => ("table" in o ? [`${o.table.family} ${o.table.name}`] : []));
+  assert.deepEqual(tables, c.tables);
+  assert.equal(objs.filter((o) => "rule" in o).length, c.rules);
+  return after;
+}
+
+describe("nftables builders", () => {
+  it("dport with an anonymous set builds the libnftables match shape", () => {
+    assert.deepEqual(dport("tcp", anonSet([49152, 49153])), {
+      match: { op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: { set: [49152, 49153] } },
+    });
+  });
+  it("iifname builds a meta match", () => {
+    assert.deepEqual(iifname("eth0"), { match: { op: "==", left: { meta: { key: "iifname" } }, right: "eth0" } });
+  });
+  it("a base chain carries type, hook, priority and policy", () => {
+    assert.deepEqual(addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }), {
+      add: {
+        chain: {
+          family: "ip",
+          table: "nat",
+          name: "prerouting",
+          type: "nat",
+          hook: "prerouting",
+          prio: -100,
+          policy: "accept",
+        },
+      },
+    });
+  });
+  it("snat in an inet table names the family", () => {
+    assert.deepEqual(snat("10.0.2.1", { family: "ip", port: 80 }), {
+      snat: { addr: "10.0.2.1", family: "ip", port: 80 },
+    });
+  });
+  it("a map has key and value types", () => {
+    assert.deepEqual(addMap("ip", "nat", "pm", { key: "inet_service", value: "ipv4_addr" }), {
+      add: { map: { family: "ip", table: "nat", name: "pm", type: "inet_service", map: "ipv4_addr" } },
+    });
+  });
+});
+
+describe("Nftables contract: FakeNftables", () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const nft = new FakeNftables();
+      await runCase(nft, c);
+      assert.equal(nft.transactions.length, (c.setup?.length ?? 0) + 1);
+    });
+  }
+});
+
+describe("Nftables contract: NftCli in a fresh namespace", { skip: nftSkipReason() }, () => {
+  for (const c of cases) {
+    it(`${c.name} (and lists back exactly as the fake does)`, async () => {
+      await withNetns(1, async ([ns = ""]) => {
+        const rec = new RecordingExecutor();
+        const real = await runCase(new NftCli(ns, { executor: rec }), c);
+        const loads = rec.calls.filter((call) => call.args.includes("-f"));
+        assert.equal(loads.length, (c.setup?.length ?? 0) + 1, "one nft -f process per apply");
+        const fake = new FakeNftables();
+        const faked = await runCase(fake, c);
+        assert.deepEqual(canonicalListing(faked), canonicalListing(real));
+      });
+    });
+  }
+
+  it("the masquerade ruleset lists back as KubeVirt's rule text", async () => {
+    await withNetns(1, async ([ns = ""]) => {
+      await new NftCli(ns).apply(ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22, 80])));
+      const { stdout } = await hostExecutor.run("nft", ["list", "ruleset"], { netns: ns });
+      for (const line of [
+        "ip saddr 10.0.2.2 counter packets 0 bytes 0 masquerade",
+        'iifname "eth0" counter packets 0 bytes 0 jump KUBEVIRT_PREINBOUND',
+        'oifname "k6t-eth0" counter packets 0 bytes 0 jump KUBEVIRT_POSTINBOUND',
+        "tcp dport { 49152, 49153 } ip saddr 127.0.0.1 counter packets 0 bytes 0 return",
+        "tcp dport @tcp-ports counter packets 0 bytes 0 dnat to 10.0.2.2",
+        "elements = { 22, 80 }",
+      ]) {
+        assert.ok(stdout.includes(line), `missing "${line}" in:\n${stdout}`);
+      }
+    });
+  });
+
+  it("deleteTable removes the table with one process", async () => {
+    await withNetns(1, async ([ns = ""]) => {
+      const rec = new RecordingExecutor();
+      const nft = new NftCli(ns, { executor: rec });
+      await nft.apply(ruleset([addTable("ip", "nat")]));
+      await nft.deleteTable("ip", "nat");
+      assert.equal(rec.calls.length, 2);
+      assert.deepEqual(canonicalListing(await nft.list()), []);
+    });
+  });
+});
