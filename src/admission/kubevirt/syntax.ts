@@ -1,129 +1,34 @@
 /**
- * The value syntaxes KubeVirt's admission checks, ported with the exact accept/reject behaviour of the Go functions
- * it calls (`net.ParseMAC`, `net.ParseIP`, `validation.IsDNS1123Label`, ...). These are private, minimal versions:
- * src/api/mac.ts and src/api/ip.ts are the shared full ports and can replace them once they land.
+ * The value syntaxes KubeVirt's admission checks, with the exact accept/reject behaviour of the Go functions it calls
+ * (`net.ParseMAC`, `net.ParseIP`, `validation.IsDNS1123Label`, ...). MAC and IP parsing delegate to the shared Go
+ * ports in src/api/mac.ts and src/api/ip.ts; the Kubernetes name rules and Go's `%q` are private here.
  */
+
+import { isIPv4, parseIp } from "../../api/ip.ts";
+import { tryParseMac } from "../../api/mac.ts";
 
 /** The outcome of Go's `net.ParseMAC` as KubeVirt's MAC check sees it (reference §3.6). */
 export const MacCheck = { Ok: "ok", Malformed: "malformed", TooLong: "too-long" } as const;
 export type MacCheck = (typeof MacCheck)[keyof typeof MacCheck];
 
-const HEX = /^[0-9a-fA-F]{2}$/;
-
 /**
- * Classifies a MAC string as Go's `net.ParseMAC` would: groups of 2 hex digits separated by one repeated `:` or `-`,
- * or groups of 4 hex digits separated by `.`, for 6, 8 or 20 bytes. 8 and 20 bytes parse but are too long for a NIC.
+ * Classifies a MAC string as KubeVirt does with Go's `net.ParseMAC`: unparsable is malformed; 8 or 20 bytes parse
+ * but are too long for a NIC.
  */
 export function checkMac(s: string): MacCheck {
-  const bytes = parseMacLength(s);
-  if (bytes === undefined) return MacCheck.Malformed;
-  return bytes > 6 ? MacCheck.TooLong : MacCheck.Ok;
+  const mac = tryParseMac(s);
+  if (mac === undefined) return MacCheck.Malformed;
+  return mac.length > 6 ? MacCheck.TooLong : MacCheck.Ok;
 }
 
-function parseMacLength(s: string): number | undefined {
-  if (s.length < 14) return undefined;
-  const sep2 = s[2];
-  if (sep2 === ":" || sep2 === "-") {
-    if ((s.length + 1) % 3 !== 0) return undefined;
-    const n = (s.length + 1) / 3;
-    if (n !== 6 && n !== 8 && n !== 20) return undefined;
-    for (let i = 0; i < n; i++) {
-      const x = i * 3;
-      if (!HEX.test(s.slice(x, x + 2))) return undefined;
-      if (i < n - 1 && s[x + 2] !== sep2) return undefined;
-    }
-    return n;
-  }
-  if (s[4] === ".") {
-    if ((s.length + 1) % 5 !== 0) return undefined;
-    const n = (2 * (s.length + 1)) / 5;
-    if (n !== 6 && n !== 8 && n !== 20) return undefined;
-    for (let i = 0; i < n / 2; i++) {
-      const x = i * 5;
-      if (!HEX.test(s.slice(x, x + 2)) || !HEX.test(s.slice(x + 2, x + 4))) return undefined;
-      if (i < n / 2 - 1 && s[x + 4] !== ".") return undefined;
-    }
-    return n;
-  }
-  return undefined;
-}
-
-/**
- * Parses an IP address the way Go's `net.ParseIP` does (Go ≥ 1.22, which delegates to `netip.ParseAddr` and rejects
- * zones): dotted IPv4 without leading zeros, or IPv6 with at most 4 hex digits per group, one `::`, and an optional
- * trailing dotted IPv4. Returns the 16-byte form, or undefined.
- */
+/** Go's `net.ParseIP` (16-byte form), or undefined. */
 export function parseGoIP(s: string): Uint8Array | undefined {
-  if (s.includes(".") && !s.includes(":")) {
-    const v4 = parseIPv4(s);
-    if (!v4) return undefined;
-    const out = new Uint8Array(16);
-    out[10] = 0xff;
-    out[11] = 0xff;
-    out.set(v4, 12);
-    return out;
-  }
-  if (s.includes(":")) return parseIPv6(s);
-  return undefined;
+  return parseIp(s);
 }
 
-/** Go's `ip.To4() != nil`: an IPv4 address, or an IPv4-mapped IPv6 address such as `::ffff:1.2.3.4`. */
+/** Go's `net.ParseIP(s).To4() != nil`: IPv4, or IPv4-mapped IPv6 such as `::ffff:1.2.3.4`. */
 export function isGoIPv4(s: string): boolean {
-  const ip = parseGoIP(s);
-  if (!ip) return false;
-  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
-  return ip[10] === 0xff && ip[11] === 0xff;
-}
-
-function parseIPv4(s: string): Uint8Array | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (const [i, p] of parts.entries()) {
-    if (!/^[0-9]{1,3}$/.test(p)) return undefined;
-    if (p.length > 1 && p[0] === "0") return undefined;
-    const v = Number.parseInt(p, 10);
-    if (v > 255) return undefined;
-    out[i] = v;
-  }
-  return out;
-}
-
-function parseIPv6(s: string): Uint8Array | undefined {
-  if (s.includes("%")) return undefined;
-  const halves = s.split("::");
-  if (halves.length > 2) return undefined;
-  const groupsOf = (part: string): string[] => (part === "" ? [] : part.split(":"));
-  const head = groupsOf(halves[0] ?? "");
-  const tail = halves.length === 2 ? groupsOf(halves[1] ?? "") : [];
-  const bytes: number[] = [];
-  const words = (groups: string[], allowV4Last: boolean): number[] | undefined => {
-    const out: number[] = [];
-    for (const [i, g] of groups.entries()) {
-      if (allowV4Last && i === groups.length - 1 && g.includes(".")) {
-        const v4 = parseIPv4(g);
-        if (!v4) return undefined;
-        out.push(...v4);
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      const v = Number.parseInt(g, 16);
-      out.push(v >> 8, v & 0xff);
-    }
-    return out;
-  };
-  const isDouble = halves.length === 2;
-  const h = words(head, !isDouble);
-  const t = words(tail, true);
-  if (!h || !t) return undefined;
-  if (isDouble) {
-    if (h.length + t.length > 14) return undefined;
-    bytes.push(...h, ...new Array<number>(16 - h.length - t.length).fill(0), ...t);
-  } else {
-    if (h.length !== 16) return undefined;
-    bytes.push(...h);
-  }
-  return Uint8Array.from(bytes);
+  return isIPv4(s);
 }
 
 const DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
