@@ -59,9 +59,10 @@ function verdict(causes: readonly Cause[], defaulted?: object): AdmissionResult 
  *   root `spec`.
  * - VMI update: any spec change is refused (`update of VMI object is restricted`, no field), as for a non-KubeVirt
  *   user.
- * - VM create: defaults on a copy of `spec.template.spec`, the VMI spec rules with root `spec.template.spec`, then
- *   `ValidateCreation` with root `spec` (KubeVirt's quirk: e.g. `spec.domain.devices.interfaces[0].slirp`).
- * - VM update: as create without `ValidateCreation`.
+ * - VM create: defaults on a copy of `spec.template.spec`; then, each returning early when it finds anything, the
+ *   discontinued gates, `ValidateCreation` with root `spec` (KubeVirt's quirk: e.g.
+ *   `spec.domain.devices.interfaces[0].slirp`), and the VMI spec rules with root `spec.template.spec`.
+ * - VM update: the VMI spec rules only.
  * A defaulting failure denies the request with the defaulting error as message and no causes.
  */
 export function admitKubeVirt(
@@ -114,9 +115,16 @@ function admitVm(
   const defaulted = applyKubeVirtDefaults(template.spec ?? {}, config);
   if ("error" in defaulted) return defaultingFailure(defaulted.error);
   const spec: KvVmiSpec = defaulted.spec;
-  const causes = validateKubeVirtVmiSpec(spec, "spec.template.spec", config);
-  if (old === undefined) causes.push(...validateDiscontinuedBindings(spec, "spec", legacyBindingsFor(config)));
-  return verdict(causes, { ...vm, spec: { ...vm.spec, template: { ...template, spec } } });
+  const result = { ...vm, spec: { ...vm.spec, template: { ...template, spec } } };
+  if (old === undefined) {
+    // The VM webhook returns early on each of these, before validating the template (vms-admitter.go).
+    const legacy = legacyBindingsFor(config);
+    const gates = validateDiscontinuedGates(template.spec ?? {}, config, legacy);
+    if (gates.length > 0) return verdict(gates, result);
+    const creation = validateDiscontinuedBindings(spec, "spec", legacy);
+    if (creation.length > 0) return verdict(creation, result);
+  }
+  return verdict(validateKubeVirtVmiSpec(spec, "spec.template.spec", config), result);
 }
 
 /** Structural equality of JSON values, ignoring key order (Go's `equality.Semantic.DeepEqual` on decoded specs). */

@@ -88,11 +88,21 @@ describe("admitKubeVirt VMI", () => {
 });
 
 describe("admitKubeVirt VM", () => {
-  it("create validates the template with root spec.template.spec and ValidateCreation with root spec", () => {
+  it("create reports ValidateCreation with root spec and returns before validating the template", () => {
     const r = admitKubeVirt(vm(slirpSpec()), cfg());
     assert.deepEqual(r.causes, [
-      c(Invalid, "spec.template.spec.domain.devices.interfaces[0]", NO_BINDING),
       c(Invalid, "spec.domain.devices.interfaces[0].slirp", "Slirp interface support has been discontinued since v1.3"),
+    ]);
+  });
+
+  it("create validates the template with root spec.template.spec when creation checks pass", () => {
+    const s = spec([{ name: "default", masquerade: {}, model: "x" }], [{ name: "default", pod: {} }]);
+    assert.deepEqual(admitKubeVirt(vm(s), cfg()).causes, [
+      c(
+        NotSupported,
+        "spec.template.spec.domain.devices.interfaces[0].model",
+        "interface spec.template.spec.domain.devices.interfaces[0].name uses model x that is not supported.",
+      ),
     ]);
   });
 
