@@ -1,0 +1,160 @@
+/**
+ * Per-namespace `net.*` sysctls. `/proc/sys/net` shows the namespace of the process that opens it, so reads and
+ * writes run `sysctl` inside the target namespace. Only `net.*` keys are accepted: every other sysctl is global and
+ * writing it would change the host.
+ */
+import { assertNetnsName, type Executor, HostCommandError, hostExecutor } from "./exec.ts";
+
+/** Why a sysctl access failed. */
+export const SysctlFailure = { NotFound: "notFound", Invalid: "invalid", Unknown: "unknown" } as const;
+export type SysctlFailure = (typeof SysctlFailure)[keyof typeof SysctlFailure];
+
+/** A sysctl could not be read or written. */
+export class SysctlError extends Error {
+  override readonly name = "SysctlError";
+  readonly key: string;
+  readonly reason: SysctlFailure;
+
+  constructor(key: string, reason: SysctlFailure, detail: string, cause?: unknown) {
+    super(`Cannot access sysctl "${key}": ${detail}`, cause === undefined ? undefined : { cause });
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
+/** What the runtime needs: per-namespace `net.*` sysctls. */
+export interface Sysctl {
+  /** The value with whitespace runs collapsed to one space (`ping_group_range` reads back tab-separated). */
+  get(key: string): Promise<string>;
+  set(key: string, value: string): Promise<void>;
+}
+
+/**
+ * Splits a key the way sysctl(8) does: on "/" when the key contains one (so interface names with dots survive,
+ * `net/ipv4/conf/eth0.100/arp_ignore`), else on ".".
+ */
+export function sysctlSegments(key: string): string[] {
+  const parts = key.includes("/") ? key.split("/") : key.split(".");
+  if (parts[0] !== "net" || parts.length < 3 || parts.some((p) => p === "" || p === "." || p === "..")) {
+    throw new RangeError(`Invalid sysctl key "${key}": only per-namespace net.* keys are allowed`);
+  }
+  return parts;
+}
+
+/** Builds a per-interface key (`net.ipv4.conf.<ifname>.<setting>`) that is safe for names containing dots. */
+export function interfaceSysctlKey(family: "ipv4" | "ipv6", ifname: string, setting: string): string {
+  return ["net", family, "conf", ifname, setting].join(ifname.includes(".") ? "/" : ".");
+}
+
+/** The `/proc/sys` path of a key. */
+export function sysctlPath(key: string): string {
+  return `/proc/sys/${sysctlSegments(key).join("/")}`;
+}
+
+function assertValue(key: string, value: string): void {
+  if (value === "" || /[\n\0]/.test(value)) throw new RangeError(`Invalid value "${value}" for sysctl "${key}"`);
+}
+
+function normalize(value: string): string {
+  return value.trim().replace(/\s+/g, " ");
+}
+
+function classify(stderr: string): SysctlFailure {
+  if (/No such file or directory|cannot stat/i.test(stderr)) return SysctlFailure.NotFound;
+  if (/Invalid argument/i.test(stderr)) return SysctlFailure.Invalid;
+  return SysctlFailure.Unknown;
+}
+
+/** The real {@link Sysctl}: `sysctl` run through `ip netns exec` in the named namespace. */
+export class ProcSysctl implements Sysctl {
+  readonly #netns: string;
+  readonly #executor: Executor;
+
+  /** `netns` is required: the root namespace's sysctls are never touched. */
+  constructor(netns: string, options: { readonly executor?: Executor } = {}) {
+    assertNetnsName(netns);
+    this.#netns = netns;
+    this.#executor = options.executor ?? hostExecutor;
+  }
+
+  async #run(key: string, args: string[]): Promise<string> {
+    try {
+      const { stdout } = await this.#executor.run("sysctl", args, { netns: this.#netns });
+      return stdout;
+    } catch (e) {
+      if (!(e instanceof HostCommandError) || e.exitCode < 0) throw e;
+      throw new SysctlError(key, classify(e.stderr), e.stderr.trim(), e);
+    }
+  }
+
+  async get(key: string): Promise<string> {
+    sysctlSegments(key);
+    return normalize(await this.#run(key, ["-n", key]));
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    sysctlSegments(key);
+    assertValue(key, value);
+    await this.#run(key, ["-q", "-w", `${key}=${value}`]);
+  }
+}
+
+/** Keys a fresh namespace has, with their kernel defaults (the subset the runtime touches). */
+export const FAKE_SYSCTL_DEFAULTS: Readonly<Record<string, string>> = {
+  "net.ipv4.ip_forward": "0",
+  "net.ipv4.ping_group_range": "1 0",
+  "net.ipv4.ip_unprivileged_port_start": "1024",
+  "net.ipv6.conf.all.forwarding": "0",
+  "net.ipv6.conf.default.forwarding": "0",
+  "net.ipv6.conf.all.accept_dad": "1",
+  "net.ipv6.conf.default.accept_dad": "1",
+  "net.ipv6.conf.all.disable_ipv6": "0",
+  "net.ipv6.conf.default.disable_ipv6": "0",
+  "net.ipv4.conf.all.arp_ignore": "0",
+  "net.ipv4.conf.default.arp_ignore": "0",
+  "net.ipv4.conf.all.route_localnet": "0",
+  "net.ipv4.conf.default.route_localnet": "0",
+  "net.ipv4.conf.lo.arp_ignore": "0",
+  "net.ipv4.conf.lo.route_localnet": "0",
+};
+
+const PAIR_KEYS = new Set(["net.ipv4.ping_group_range"]);
+
+/**
+ * In-memory {@link Sysctl}: known keys only (unknown ones fail as missing files do), integers where the kernel
+ * wants integers. {@link addInterface} copies the `conf.default` entries, as the kernel does for a new link.
+ */
+export class FakeSysctl implements Sysctl {
+  readonly #values = new Map<string, string>();
+
+  constructor(initial: Readonly<Record<string, string>> = FAKE_SYSCTL_DEFAULTS) {
+    for (const [k, v] of Object.entries(initial)) this.#values.set(sysctlSegments(k).join("."), v);
+  }
+
+  /** Creates the `net.ipv{4,6}.conf.<ifname>.*` keys from the `default` ones. */
+  addInterface(ifname: string): void {
+    for (const [k, v] of [...this.#values]) {
+      const m = /^net\.(ipv4|ipv6)\.conf\.default\.(.+)$/.exec(k);
+      if (m?.[1] !== undefined && m[2] !== undefined) this.#values.set(`net.${m[1]}.conf.${ifname}.${m[2]}`, v);
+    }
+  }
+
+  #id(key: string): string {
+    return sysctlSegments(key).join(".");
+  }
+
+  async get(key: string): Promise<string> {
+    const v = this.#values.get(this.#id(key));
+    if (v === undefined) throw new SysctlError(key, SysctlFailure.NotFound, "No such file or directory");
+    return v;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    const id = this.#id(key);
+    assertValue(key, value);
+    if (!this.#values.has(id)) throw new SysctlError(key, SysctlFailure.NotFound, "No such file or directory");
+    const shape = PAIR_KEYS.has(id) ? /^\s*-?\d+\s+-?\d+\s*$/ : /^\s*-?\d+\s*$/;
+    if (!shape.test(value)) throw new SysctlError(key, SysctlFailure.Invalid, "Invalid argument");
+    this.#values.set(id, normalize(value));
+  }
+}
