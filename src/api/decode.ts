@@ -105,13 +105,20 @@ export function typeCause(path: FieldPath, expected: string, actual: string): Ca
 
 const DROP = Symbol("drop");
 
+/** Options of {@link decodeWith}. */
+export interface DecodeOptions {
+  /** Where `value` sits in its object, for the paths of causes; the root by default. */
+  readonly path?: FieldPath;
+}
+
 /**
- * Walks `value` against `schema`, appending a cause per violation to `causes`. Returns the value with wrong-typed
- * fields (and wrong-typed list items) removed, or undefined when `value` itself has the wrong type.
+ * Walks `value` against `schema` and returns it with wrong-typed fields (and wrong-typed list items) removed, or
+ * undefined when `value` itself has the wrong type, together with one cause per violation.
  */
-export function decodeWith(value: unknown, schema: Schema, path: FieldPath, causes: Cause[]): unknown {
-  const out = walk(value, schema, [...path], causes);
-  return out === DROP ? undefined : out;
+export function decodeWith(value: unknown, schema: Schema, options: DecodeOptions = {}): Decoded<unknown> {
+  const causes: Cause[] = [];
+  const out = walk(value, schema, [...(options.path ?? [])], causes);
+  return { value: out === DROP ? undefined : out, causes };
 }
 
 function walk(value: unknown, schema: Schema, path: (string | number)[], causes: Cause[]): unknown {

@@ -62,8 +62,7 @@ const quoteList = (xs: readonly string[]): string => xs.map((x) => `"${x}"`).joi
  * is always usable.
  */
 export function clusterConfigFromKubeVirt(value: unknown): Decoded<ClusterConfig> {
-  const causes: Cause[] = [];
-  const decoded = decodeWith(value, KUBEVIRT_SCHEMA, [], causes);
+  const { value: decoded, causes } = decodeWith(value, KUBEVIRT_SCHEMA);
   const cr = (isObject(decoded) ? decoded : {}) as Partial<KvKubeVirt>;
   const network = cr.spec?.configuration?.network ?? {};
   const dev = cr.spec?.configuration?.developerConfiguration ?? {};

@@ -3,11 +3,9 @@
  * network-relevant field (reference §1.1-§1.4), then KubeVirt's own decode-time normalisation (`DHCPOptions` and
  * `PodNetwork` `UnmarshalJSON`, reference §1.2, §1.3).
  */
-import type { Cause } from "../admission/cause.ts";
 import { type Decoded, decodeWith, isObject, type Schema, s } from "./decode.ts";
 import { formatIp, parseCidrSloppy, parseIpSloppy } from "./ip.ts";
 import type { KvVirtualMachine, KvVirtualMachineInstance, KvVmiSpec } from "./kubevirt-types.ts";
-import type { FieldPath } from "./source.ts";
 
 /** `+kubebuilder:validation:MaxItems:=256` on `interfaces` and `networks`. */
 export const MAX_INTERFACES = 256;
@@ -144,10 +142,8 @@ export function normalizeVmiSpec(spec: KvVmiSpec): void {
   }
 }
 
-function decodeObject<T>(value: unknown, schema: Schema, fallback: T): { value: T; causes: Cause[] } {
-  const causes: Cause[] = [];
-  const root: FieldPath = [];
-  const decoded = decodeWith(value, schema, root, causes);
+function decodeObject<T>(value: unknown, schema: Schema, fallback: T): Decoded<T> {
+  const { value: decoded, causes } = decodeWith(value, schema);
   return { value: isObject(decoded) ? (decoded as T) : fallback, causes };
 }
 

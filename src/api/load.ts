@@ -38,21 +38,30 @@ export const ACCEPTED_KINDS: readonly {
   { apiVersion: NAD_API_VERSION, kind: NAD_KIND, is: ObjectKind.Nad },
 ];
 
+/** What {@link UnknownObjectError} knows about the object. */
+export interface UnknownObjectDetails {
+  readonly position?: Position;
+  readonly apiVersion?: unknown;
+  readonly kind?: unknown;
+  /** What is wrong, e.g. `the document is not an object`. */
+  readonly problem: string;
+}
+
 /** Raised for an object vmnet does not understand; names the file and line, and what is accepted. */
 export class UnknownObjectError extends Error {
   readonly file: string;
   readonly position: Position | undefined;
   readonly apiVersion: unknown;
   readonly kind: unknown;
-  constructor(file: string, position: Position | undefined, apiVersion: unknown, kind: unknown, what: string) {
-    const at = position ? `${file}:${position.line}:${position.column}` : file;
+  constructor(file: string, details: UnknownObjectDetails) {
+    const at = details.position ? `${file}:${details.position.line}:${details.position.column}` : file;
     const accepted = ACCEPTED_KINDS.map((k) => `${k.apiVersion} ${k.kind}`).join(", ");
-    super(`${at}: ${what}; vmnet accepts ${accepted} (or a v1 List of them)`);
+    super(`${at}: ${details.problem}; vmnet accepts ${accepted} (or a v1 List of them)`);
     this.name = "UnknownObjectError";
     this.file = file;
-    this.position = position;
-    this.apiVersion = apiVersion;
-    this.kind = kind;
+    this.position = details.position;
+    this.apiVersion = details.apiVersion;
+    this.kind = details.kind;
   }
 }
 
@@ -63,18 +72,22 @@ const describe = (v: unknown): string =>
 function classify(doc: SourceDocument): ObjectKind {
   const v = doc.value;
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new UnknownObjectError(doc.file, doc.positionOf([]), undefined, undefined, "the document is not an object");
+    const position = doc.positionOf([]);
+    throw new UnknownObjectError(doc.file, {
+      ...(position ? { position } : {}),
+      problem: "the document is not an object",
+    });
   }
   const { apiVersion, kind } = v as { apiVersion?: unknown; kind?: unknown };
   const match = ACCEPTED_KINDS.find((k) => k.apiVersion === apiVersion && k.kind === kind);
   if (match) return match.is;
-  throw new UnknownObjectError(
-    doc.file,
-    doc.positionOf(["kind"]) ?? doc.positionOf(["apiVersion"]) ?? doc.positionOf([]),
+  const position = doc.positionOf(["kind"]) ?? doc.positionOf(["apiVersion"]) ?? doc.positionOf([]);
+  throw new UnknownObjectError(doc.file, {
+    ...(position ? { position } : {}),
     apiVersion,
     kind,
-    `unknown object with apiVersion ${describe(apiVersion)} and kind ${describe(kind)}`,
-  );
+    problem: `unknown object with apiVersion ${describe(apiVersion)} and kind ${describe(kind)}`,
+  });
 }
 
 /**
@@ -101,7 +114,7 @@ function isList(value: unknown): value is { kind: "List"; items: unknown[] } {
 
 /**
  * Parses every document of a YAML or JSON text and classifies each object, expanding `kind: List`. Throws
- * {@link SourceSyntaxError} for a syntax error and {@link UnknownObjectError} for an object of another kind.
+ * `SourceSyntaxError` for a syntax error and {@link UnknownObjectError} for an object of another kind.
  */
 export function loadObjects(text: string, file: string): LoadedObject[] {
   const out: LoadedObject[] = [];

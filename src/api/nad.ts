@@ -343,8 +343,7 @@ export function parseCniConfig(text: string): Decoded<CniNetworkConfig | undefin
 
 /** Decodes a NetworkAttachmentDefinition: metadata, resourceName annotation and the parsed `spec.config`. */
 export function decodeNad(value: unknown): Decoded<NetworkAttachmentDefinition> {
-  const causes: Cause[] = [];
-  const decoded = decodeWith(value, NAD_SCHEMA, [], causes);
+  const { value: decoded, causes } = decodeWith(value, NAD_SCHEMA);
   const obj = isObject(decoded) ? decoded : {};
   const meta = isObject(obj.metadata) ? obj.metadata : {};
   const annotations = isObject(meta.annotations) ? meta.annotations : {};

@@ -3,7 +3,6 @@
  * (Virtink reference §1.1): JSON types, and the keys the schema requires (`name` on interfaces and networks,
  * `multus.networkName`), which must be present even when empty.
  */
-import type { Cause } from "../admission/cause.ts";
 import { type Decoded, decodeWith, isObject, type Schema, s } from "./decode.ts";
 import { OBJECT_META_SCHEMA } from "./kubevirt.ts";
 import type { VkVirtualMachine } from "./virtink-types.ts";
@@ -52,8 +51,7 @@ const VM_SCHEMA: Schema = s.object({
 
 /** Decodes a Virtink VirtualMachine: type checks and required keys, with wrong-typed fields dropped. */
 export function decodeVirtinkVm(value: unknown): Decoded<VkVirtualMachine> {
-  const causes: Cause[] = [];
-  const decoded = decodeWith(value, VM_SCHEMA, [], causes);
+  const { value: decoded, causes } = decodeWith(value, VM_SCHEMA);
   return {
     value: isObject(decoded) ? (decoded as unknown as VkVirtualMachine) : { apiVersion: "", kind: "VirtualMachine" },
     causes,

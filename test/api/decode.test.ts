@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Cause } from "../../src/admission/cause.ts";
 import { decodeWith, jsonTypeOf, s } from "../../src/api/decode.ts";
 import { decodeKubeVirtVm, decodeKubeVirtVmi, sanitizeCidr, sanitizeIp } from "../../src/api/kubevirt.ts";
 import { decodeVirtinkVm } from "../../src/api/virtink.ts";
@@ -340,8 +339,14 @@ describe("jsonTypeOf", () => {
   ];
   for (const c of cases) it(`is ${c.out} for ${JSON.stringify(c.in)}`, () => assert.equal(jsonTypeOf(c.in), c.out));
   it("accepts an integer where a number is expected", () => {
-    const causes: Cause[] = [];
-    assert.equal(decodeWith(3, s.number, ["x"], causes), 3);
-    assert.equal(causes.length, 0);
+    assert.deepEqual(decodeWith(3, s.number, { path: ["x"] }), { value: 3, causes: [] });
+  });
+  it("prefixes cause paths with the given path", () => {
+    const d = decodeWith({ a: "1" }, s.object({ a: s.integer }), { path: ["spec", "x"] });
+    assert.deepEqual(d.value, {});
+    assert.deepEqual(
+      d.causes.map((c) => c.message),
+      ['Invalid value: "string": spec.x.a in body must be of type integer'],
+    );
   });
 });
