@@ -210,3 +210,87 @@ export class NftBuilder {
     };
   }
 }
+
+/** A libnftables JSON command list (`{"nftables": [...]}`), fed to `nft -j -f -` as one transaction. */
+export interface NftJson {
+  readonly nftables: readonly Record<string, unknown>[];
+}
+
+function jsonElement(e: NftElement): unknown {
+  if (typeof e === "object") return { range: [e.range[0], e.range[1]] };
+  const slash = typeof e === "string" ? e.indexOf("/") : -1;
+  if (typeof e === "string" && slash > 0) {
+    return { prefix: { addr: e.slice(0, slash), len: Number.parseInt(e.slice(slash + 1), 10) } };
+  }
+  return e;
+}
+
+function jsonRight(r: NftRight): unknown {
+  if (typeof r === "object" && "set" in r) return { set: r.set.map(jsonElement) };
+  if (typeof r === "object" && "setRef" in r) return `@${r.setRef}`;
+  return jsonElement(r);
+}
+
+function jsonLeft(l: NftLeft): unknown {
+  return "meta" in l
+    ? { meta: { key: l.meta } }
+    : { payload: { protocol: l.payload.protocol, field: l.payload.field } };
+}
+
+function jsonVerdict(v: NftVerdict): Record<string, unknown> {
+  switch (v.kind) {
+    case "dnat":
+    case "snat":
+      return { [v.kind]: { addr: v.addr } };
+    case "jump":
+      return { jump: { target: v.target } };
+    default:
+      return { [v.kind]: null };
+  }
+}
+
+/**
+ * The ruleset as one libnftables JSON transaction. Every chain and set is flushed right after it is (idempotently)
+ * added, so loading the same plan twice leaves exactly one copy of each rule, and rules of other owners in a shared
+ * table (`ip nat` under Istio) are untouched.
+ */
+export function renderNftJson(ruleset: NftRuleset): NftJson {
+  const cmds: Record<string, unknown>[] = [];
+  for (const t of ruleset.tables) {
+    const base = { family: t.family, table: t.name };
+    cmds.push({ add: { table: { family: t.family, name: t.name } } });
+    for (const s of t.sets) {
+      const set = { ...base, name: s.name, type: s.type, ...(s.interval ? { flags: ["interval"] } : {}) };
+      cmds.push({ add: { set } }, { flush: { set: { ...base, name: s.name } } });
+      if (s.elements.length > 0) {
+        cmds.push({ add: { element: { ...base, name: s.name, elem: s.elements.map(jsonElement) } } });
+      }
+    }
+    for (const c of t.chains) {
+      const hook = c.hook
+        ? {
+            type: c.hook.type,
+            hook: c.hook.hook,
+            prio: c.hook.priority,
+            policy: c.hook.policy,
+            ...(c.hook.device === undefined ? {} : { dev: c.hook.device }),
+          }
+        : {};
+      cmds.push(
+        { add: { chain: { ...base, name: c.name, ...hook } } },
+        { flush: { chain: { ...base, name: c.name } } },
+      );
+    }
+    for (const c of t.chains) {
+      for (const r of c.rules) {
+        const expr: unknown[] = r.matches.map((m) => ({
+          match: { op: m.op, left: jsonLeft(m.left), right: jsonRight(m.right) },
+        }));
+        if (r.counter) expr.push({ counter: null });
+        expr.push(jsonVerdict(r.verdict));
+        cmds.push({ add: { rule: { ...base, chain: c.name, expr } } });
+      }
+    }
+  }
+  return { nftables: cmds };
+}

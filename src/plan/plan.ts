@@ -347,8 +347,8 @@ export function planPod(model: VmNetworkModel, options: PlanPodOptions): Network
         );
       }
     }
-    const podInterface =
-      model.dialect === "virtink" ? virtinkLinkName(model, network) : (names.get(network.name) as InterfaceName);
+    const podInterface = model.dialect === "virtink" ? virtinkLinkName(model, network) : names.get(network.name);
+    if (!podInterface) throw new PlanError(PlanErrorCode.NetworkNotFound, `failed to find network ${network.name}`);
     const ctx: BindingContext = {
       model,
       iface,
