@@ -236,13 +236,51 @@ export function encodeIaNa(ia: IaNa): Uint8Array {
 
 /** Decodes an IA_NA body, including its nested options. */
 export function decodeIaNa(data: Uint8Array): IaNa {
-  if (data.length < 12) throw badLength(OptionCode.IaNa, data.length, "at least 12");
+  return decodeIaWithTimers(OptionCode.IaNa, data);
+}
+
+/** Encodes an IA_PD body (RFC 8415 §21.21): the same IAID/T1/T2 layout as IA_NA. */
+export function encodeIaPd(ia: IaNa): Uint8Array {
+  return encodeIaNa(ia);
+}
+
+/** Decodes an IA_PD body; its nested IA Prefix options are kept raw. */
+export function decodeIaPd(data: Uint8Array): IaNa {
+  return decodeIaWithTimers(OptionCode.IaPd, data);
+}
+
+function decodeIaWithTimers(code: number, data: Uint8Array): IaNa {
+  if (data.length < 12) throw badLength(code, data.length, "at least 12");
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   return {
     iaid: view.getUint32(0),
     t1: view.getUint32(4),
     t2: view.getUint32(8),
     options: decodeOptions(data.subarray(12), Dhcp6DecodeReason.NestedOptionOverrun),
+  };
+}
+
+/** IA_TA body (RFC 8415 §21.5): an IAID and options, no timers. */
+export interface IaTa {
+  readonly iaid: number;
+  readonly options: readonly Dhcp6Option[];
+}
+
+/** Encodes an IA_TA body. */
+export function encodeIaTa(ia: IaTa): Uint8Array {
+  const nested = encodeOptions(ia.options);
+  const out = new Uint8Array(4 + nested.length);
+  new DataView(out.buffer).setUint32(0, u32(ia.iaid, "IAID"));
+  out.set(nested, 4);
+  return out;
+}
+
+/** Decodes an IA_TA body, including its nested options. */
+export function decodeIaTa(data: Uint8Array): IaTa {
+  if (data.length < 4) throw badLength(OptionCode.IaTa, data.length, "at least 4");
+  return {
+    iaid: new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0),
+    options: decodeOptions(data.subarray(4), Dhcp6DecodeReason.NestedOptionOverrun),
   };
 }
 

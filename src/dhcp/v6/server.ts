@@ -13,6 +13,8 @@ import {
   decodeElapsedTime,
   decodeIaAddress,
   decodeIaNa,
+  decodeIaPd,
+  decodeIaTa,
   decodeMessage,
   decodeOro,
   decodeStatus,
@@ -21,6 +23,8 @@ import {
   encodeDuidLl,
   encodeIaAddress,
   encodeIaNa,
+  encodeIaPd,
+  encodeIaTa,
   encodeMessage,
   encodeStatus,
   findOption,
@@ -268,7 +272,7 @@ export class Dhcp6Server {
     switch (msg.type) {
       case MessageType.Solicit: {
         const rapid = this.#rapidCommit && findOption(msg.options, OptionCode.RapidCommit) !== undefined;
-        const body = [...this.#assign(ias, true), ...this.#configOptions(msg.options)];
+        const body = [...this.#assign(ias, true), ...refuseOtherIas(msg.options), ...this.#configOptions(msg.options)];
         if (rapid)
           return reply(MessageType.Reply, [{ code: OptionCode.RapidCommit, data: new Uint8Array(0) }, ...body]);
         return reply(MessageType.Advertise, [
@@ -277,11 +281,19 @@ export class Dhcp6Server {
         ]);
       }
       case MessageType.Request:
-        return reply(MessageType.Reply, [...this.#assign(ias, true), ...this.#configOptions(msg.options)]);
+        return reply(MessageType.Reply, [
+          ...this.#assign(ias, true),
+          ...refuseOtherIas(msg.options),
+          ...this.#configOptions(msg.options),
+        ]);
       case MessageType.Renew:
       case MessageType.Rebind:
         // RFC 8415 §18.3.4/§18.3.5: extend our address; addresses we do not hand out go back with zero lifetimes.
-        return reply(MessageType.Reply, [...this.#assign(ias, false), ...this.#configOptions(msg.options)]);
+        return reply(MessageType.Reply, [
+          ...this.#assign(ias, false),
+          ...refuseOtherIas(msg.options),
+          ...this.#configOptions(msg.options),
+        ]);
       case MessageType.Confirm:
         return reply(MessageType.Reply, [this.#confirm(ias)]);
       case MessageType.Release:
@@ -363,6 +375,30 @@ export class Dhcp6Server {
 
 const IA_CODES: readonly number[] = [OptionCode.IaNa, OptionCode.IaTa, OptionCode.IaPd];
 
+/**
+ * Temporary addresses and delegated prefixes are not offered: each IA_TA gets NoAddrsAvail and each IA_PD
+ * NoPrefixAvail (RFC 8415 §18.3.9, §18.3.2), so a client asking for both (systemd-networkd does) keeps its IA_NA.
+ */
+function refuseOtherIas(options: readonly Dhcp6Option[]): Dhcp6Option[] {
+  const out: Dhcp6Option[] = [];
+  for (const o of options) {
+    if (o.code === OptionCode.IaTa) {
+      const { iaid } = decodeIaTa(o.data);
+      out.push({
+        code: OptionCode.IaTa,
+        data: encodeIaTa({ iaid, options: [status(StatusCode.NoAddrsAvail, "No temporary addresses")] }),
+      });
+    } else if (o.code === OptionCode.IaPd) {
+      const { iaid } = decodeIaPd(o.data);
+      out.push({
+        code: OptionCode.IaPd,
+        data: encodeIaPd({ iaid, t1: 0, t2: 0, options: [status(StatusCode.NoPrefixAvail, "No prefixes available")] }),
+      });
+    }
+  }
+  return out;
+}
+
 function status(code: number, message: string): Dhcp6Option {
   return { code: OptionCode.StatusCode, data: encodeStatus({ code, message }) };
 }
@@ -381,6 +417,12 @@ function validateOptions(options: readonly Dhcp6Option[]): void {
         break;
       case OptionCode.IaNa:
         for (const n of decodeIaNa(o.data).options) validateNested(n);
+        break;
+      case OptionCode.IaTa:
+        for (const n of decodeIaTa(o.data).options) validateNested(n);
+        break;
+      case OptionCode.IaPd:
+        for (const n of decodeIaPd(o.data).options) validateNested(n);
         break;
       case OptionCode.Oro:
         decodeOro(o.data);

@@ -7,11 +7,15 @@ import {
   decodeDomainSearchList,
   decodeIaAddress,
   decodeIaNa,
+  decodeIaPd,
+  decodeIaTa,
   decodeMessage,
   decodeStatus,
   encodeDuidLl,
   encodeIaAddress,
   encodeIaNa,
+  encodeIaPd,
+  encodeIaTa,
   encodeMessage,
   encodeOro,
   findOption,
@@ -107,6 +111,23 @@ describe("Dhcp6Server SOLICIT", () => {
     assert.equal(findOptions(first?.options ?? [], OptionCode.IaAddr).length, 1);
     assert.equal(findOptions(second?.options ?? [], OptionCode.IaAddr).length, 0);
     assert.ok(findOption(second?.options ?? [], OptionCode.StatusCode));
+  });
+  it("refuses IA_PD with NoPrefixAvail and IA_TA with NoAddrsAvail, keeping the IA_NA", () => {
+    const m = exchange(
+      new Dhcp6Server(CONFIG),
+      packet(1, [
+        opt(1, CLIENT_ID),
+        iaNa(1),
+        opt(OptionCode.IaPd, encodeIaPd({ iaid: 2, t1: 0, t2: 0, options: [] })),
+        opt(OptionCode.IaTa, encodeIaTa({ iaid: 3, options: [] })),
+      ]),
+    );
+    assert.equal(findOptions(ias(m)[0]?.options ?? [], OptionCode.IaAddr).length, 1);
+    const pd = decodeIaPd(findOption(m.options, OptionCode.IaPd)?.data ?? new Uint8Array());
+    const ta = decodeIaTa(findOption(m.options, OptionCode.IaTa)?.data ?? new Uint8Array());
+    const code = (o: readonly Dhcp6Option[]) => decodeStatus(findOption(o, 13)?.data ?? new Uint8Array()).code;
+    assert.deepEqual([pd.iaid, code(pd.options)], [2, StatusCode.NoPrefixAvail]);
+    assert.deepEqual([ta.iaid, code(ta.options)], [3, StatusCode.NoAddrsAvail]);
   });
   it("sends the configured T1 and T2", () => {
     const m = exchange(new Dhcp6Server({ ...CONFIG, t1: 3600, t2: 5760 }), DHCLIENT_SOLICIT);
@@ -300,6 +321,12 @@ describe("Dhcp6Server discards (RFC 8415 §16)", () => {
       "nested-option-overrun",
     ],
     ["a short IA_NA", packet(MessageType.Solicit, [C, opt(3, hex("00000001"))]), "bad-option-length"],
+    ["a short IA_TA", packet(MessageType.Solicit, [C, opt(4, hex("000001"))]), "bad-option-length"],
+    [
+      "an IA_PD whose IA Prefix overruns it",
+      packet(MessageType.Solicit, [C, opt(25, hex("00000001 00000000 00000000 001a 0019 00"))]),
+      "nested-option-overrun",
+    ],
     ["an odd ORO", packet(MessageType.Solicit, [C, iaNa(1), opt(6, hex("0017 00"))]), "bad-option-length"],
     ["a Rapid Commit with data", packet(MessageType.Solicit, [C, iaNa(1), opt(14, hex("01"))]), "bad-option-length"],
     ["a 1-byte Client ID", packet(MessageType.Solicit, [opt(1, hex("00")), iaNa(1)]), "bad-option-length"],
