@@ -126,6 +126,8 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
   const P = ctx.podInterface;
   const bridge = kubevirtBridgeName(P);
   const nic = kubevirtNicName(P);
+  // A re-run finds the dummy under P holding the original MAC and addresses, and the real uplink already renamed.
+  const renamed = link.kind === "dummy" ? ctx.pod.links.find((l) => l.name === nic.value) : undefined;
   const tap = kubevirtTapName(P, ctx.primary);
   const pod4 = firstGlobalAddress(link, Family.V4);
   const fakeIp = pod4 ? kubevirtFakeBridgeIp(ctx.index) : undefined;
@@ -142,8 +144,8 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
     {
       kind: "existing",
       name: nic,
-      ifindex: link.ifindex,
-      renameFrom: P,
+      ifindex: renamed ? renamed.ifindex : link.ifindex,
+      ...(renamed ? {} : { renameFrom: P }),
       // The bridge's MAC frees the original one for the guest.
       copyMacFrom: bridge,
       master: bridge,

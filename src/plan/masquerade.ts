@@ -34,7 +34,7 @@ import {
   longestDomain,
   requirePodLink,
 } from "./plan.ts";
-import { firstGlobalAddress } from "./pod-facts.ts";
+import { firstGlobalAddress, podIPsOf } from "./pod-facts.ts";
 
 /** KubeVirt's default `vmNetworkCIDR`. */
 export const DEFAULT_VM_CIDR = "10.0.2.0/24";
@@ -200,7 +200,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
     binding: "masquerade",
     primary: ctx.primary,
     podInterface: ctx.podInterface,
-    podIPs: [pod4, pod6].flatMap((a) => (a ? [a.address] : [])),
+    podIPs: podIPsOf(link, ctx.pod),
     links,
     sysctls,
     ...(dhcpv4 ? { dhcpv4 } : {}),
@@ -399,15 +399,13 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
     ? { tap, mac, ipv4: [G], ipv6: [] }
     : undefined;
   if (antiSpoof) addAntiSpoofRules(ctx.nft, antiSpoof);
-  const pod4 = firstGlobalAddress(link, Family.V4);
-  const pod6 = firstGlobalAddress(link, Family.V6);
   return {
     name: ctx.iface.name,
     network: ctx.network.name,
     binding: "masquerade",
     primary: ctx.primary,
     podInterface: L,
-    podIPs: [pod4, pod6].flatMap((x) => (x ? [x.address] : [])),
+    podIPs: podIPsOf(link, ctx.pod),
     links,
     sysctls: [{ key: "net.ipv4.ip_forward", value: "1" }],
     dhcpv4: {

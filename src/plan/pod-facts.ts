@@ -50,6 +50,8 @@ export interface PodFacts {
   readonly routes: readonly PodRoute[];
   readonly resolvConf: ResolvConf;
   readonly hostname: string;
+  /** The pod's primary IP (`MY_POD_IP`): its family goes first in dual-stack pod IP lists (reference §5.8). */
+  readonly podIP?: string;
 }
 
 /** The resolver used when resolv.conf names none (KubeVirt's default). */
@@ -111,4 +113,12 @@ export function firstGlobalAddress(link: PodLink, family: Family): LinkAddress |
     const ip = parseIp(a.address);
     return ip !== undefined && ip.family === family && isGlobalUnicast(ip);
   });
+}
+
+/** The pod IPs KubeVirt caches for a link: first global IPv4 and IPv6, the family of `facts.podIP` first. */
+export function podIPsOf(link: PodLink, facts: PodFacts): string[] {
+  const v4 = firstGlobalAddress(link, Family.V4)?.address;
+  const v6 = firstGlobalAddress(link, Family.V6)?.address;
+  const v6First = facts.podIP !== undefined && parseIp(facts.podIP)?.family === Family.V6;
+  return (v6First ? [v6, v4] : [v4, v6]).filter((a): a is string => a !== undefined);
 }

@@ -197,3 +197,29 @@ describe("renderNftRule", () => {
     );
   });
 });
+
+describe("planPod re-run and pod IPs", () => {
+  it("reuses an uplink already renamed to <T>-nic and the dummy holding the original MAC", () => {
+    const facts = pod([
+      { ...link("eth0", 7, MAC, ["10.244.1.5/24"]), kind: "dummy" },
+      link("eth0-nic", 3, "0a:58:0a:f4:ff:ff", []),
+    ]);
+    const i = planPod(vm([iface("default", bridge)], [podNet()]), { config: config(), pod: facts }).interfaces[0];
+    const uplink = i?.links[1];
+    assert.equal(uplink?.ifindex, 3);
+    assert.equal(uplink?.renameFrom, undefined);
+    assert.equal(i?.guest.mac, MAC);
+    assert.equal(i?.dhcpv4?.client.ip, "10.244.1.5");
+  });
+  it("orders dual-stack pod IPs by the family of MY_POD_IP", () => {
+    const dual = [link("eth0", 3, MAC, ["10.244.1.5/24", "fd00::5/64"])];
+    const ips = (podIP?: string) =>
+      planPod(vm([iface("default", masq)], [podNet()]), {
+        config: config(),
+        pod: { ...pod(dual), ...(podIP ? { podIP } : {}) },
+      }).interfaces[0]?.podIPs;
+    assert.deepEqual(ips("fd00::5"), ["fd00::5", "10.244.1.5"]);
+    assert.deepEqual(ips("10.244.1.5"), ["10.244.1.5", "fd00::5"]);
+    assert.deepEqual(ips(), ["10.244.1.5", "fd00::5"]);
+  });
+});

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
@@ -135,6 +136,8 @@ describe("planPod golden files", () => {
       if (UPDATE) {
         writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
         writeFileSync(nftPath, nft);
+        // Keep rewritten files in the layout `biome check` wants; the comparison below parses them anyway.
+        execFileSync("npx", ["biome", "format", "--write", jsonPath], { stdio: "ignore" });
       }
       assert.deepEqual(json, JSON.parse(readFileSync(jsonPath, "utf8")));
       assert.equal(nft, readFileSync(nftPath, "utf8"));
