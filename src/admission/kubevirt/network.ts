@@ -384,11 +384,15 @@ function draNetworks(ctx: Ctx): Cause[] {
       firstIndexByPair.set(`${claim}/${request}`, i);
     }
   }
+  // `vmispec.LookupInterfaceByName`: the first interface of each name.
+  const firstInterfaceByName = new Map<string, KvInterface>();
+  for (const x of ctx.interfaces)
+    if (!firstInterfaceByName.has(x.name ?? "")) firstInterfaceByName.set(x.name ?? "", x);
   const out: Cause[] = [];
   for (const [i, n] of ctx.networks.entries()) {
     if (!has(n.resourceClaim)) continue;
     const name = n.name ?? "";
-    const iface = ctx.interfaces.find((x) => (x.name ?? "") === name);
+    const iface = firstInterfaceByName.get(name);
     if (iface && !has(iface.sriov) && !has(iface.binding)) {
       out.push(
         cause(
