@@ -143,14 +143,14 @@ export class RouterAdvertiser {
     };
   }
 
-  #encode(destination: string): Uint8Array {
+  #encode(destination: string, routerLifetime = this.#config.routerLifetime): Uint8Array {
     const c = this.#config;
     return encodeRouterAdvertisement(
       {
         curHopLimit: c.curHopLimit ?? 64,
         managed: c.managed,
         other: c.other,
-        routerLifetime: c.routerLifetime,
+        routerLifetime,
         reachableTime: 0,
         retransTimer: 0,
         options: this.#options,
@@ -163,6 +163,15 @@ export class RouterAdvertiser {
   buildAdvertisement(destination: string = ALL_NODES): Uint8Array {
     this.#unsolicited++;
     return this.#encode(destination);
+  }
+
+  /**
+   * A final advertisement for when the interface stops advertising (RFC 4861 §6.2.5): Router Lifetime 0 so guests
+   * drop the default route at once. Send up to MAX_FINAL_RTR_ADVERTISEMENTS of them to ff02::1.
+   */
+  buildFinalAdvertisement(destination: string = ALL_NODES): Uint8Array {
+    this.#unsolicited++;
+    return this.#encode(destination, 0);
   }
 
   /**
@@ -207,6 +216,24 @@ export class RouterAdvertiser {
     }
     return interval;
   }
+}
+
+/**
+ * Seconds to hold a solicited reply (RFC 4861 §6.2.6): a random delay in [0, MAX_RA_DELAY_TIME], and for a
+ * multicast reply no sooner than MIN_DELAY_BETWEEN_RAS after the previous multicast advertisement.
+ * `sinceLastMulticast` is undefined when none was sent yet. After a multicast reply the caller restarts its periodic
+ * timer as if an unsolicited advertisement had been sent.
+ */
+export function solicitedReplyDelay(options: {
+  readonly random: number;
+  readonly multicast: boolean;
+  readonly sinceLastMulticast: number | undefined;
+}): number {
+  const { random, multicast, sinceLastMulticast } = options;
+  if (!(random >= 0 && random < 1)) throw new RangeError(`Cannot use random value "${random}": expected [0, 1)`);
+  const delay = random * RouterConstants.MAX_RA_DELAY_TIME;
+  if (!multicast || sinceLastMulticast === undefined) return delay;
+  return Math.max(delay, RouterConstants.MIN_DELAY_BETWEEN_RAS - sinceLastMulticast);
 }
 
 function isUnicastText(text: string): boolean {

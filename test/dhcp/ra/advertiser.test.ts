@@ -6,6 +6,7 @@ import {
   masqueradeAdvertiserConfig,
   RouterAdvertiser,
   type RouterAdvertiserConfig,
+  solicitedReplyDelay,
 } from "../../../src/dhcp/ra/advertiser.ts";
 import { decodeRouterAdvertisement, icmpv6Checksum } from "../../../src/dhcp/ra/ndp.ts";
 import { hex } from "../v6/fixtures.ts";
@@ -88,6 +89,29 @@ describe("RouterAdvertiser.buildAdvertisement", () => {
     adv.buildAdvertisement();
     assert.equal(adv.stats.unsolicited, 2);
   });
+});
+
+describe("RouterAdvertiser.buildFinalAdvertisement", () => {
+  it("keeps everything but sets Router Lifetime 0 (RFC 4861 §6.2.5)", () => {
+    const adv = new RouterAdvertiser(CONFIG);
+    const last = decodeRouterAdvertisement(adv.buildFinalAdvertisement());
+    const normal = decodeRouterAdvertisement(adv.buildAdvertisement());
+    assert.equal(last.routerLifetime, 0);
+    assert.deepEqual({ ...last, routerLifetime: normal.routerLifetime }, normal);
+  });
+});
+
+describe("solicitedReplyDelay", () => {
+  const cases: [string, number, boolean, number | undefined, number][] = [
+    ["a unicast reply waits up to 0.5 s", 0.5, false, 0, 0.25],
+    ["a unicast reply ignores the multicast rate limit", 0.2, false, 1, 0.1],
+    ["the first multicast reply only waits the random delay", 0.8, true, undefined, 0.4],
+    ["a multicast reply 1 s after the last one waits 2 s", 0.1, true, 1, 2],
+    ["a multicast reply 10 s after the last one waits the random delay", 0.1, true, 10, 0.05],
+  ];
+  for (const [what, random, multicast, sinceLastMulticast, expected] of cases) {
+    it(what, () => assert.equal(solicitedReplyDelay({ random, multicast, sinceLastMulticast }), expected));
+  }
 });
 
 describe("RouterAdvertiser.handleSolicitation", () => {
