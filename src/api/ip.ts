@@ -117,11 +117,15 @@ function parseV4Sloppy(s: string): number[] | undefined {
   return i === s.length ? out : undefined;
 }
 
+/** How an IPv6 text is read: netip's (Go >= 1.22), Go 1.17-1.21's, or Go 1.16's (sloppy). */
+type V6Flavour = "netip" | "legacy" | "sloppy";
+
 /**
- * The IPv6 parser of both flavours. They differ in group width (strict: at most 4 hex digits; sloppy: any number of
- * digits as long as the value fits 16 bits) and in how an embedded IPv4 tail is read.
+ * The IPv6 parser of every flavour. They differ in group width (netip: at most 4 hex digits; legacy and sloppy: any
+ * number of digits as long as the value fits 16 bits) and in how an embedded IPv4 tail is read (sloppy allows
+ * leading zeros).
  */
-function parseV6(input: string, sloppy: boolean): Uint8Array | undefined {
+function parseV6(input: string, flavour: V6Flavour): Uint8Array | undefined {
   const ip = new Uint8Array(16);
   let s = input;
   let ellipsis = -1;
@@ -134,7 +138,7 @@ function parseV6(input: string, sloppy: boolean): Uint8Array | undefined {
   while (i < 16) {
     let n: number;
     let off: number;
-    if (sloppy) {
+    if (flavour !== "netip") {
       const x = xtoi(s, 0);
       if (!x.ok || x.n > 0xffff) return undefined;
       n = x.n;
@@ -151,7 +155,7 @@ function parseV6(input: string, sloppy: boolean): Uint8Array | undefined {
     if (off < s.length && s[off] === ".") {
       if (ellipsis < 0 && i !== 12) return undefined;
       if (i + 4 > 16) return undefined;
-      const v4 = sloppy ? parseV4Sloppy(s) : parseV4Strict(s);
+      const v4 = flavour === "sloppy" ? parseV4Sloppy(s) : parseV4Strict(s);
       if (!v4) return undefined;
       ip.set(v4, i);
       s = "";
@@ -193,15 +197,24 @@ function firstSeparator(s: string): "." | ":" | undefined {
   return undefined;
 }
 
+/** Options of {@link parseIp} and {@link parseCidr}. */
+export interface GoIpOptions {
+  /**
+   * Read IPv6 as Go 1.17-1.21 did (Virtink is built with Go 1.19): a hex group may have more than 4 digits when its
+   * value fits 16 bits (`00001::`). IPv4 rules are the same. Default false: Go >= 1.22's `netip` rules (KubeVirt).
+   */
+  readonly legacyIPv6?: boolean;
+}
+
 /** Go's `net.ParseIP`: the 16-byte address, or undefined when `s` is not a valid textual IPv4 or IPv6 address. */
-export function parseIp(s: string): Uint8Array | undefined {
+export function parseIp(s: string, options: GoIpOptions = {}): Uint8Array | undefined {
   switch (firstSeparator(s)) {
     case ".": {
       const v4 = parseV4Strict(s);
       return v4 ? v4mapped(v4[0] ?? 0, v4[1] ?? 0, v4[2] ?? 0, v4[3] ?? 0) : undefined;
     }
     case ":":
-      return parseV6(s, false);
+      return parseV6(s, options.legacyIPv6 ? "legacy" : "netip");
     default:
       return undefined;
   }
@@ -215,7 +228,7 @@ export function parseIpSloppy(s: string): Uint8Array | undefined {
       return v4 ? v4mapped(v4[0] ?? 0, v4[1] ?? 0, v4[2] ?? 0, v4[3] ?? 0) : undefined;
     }
     case ":":
-      return parseV6(s, true);
+      return parseV6(s, "sloppy");
     default:
       return undefined;
   }
@@ -287,11 +300,11 @@ function parsePrefix(s: string, bits: number): number | undefined {
  * Go's `net.ParseCIDR`: `a.b.c.d/n` or `ipv6/n`. Throws {@link CidrParseError} (`invalid CIDR address: <input>`)
  * for anything Go rejects, including IPv4 octets with leading zeros and IPv6 zones.
  */
-export function parseCidr(s: string): Cidr {
+export function parseCidr(s: string, options: GoIpOptions = {}): Cidr {
   const slash = s.indexOf("/");
   if (slash < 0) throw new CidrParseError(s);
   const addr = s.slice(0, slash);
-  const ip = parseIp(addr);
+  const ip = parseIp(addr, options);
   if (!ip) throw new CidrParseError(s);
   // netip.Addr.BitLen: an address written in dotted form is IPv4, anything with a colon is IPv6.
   const bits = firstSeparator(addr) === "." ? 32 : 128;
@@ -311,7 +324,7 @@ export function parseCidrSloppy(s: string): Cidr {
   // Go 1.16 tries IPv4 first, then IPv6: the family comes from which parser succeeded.
   const v4 = parseV4Sloppy(addr);
   const bits = v4 ? 32 : 128;
-  const ip = v4 ? v4mapped(v4[0] ?? 0, v4[1] ?? 0, v4[2] ?? 0, v4[3] ?? 0) : parseV6(addr, true);
+  const ip = v4 ? v4mapped(v4[0] ?? 0, v4[1] ?? 0, v4[2] ?? 0, v4[3] ?? 0) : parseV6(addr, "sloppy");
   if (!ip) throw new CidrParseError(s);
   const prefix = parsePrefix(s.slice(slash + 1), bits);
   if (prefix === undefined) throw new CidrParseError(s);

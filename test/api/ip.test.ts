@@ -75,6 +75,29 @@ describe("parseIp", () => {
   }
 });
 
+// Go 1.17-1.21 (Virtink's Go 1.19): IPv6 groups are read with xtoi, IPv4 is strict as in netip.
+const legacyTests: { in: string; out: number[] | undefined }[] = [
+  { in: "0:0:0:0:000000:ffff:127.1.2.3", out: v4(127, 1, 2, 3) },
+  { in: "00001::", out: [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
+  { in: "10000::", out: undefined },
+  { in: "::ffff:127.001.002.003", out: undefined },
+  { in: "127.001.002.003", out: undefined },
+  { in: "fe80::1%lo0", out: undefined },
+  { in: "2001:4860:0:2001::68", out: [0x20, 0x01, 0x48, 0x60, 0, 0, 0x20, 0x01, 0, 0, 0, 0, 0, 0, 0x00, 0x68] },
+];
+
+describe("parseIp with legacyIPv6", () => {
+  for (const t of legacyTests) {
+    it(`${t.out ? "accepts" : "rejects"} ${JSON.stringify(t.in)}`, () => {
+      assert.deepEqual(bytes(parseIp(t.in, { legacyIPv6: true })), t.out);
+    });
+  }
+  it("applies to CIDRs", () => {
+    assert.equal(formatCidr(parseCidr("00001::/16", { legacyIPv6: true })), "1::/16");
+    assert.throws(() => parseCidr("00001::/16"), CidrParseError);
+  });
+});
+
 // k8s.io/utils/net ParseIPSloppy (Go 1.16's parser): the cases where it differs from the strict parser.
 const sloppyTests: { in: string; out: number[] | undefined }[] = [
   { in: "127.001.002.003", out: v4(127, 1, 2, 3) },
