@@ -1,8 +1,9 @@
 /**
  * IP address and CIDR parsing with Go's exact acceptance sets, because KubeVirt and Virtink decide validity with Go's
- * `net` package. Two flavours:
- * - strict: Go's `net.ParseIP` / `net.ParseCIDR` (Go >= 1.17, built on `netip`): IPv4 octets with leading zeros and
- *   IPv6 groups of more than 4 hex digits are rejected, zones are rejected;
+ * `net` package. Flavours:
+ * - strict: Go's `net.ParseIP` / `net.ParseCIDR` (Go >= 1.22, built on `netip`): IPv4 octets with leading zeros and
+ *   IPv6 groups of more than 4 hex digits are rejected, zones are rejected; with `legacyIPv6`, Go 1.17-1.21's
+ *   reading of IPv6, whose groups may be longer when the value fits 16 bits (Virtink's Go 1.19);
  * - sloppy: `k8s.io/utils/net.ParseIPSloppy` / `ParseCIDRSloppy` (Go 1.16's parser), which reads IPv4 octets with
  *   leading zeros as decimal. KubeVirt normalises `ntpServers` and `vmNetworkCIDR` with it at decode time.
  *
