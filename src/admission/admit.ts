@@ -7,7 +7,7 @@ import { type ClusterConfig, DEFAULT_CLUSTER_CONFIG } from "../api/cluster-confi
 import type { Decoded } from "../api/decode.ts";
 import { decodeKubeVirtVm, decodeKubeVirtVmi } from "../api/kubevirt.ts";
 import type { KvVirtualMachine, KvVirtualMachineInstance, KvVmiSpec } from "../api/kubevirt-types.ts";
-import type { SourceDocument } from "../api/source.ts";
+import type { FieldPath, SourceDocument } from "../api/source.ts";
 import { decodeVirtinkVm } from "../api/virtink.ts";
 import type { VkVirtualMachine } from "../api/virtink-types.ts";
 import { type Cause, locate } from "./cause.ts";
@@ -170,7 +170,7 @@ export function admitVm(vm: VmDocument, options: AdmitOptions = {}): VmAdmission
     r.findings.filter((f) => !upstream.has(`${f.field}\n${f.message}`)),
     vm.doc,
   );
-  const causes = locate(r.causes, vm.doc);
+  const causes = locate(r.causes, vm.kind === VmKind.KubeVirtVm ? templateRootedView(vm.doc) : vm.doc);
   const strict = options.strict === true;
   const allCauses = strict ? [...causes, ...findings] : causes;
   const allowed = r.allowed && (!strict || findings.length === 0);
@@ -191,6 +191,29 @@ export function admitVm(vm: VmDocument, options: AdmitOptions = {}): VmAdmission
     dialectWarnings: [...r.warnings],
     ...(message === undefined ? {} : { message }),
     ...(r.defaulted ? { defaulted: r.defaulted } : {}),
+  };
+}
+
+/**
+ * KubeVirt roots a VM's `ValidateCreation` causes at `spec` rather than `spec.template.spec` (reference §3.1, e.g.
+ * `spec.domain.devices.interfaces[0].slirp`). The field is reported as KubeVirt has it; this view locates such a
+ * path at the template's field, where the user wrote it.
+ */
+function templateRootedView(doc: SourceDocument): SourceDocument {
+  const inTemplate = (path: FieldPath): FieldPath | undefined =>
+    path[0] === "spec" && path.length > 1 && path[1] !== "template"
+      ? ["spec", "template", "spec", ...path.slice(1)]
+      : undefined;
+  return {
+    ...doc,
+    positionOf: (path) => {
+      const alt = inTemplate(path);
+      return doc.positionOf(path) ?? (alt ? doc.positionOf(alt) : undefined);
+    },
+    nearestPositionOf: (path) => {
+      const alt = inTemplate(path);
+      return doc.positionOf(path) ?? (alt ? doc.nearestPositionOf(alt) : doc.nearestPositionOf(path));
+    },
   };
 }
 
