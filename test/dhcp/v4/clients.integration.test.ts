@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import type { Dhcp4ServerConfig } from "../../../src/dhcp/v4/config.ts";
 import { bridgeClient, GUEST_MAC } from "./helpers.ts";
 
-// A real client against the real server core: busybox udhcpc in a namespace of our own, talking over a veth pair to
-// the server behind a minimal UDP harness. Needs root and udhcpc; skipped otherwise.
-const canRun = process.getuid?.() === 0 && existsSync("/usr/sbin/udhcpc") && existsSync("/usr/bin/ip");
+// Real clients against the real server core: busybox udhcpc, then ISC dhclient, in a namespace of our own, talking
+// over a veth pair to the server behind a minimal UDP harness. Needs root and the clients; skipped otherwise.
+const canRun = process.getuid?.() === 0 && ["/usr/sbin/udhcpc", "/usr/sbin/dhclient"].every((f) => existsSync(f));
 
 const suffix = randomBytes(4).toString("hex");
 // The server and the guest each get a namespace, as a pod and a VM would, joined by a veth pair.
@@ -47,7 +47,7 @@ function parseEnv(text: string): Map<string, string> {
   return env;
 }
 
-describe("Dhcp4Server with busybox udhcpc over a veth pair", { skip: !canRun }, () => {
+describe("Dhcp4Server with real DHCP clients over a veth pair", { skip: !canRun }, () => {
   let dir = "";
   let server: ChildProcess | undefined;
   let serverOutput = "";
@@ -107,6 +107,9 @@ describe("Dhcp4Server with busybox udhcpc over a veth pair", { skip: !canRun }, 
     client.kill("SIGUSR2");
     await waitFor(() => existsSync(released), "udhcpc did not release");
     await new Promise((r) => setTimeout(r, 200));
+    const exited = new Promise((resolve) => client?.once("exit", resolve));
+    client.kill("SIGTERM");
+    await exited;
     const env = parseEnv(readFileSync(out, "utf8"));
     assert.equal(env.get("ip"), "10.244.1.5");
     assert.equal(env.get("subnet"), "255.255.255.0");
@@ -127,7 +130,50 @@ describe("Dhcp4Server with busybox udhcpc over a veth pair", { skip: !canRun }, 
     assert.equal(env.get("opt240"), "68656c6c6f");
   });
 
-  it("saw one DISCOVER, one REQUEST and the RELEASE, and dropped nothing", async () => {
+  it("configures ISC dhclient, which reads option 119 and option 121 with its own decoders", async () => {
+    guestIp("addr", "flush", "dev", "c0");
+    const out = join(dir, "dhclient.env");
+    const script = join(dir, "dhclient-script.sh");
+    writeFileSync(
+      script,
+      `#!/bin/sh\nif [ "$reason" = BOUND ]; then env > ${out}.new; mv ${out}.new ${out}; fi\nexit 0\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const conf = join(dir, "dhclient.conf");
+    writeFileSync(
+      conf,
+      [
+        "option rfc3442-classless-static-routes code 121 = array of unsigned integer 8;",
+        "request subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, domain-search,",
+        "  host-name, interface-mtu, rfc3442-classless-static-routes, ntp-servers;",
+        "",
+      ].join("\n"),
+    );
+    const files = ["-cf", conf, "-sf", script, "-lf", join(dir, "dhclient.leases"), "-pf", join(dir, "dhclient.pid")];
+    client = spawn("ip", ["netns", "exec", guestNs, "dhclient", "-4", "-d", "-1", ...files, "c0"], { stdio: "ignore" });
+    await waitFor(() => existsSync(out), "dhclient did not bind");
+    const exited = new Promise((resolve) => client?.once("exit", resolve));
+    client.kill("SIGTERM");
+    await exited;
+    const env = parseEnv(readFileSync(out, "utf8"));
+    assert.equal(env.get("new_ip_address"), "10.244.1.5");
+    assert.equal(env.get("new_subnet_mask"), "255.255.255.0");
+    assert.equal(env.get("new_broadcast_address"), "10.244.1.255");
+    assert.equal(env.get("new_routers"), "10.244.1.1");
+    assert.equal(env.get("new_domain_name_servers"), "10.96.0.10");
+    assert.equal(env.get("new_domain_name"), "default.svc.cluster.local");
+    assert.equal(env.get("new_domain_search"), "default.svc.cluster.local. svc.cluster.local. cluster.local.");
+    assert.equal(env.get("new_rfc3442_classless_static_routes"), "12 10 96 10 244 1 1 0 10 244 1 1");
+    assert.equal(env.get("new_interface_mtu"), "1450");
+    assert.equal(env.get("new_host_name"), "vm1");
+    assert.equal(env.get("new_ntp_servers"), "10.0.0.5");
+    assert.equal(env.get("new_dhcp_server_identifier"), "169.254.75.10");
+    assert.equal(env.get("new_dhcp_lease_time"), "86313600");
+  });
+
+  it("saw two DISCOVER/REQUEST exchanges and udhcpc's RELEASE, and dropped nothing", async () => {
     const exited = new Promise((resolve) => server?.once("exit", resolve));
     server?.kill("SIGTERM");
     await exited;
@@ -135,7 +181,7 @@ describe("Dhcp4Server with busybox udhcpc over a veth pair", { skip: !canRun }, 
       stats: { sent: unknown; releases: number; dropped: Record<string, number> };
       leases: { state: string; ip: string }[];
     };
-    assert.deepEqual(report.stats.sent, { offer: 1, ack: 1, nak: 0 });
+    assert.deepEqual(report.stats.sent, { offer: 2, ack: 2, nak: 0 });
     assert.equal(report.stats.releases, 1);
     assert.deepEqual(
       Object.entries(report.stats.dropped).filter(([, n]) => n > 0),
@@ -143,7 +189,7 @@ describe("Dhcp4Server with busybox udhcpc over a veth pair", { skip: !canRun }, 
     );
     assert.deepEqual(
       report.leases.map((l) => [l.state, l.ip]),
-      [["released", "10.244.1.5"]],
+      [["bound", "10.244.1.5"]],
     );
   });
 });
