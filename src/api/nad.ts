@@ -349,7 +349,8 @@ export function decodeNad(value: unknown): Decoded<NetworkAttachmentDefinition> 
   const annotations = isObject(meta.annotations) ? meta.annotations : {};
   const spec = isObject(obj.spec) ? obj.spec : {};
   const name = typeof meta.name === "string" ? meta.name : "";
-  if (name === "") causes.push(cause(CauseType.Required, "metadata.name", "Required value: name or generateName is required"));
+  if (name === "")
+    causes.push(cause(CauseType.Required, "metadata.name", "Required value: name or generateName is required"));
   const resourceName = annotations[RESOURCE_NAME_ANNOTATION];
   let config: CniNetworkConfig | undefined;
   if (typeof spec.config === "string" && spec.config.trim() !== "") {
