@@ -19,15 +19,15 @@ const proto = (p: "ip" | "ip6" | "arp"): NftMatch => ({ op: "==", left: { meta: 
 export function addAntiSpoofRules(nft: NftBuilder, plan: AntiSpoofPlan): void {
   const chain = `antispoof_${plan.tap.value}`;
   const f = NftFamily.Netdev;
-  nft.chain(f, ANTISPOOF_TABLE, chain, {
+  const table = nft.table(f, ANTISPOOF_TABLE);
+  table.chain(chain, {
     type: "filter",
     hook: "ingress",
     device: plan.tap.value,
     priority: INGRESS_PRIORITY,
     policy: "accept",
   });
-  const drop = (matches: NftMatch[]) =>
-    nft.rule(f, ANTISPOOF_TABLE, chain, { matches, counter: true, verdict: { kind: "drop" } });
+  const drop = (matches: NftMatch[]) => table.rule(chain, { matches, counter: true, verdict: { kind: "drop" } });
   drop([{ op: "!=", left: { payload: { protocol: "ether", field: "saddr" } }, right: plan.mac }]);
   if (plan.ipv4) {
     // 0.0.0.0 is the source of DHCP DISCOVER/REQUEST and of ARP probes (RFC 5227).

@@ -78,10 +78,10 @@ function isDefault(r: PodRoute): boolean {
  * routes are all IPv4 routes via it except the one to its own subnet, default routes moved to the end (option 121).
  */
 export function kubevirtBridgeRoutes(
-  podIface: string,
-  address: LinkAddress,
   routes: readonly PodRoute[],
+  options: { readonly podIface: string; readonly address: LinkAddress },
 ): { gateway?: string; routes: DhcpRoute[] } {
+  const { podIface, address } = options;
   const own = routes.filter((r) => r.family === Family.V4 && r.dev === podIface);
   const first = own[0];
   if (first === undefined) {
@@ -181,7 +181,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
   let dhcpv4: Dhcpv4Plan | undefined;
   // No pod IPv4 means IPAMDisabled: the guest gets plain L2 and no DHCP server runs.
   if (pod4 && fakeIp) {
-    const r = kubevirtBridgeRoutes(P.value, pod4, ctx.pod.routes);
+    const r = kubevirtBridgeRoutes(ctx.pod.routes, { podIface: P.value, address: pod4 });
     const domainName = longestDomain(ctx.dns.search);
     dhcpv4 = {
       serverInterface: bridge,
@@ -220,7 +220,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
     sysctls,
     ...(dhcpv4 ? { dhcpv4 } : {}),
     ...(antiSpoof ? { antiSpoof } : {}),
-    guest: guestNic(ctx, mac, link.mtu, tap),
+    guest: guestNic(ctx, { mac, mtu: link.mtu, tapName: tap }),
   };
 }
 
@@ -332,6 +332,6 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
     ...(dhcpv4 ? { dhcpv4 } : {}),
     ...(antiSpoof ? { antiSpoof } : {}),
     // Virtink ignores the spec MAC here: the guest takes the uplink's original MAC.
-    guest: guestNic(ctx, originalMac, link.mtu, tap),
+    guest: guestNic(ctx, { mac: originalMac, mtu: link.mtu, tapName: tap }),
   };
 }

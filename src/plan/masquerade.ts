@@ -207,7 +207,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
     ...(dhcpv6 ? { dhcpv6 } : {}),
     ...(ra ? { ra } : {}),
     ...(antiSpoof ? { antiSpoof } : {}),
-    guest: guestNic(ctx, mac, link.mtu, tap),
+    guest: guestNic(ctx, { mac, mtu: link.mtu, tapName: tap }),
   };
 }
 
@@ -274,16 +274,16 @@ function addKubevirtNat(
   const LO = f === NftFamily.Ip ? "127.0.0.1" : "::1";
   const istio = ctx.options.istio === true;
   const podIface = ctx.podInterface.value;
-  const nft = ctx.nft;
+  const nft = ctx.nft.table(f, TABLE);
   nft
-    .chain(f, TABLE, "prerouting", { type: "nat", hook: "prerouting", priority: -100, policy: "accept" })
-    .chain(f, TABLE, "input", { type: "nat", hook: "input", priority: 100, policy: "accept" })
-    .chain(f, TABLE, "output", { type: "nat", hook: "output", priority: -100, policy: "accept" })
-    .chain(f, TABLE, "postrouting", { type: "nat", hook: "postrouting", priority: 100, policy: "accept" })
-    .chain(f, TABLE, PRE)
-    .chain(f, TABLE, POST);
+    .chain("prerouting", { type: "nat", hook: "prerouting", priority: -100, policy: "accept" })
+    .chain("input", { type: "nat", hook: "input", priority: 100, policy: "accept" })
+    .chain("output", { type: "nat", hook: "output", priority: -100, policy: "accept" })
+    .chain("postrouting", { type: "nat", hook: "postrouting", priority: 100, policy: "accept" })
+    .chain(PRE)
+    .chain(POST);
   const add = (chain: string, matches: NftMatch[], verdict: NftRule["verdict"]) =>
-    nft.rule(f, TABLE, chain, { matches, counter: true, verdict });
+    nft.rule(chain, { matches, counter: true, verdict });
   const saddr = (right: NftMatch["right"]): NftMatch => ({
     op: "==",
     left: { payload: { protocol: nf, field: "saddr" } },
@@ -324,7 +324,7 @@ function addKubevirtNat(
   if (byProto.size > 0) {
     for (const [p, elements] of byProto) {
       const set = `kubevirt_${p}_ports`;
-      nft.set(f, TABLE, { name: set, type: "inet_service", interval: true, elements });
+      nft.set({ name: set, type: "inet_service", interval: true, elements });
       if (!istio) add(PRE, [dport(p, { setRef: set })], dnatG);
       else if (p === "tcp" && elements.some((e) => covers(e, 22))) add(PRE, [dport("tcp", { set: [22] })], dnatG);
       add(POST, [dport(p, { setRef: set }), saddr(S)], { kind: "snat", addr: GW });
@@ -383,14 +383,15 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
   // The nft equivalents of Virtink's two iptables rules (iptables-translate), in the order Virtink appends them.
   const f = NftFamily.Ip;
   ctx.nft
-    .chain(f, "nat", "POSTROUTING", { type: "nat", hook: "postrouting", priority: 100, policy: "accept" })
-    .chain(f, "nat", "PREROUTING", { type: "nat", hook: "prerouting", priority: -100, policy: "accept" })
-    .rule(f, "nat", "POSTROUTING", {
+    .table(f, "nat")
+    .chain("POSTROUTING", { type: "nat", hook: "postrouting", priority: 100, policy: "accept" })
+    .chain("PREROUTING", { type: "nat", hook: "prerouting", priority: -100, policy: "accept" })
+    .rule("POSTROUTING", {
       matches: [{ op: "==", left: { meta: "oifname" }, right: L.value }],
       counter: true,
       verdict: { kind: "masquerade" },
     })
-    .rule(f, "nat", "PREROUTING", {
+    .rule("PREROUTING", {
       matches: [{ op: "==", left: { meta: "iifname" }, right: L.value }],
       counter: true,
       verdict: { kind: "dnat", addr: G },
@@ -427,6 +428,6 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
       options: { ntpServers: [], privateOptions: [] },
     },
     ...(antiSpoof ? { antiSpoof } : {}),
-    guest: guestNic(ctx, mac, link.mtu, tap),
+    guest: guestNic(ctx, { mac, mtu: link.mtu, tapName: tap }),
   };
 }

@@ -153,49 +153,58 @@ export function renderNftText(ruleset: NftRuleset): string {
   return out.length === 0 ? "" : `${out.join("\n")}\n`;
 }
 
+interface TableState {
+  readonly family: NftFamily;
+  readonly name: string;
+  readonly sets: NftSet[];
+  readonly chains: { readonly chain: NftChain; readonly rules: NftRule[] }[];
+}
+
+/** Builds one table of a ruleset; obtained from {@link NftBuilder.table}. */
+export class NftTableBuilder {
+  /** @internal */
+  constructor(private readonly state: TableState) {}
+
+  /** Declares a chain (a base chain when `hook` is given); declaring it again keeps the first declaration. */
+  chain(name: string, hook?: NftHook): this {
+    if (!this.state.chains.some((x) => x.chain.name === name)) {
+      this.state.chains.push({ chain: hook ? { name, hook, rules: [] } : { name, rules: [] }, rules: [] });
+    }
+    return this;
+  }
+
+  /** Declares a named set; declaring it again appends the new elements. */
+  set(set: NftSet): this {
+    const sets = this.state.sets;
+    const i = sets.findIndex((s) => s.name === set.name);
+    const prev = sets[i];
+    if (prev) {
+      sets[i] = { ...prev, interval: prev.interval || set.interval, elements: [...prev.elements, ...set.elements] };
+    } else sets.push(set);
+    return this;
+  }
+
+  /** Appends a rule to a chain declared before. */
+  rule(chain: string, rule: NftRule): this {
+    const c = this.state.chains.find((x) => x.chain.name === chain);
+    if (!c) throw new RangeError(`Cannot add a rule to undeclared chain "${this.state.name} ${chain}"`);
+    c.rules.push(rule);
+    return this;
+  }
+}
+
 /** Accumulates tables, sets, chains and rules in insertion order, merging repeated tables and chains by name. */
 export class NftBuilder {
-  private readonly tables: {
-    family: NftFamily;
-    name: string;
-    sets: NftSet[];
-    chains: { c: NftChain; rules: NftRule[] }[];
-  }[] = [];
+  private readonly tables: TableState[] = [];
 
-  private table(family: NftFamily, name: string) {
+  /** The builder of a table, created on first use. */
+  table(family: NftFamily, name: string): NftTableBuilder {
     let t = this.tables.find((x) => x.family === family && x.name === name);
     if (!t) {
       t = { family, name, sets: [], chains: [] };
       this.tables.push(t);
     }
-    return t;
-  }
-
-  /** Declares a chain (a base chain when `hook` is given); declaring it again keeps the first declaration. */
-  chain(family: NftFamily, table: string, name: string, hook?: NftHook): this {
-    const t = this.table(family, table);
-    if (!t.chains.some((x) => x.c.name === name))
-      t.chains.push({ c: hook ? { name, hook, rules: [] } : { name, rules: [] }, rules: [] });
-    return this;
-  }
-
-  /** Declares a named set; a set of the same name gets the new elements appended. */
-  set(family: NftFamily, table: string, set: NftSet): this {
-    const t = this.table(family, table);
-    const i = t.sets.findIndex((s) => s.name === set.name);
-    const prev = t.sets[i];
-    if (prev)
-      t.sets[i] = { ...prev, interval: prev.interval || set.interval, elements: [...prev.elements, ...set.elements] };
-    else t.sets.push(set);
-    return this;
-  }
-
-  /** Appends a rule to a chain declared before. */
-  rule(family: NftFamily, table: string, chain: string, rule: NftRule): this {
-    const c = this.table(family, table).chains.find((x) => x.c.name === chain);
-    if (!c) throw new RangeError(`Cannot add a rule to undeclared chain "${family} ${table} ${chain}"`);
-    c.rules.push(rule);
-    return this;
+    return new NftTableBuilder(t);
   }
 
   /** The ruleset built so far. */
@@ -205,7 +214,7 @@ export class NftBuilder {
         family: t.family,
         name: t.name,
         sets: [...t.sets],
-        chains: t.chains.map((x) => ({ ...x.c, rules: [...x.rules] })),
+        chains: t.chains.map((x) => ({ ...x.chain, rules: [...x.rules] })),
       })),
     };
   }

@@ -269,8 +269,12 @@ export function kubevirtTap(ctx: BindingContext): TapSpec {
 }
 
 /** The guest NIC of an interface with the given MAC, MTU source and tap. */
-export function guestNic(ctx: BindingContext, mac: string, mtu: number, tapName: InterfaceName): GuestNicPlan {
+export function guestNic(
+  ctx: BindingContext,
+  nic: { readonly mac: string; readonly mtu: number; readonly tapName: InterfaceName },
+): GuestNicPlan {
   const { iface, model } = ctx;
+  const { mac, mtu, tapName } = nic;
   const q = queuesOf(model, iface);
   const virtio = iface.model === "virtio";
   const domainModel = virtio

@@ -133,7 +133,10 @@ describe("bridge DHCP routes", () => {
     ...(gateway ? { gateway } : {}),
   });
   it("KubeVirt: router from the first route, own subnet dropped, default last", () => {
-    const got = kubevirtBridgeRoutes("eth0", { address: "10.244.1.5", prefix: 24 }, flannelRoutes);
+    const got = kubevirtBridgeRoutes(flannelRoutes, {
+      podIface: "eth0",
+      address: { address: "10.244.1.5", prefix: 24 },
+    });
     assert.deepEqual(got, {
       gateway: "10.244.1.1",
       routes: [
@@ -143,10 +146,10 @@ describe("bridge DHCP routes", () => {
     });
   });
   it("KubeVirt: no router when the first route is on-link", () => {
-    const got = kubevirtBridgeRoutes("eth0", { address: "10.1.2.5", prefix: 24 }, [
-      r("10.1.2.0/24"),
-      r("default", "10.1.2.1"),
-    ]);
+    const got = kubevirtBridgeRoutes([r("10.1.2.0/24"), r("default", "10.1.2.1")], {
+      podIface: "eth0",
+      address: { address: "10.1.2.5", prefix: 24 },
+    });
     assert.deepEqual(got, { routes: [{ destination: "0.0.0.0/0", gateway: "10.1.2.1" }] });
   });
   it("Virtink ≤ v0.16: the flannel-like vector of the reference", () => {
