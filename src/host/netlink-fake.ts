@@ -6,6 +6,7 @@
  * Not modelled: IPv6 link-local autoconfiguration, DAD, neighbour/ARP state, bridge MTU propagation, link-local
  * (`fe80::/64`) routes.
  */
+import { formatIpv6, parseIpv6 } from "./inet6.ts";
 import {
   type Address,
   type AddressFamily,
@@ -87,34 +88,11 @@ function intToV4(n: number): string {
 }
 
 function v6ToBig(ip: string): bigint {
-  const [head = "", tail] = ip.split("::");
-  const h = head === "" ? [] : head.split(":");
-  const t = tail === undefined || tail === "" ? [] : tail.split(":");
-  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill("0"), ...t];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
+  return BigInt(`0x${parseIpv6(ip).toString("hex")}`);
 }
 
-/** RFC 5952 text form (longest run of zero groups, at least two, becomes "::"), as `ip` prints it. */
 function bigToV6(n: bigint): string {
-  const groups = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(112 - 16 * i)) & 0xffffn));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(":");
-  return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLen).join(":")}`;
+  return formatIpv6(Buffer.from(n.toString(16).padStart(32, "0"), "hex"));
 }
 
 function familyOf(ip: string): AddressFamily {
