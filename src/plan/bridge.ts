@@ -5,6 +5,17 @@
  */
 import { createHash } from "node:crypto";
 import { addAntiSpoofRules } from "./antispoof.ts";
+import {
+  antiSpoofingOn,
+  extraDhcpOptions,
+  guestNic,
+  INFINITE_LEASE_SECONDS,
+  KUBEVIRT_LEASE_SECONDS,
+  kubevirtGuestMac,
+  kubevirtTap,
+  longestDomain,
+  requirePodLink,
+} from "./common.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
 import { cidrContains, Family, ipv4Netmask, isGlobalUnicast, parseCidr, parseIp } from "./ip.ts";
 import {
@@ -16,17 +27,6 @@ import {
   virtinkTapName,
 } from "./namescheme.ts";
 import type { AntiSpoofPlan, BindingContext, DhcpRoute, Dhcpv4Plan, InterfacePlan, LinkStep, Sysctl } from "./plan.ts";
-import {
-  antiSpoofingOn,
-  extraDhcpOptions,
-  guestNic,
-  INFINITE_LEASE_SECONDS,
-  KUBEVIRT_LEASE_SECONDS,
-  kubevirtGuestMac,
-  kubevirtTap,
-  longestDomain,
-  requirePodLink,
-} from "./plan.ts";
 import type { LinkAddress, PodLink, PodRoute } from "./pod-facts.ts";
 import { firstGlobalAddress } from "./pod-facts.ts";
 

@@ -6,6 +6,17 @@
 import { isGateEnabled } from "../api/cluster-config.ts";
 import type { Protocol } from "../api/model.ts";
 import { addAntiSpoofRules } from "./antispoof.ts";
+import {
+  antiSpoofingOn,
+  extraDhcpOptions,
+  guestNic,
+  INFINITE_LEASE_SECONDS,
+  KUBEVIRT_LEASE_SECONDS,
+  kubevirtGuestMac,
+  kubevirtTap,
+  longestDomain,
+  requirePodLink,
+} from "./common.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
 import type { Cidr, Ip } from "./ip.ts";
 import { bitsOf, Family, formatIp, formatNetwork, ipv4Netmask, offsetIp, parseCidr } from "./ip.ts";
@@ -22,17 +33,6 @@ import type {
   LinkStep,
   RaPlan,
   Sysctl,
-} from "./plan.ts";
-import {
-  antiSpoofingOn,
-  extraDhcpOptions,
-  guestNic,
-  INFINITE_LEASE_SECONDS,
-  KUBEVIRT_LEASE_SECONDS,
-  kubevirtGuestMac,
-  kubevirtTap,
-  longestDomain,
-  requirePodLink,
 } from "./plan.ts";
 import { firstGlobalAddress, podIPsOf } from "./pod-facts.ts";
 

@@ -9,7 +9,6 @@ import type { BindingKind, Dialect, InterfaceSpec, NetworkSpec, NicModel, VmNetw
 import { LinkState, networkOf, primaryNetwork } from "../api/model.ts";
 import { planBridge } from "./bridge.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
-import { Family, parseIp } from "./ip.ts";
 import { planMasquerade } from "./masquerade.ts";
 import type { InterfaceName } from "./namescheme.ts";
 import { kubevirtPodInterfaceNames, virtinkLinkName } from "./namescheme.ts";
@@ -245,77 +244,6 @@ export interface BindingContext {
   readonly nft: NftBuilder;
 }
 
-/** KubeVirt's (and vmnet's) DHCP lease: 999 days. */
-export const KUBEVIRT_LEASE_SECONDS = 86_313_600;
-/** dnsmasq's `infinite` lease. */
-export const INFINITE_LEASE_SECONDS = 4_294_967_295;
-/** Owner of taps for non-root VMs (qemu's uid/gid in KubeVirt images). */
-export const NON_ROOT_UID = 107;
-/** KubeVirt caps the multiqueue count here. */
-export const MAX_QUEUES = 256;
-
-/** Tap queues (§5.1) and guest queue attributes (§7.3) for an interface. */
-export function queuesOf(model: VmNetworkModel, iface: InterfaceSpec): { tap: number; guest?: number; count: number } {
-  if (iface.model !== "virtio" || !model.multiqueue) return { tap: 0, count: 1 };
-  const n = Math.min(Math.max(model.vcpus, 1), MAX_QUEUES);
-  return { tap: n, guest: n, count: n };
-}
-
-/** The tap spec of an interface for KubeVirt. */
-export function kubevirtTap(ctx: BindingContext): TapSpec {
-  const q = queuesOf(ctx.model, ctx.iface).tap;
-  const id = ctx.options.nonRoot === false ? 0 : NON_ROOT_UID;
-  return { queues: q, multiQueue: q > 1, owner: { uid: id, gid: id } };
-}
-
-/** The guest NIC of an interface with the given MAC, MTU source and tap. */
-export function guestNic(
-  ctx: BindingContext,
-  nic: { readonly mac: string; readonly mtu: number; readonly tapName: InterfaceName },
-): GuestNicPlan {
-  const { iface, model } = ctx;
-  const { mac, mtu, tapName } = nic;
-  const q = queuesOf(model, iface);
-  const virtio = iface.model === "virtio";
-  const domainModel = virtio
-    ? model.useVirtioTransitional
-      ? "virtio-transitional"
-      : "virtio-non-transitional"
-    : iface.model;
-  return {
-    alias: `ua-${iface.name}`,
-    model: iface.model,
-    domainModel,
-    mac,
-    ...(virtio ? { mtu } : {}),
-    ...(q.guest === undefined ? {} : { queues: q.guest }),
-    queueCount: q.count,
-    ...(iface.pciAddress === undefined ? {} : { pciAddress: iface.pciAddress }),
-    ...(iface.bootOrder === undefined ? {} : { bootOrder: iface.bootOrder }),
-    ...(iface.acpiIndex === undefined ? {} : { acpiIndex: iface.acpiIndex }),
-    linkState: iface.state === LinkState.Down ? "down" : "up",
-    tapName,
-  };
-}
-
-/** The guest MAC for KubeVirt taps: spec MAC, else a MAC known from status, else the pod link's (§2, §7.3). */
-export function kubevirtGuestMac(ctx: BindingContext, podMac: string): string {
-  return (ctx.iface.macAddress ?? ctx.options.guestMacs?.[ctx.iface.name] ?? podMac).toLowerCase();
-}
-
-/** The pod link, or KubeVirt's `pod link (%s) is missing`. */
-export function requirePodLink(ctx: BindingContext): PodLink {
-  if (ctx.podLink === undefined) {
-    throw new PlanError(PlanErrorCode.PodLinkMissing, `pod link (${ctx.podInterface.value}) is missing`);
-  }
-  return ctx.podLink;
-}
-
-/** Whether anti-spoofing is on for the interface. */
-export function antiSpoofingOn(ctx: BindingContext, byDefault: boolean): boolean {
-  return ctx.options.antiSpoofing?.[ctx.iface.name] ?? byDefault;
-}
-
 function multusNadKey(model: VmNetworkModel, networkName: string): { namespace: string; name: string } {
   const slash = networkName.indexOf("/");
   return slash < 0
@@ -385,28 +313,4 @@ export function planPod(model: VmNetworkModel, options: PlanPodOptions): Network
     for (const s of p.sysctls) if (!sysctls.some((x) => x.key === s.key && x.value === s.value)) sysctls.push(s);
   }
   return { dialect: model.dialect, interfaces: plans, sysctls, nft: nft.build() };
-}
-
-/** The user DHCP options of an interface; NTP servers must be IPv4 and private options outside 224–254 are dropped. */
-export function extraDhcpOptions(iface: InterfaceSpec): Dhcpv4ExtraOptions {
-  const o = iface.dhcpOptions;
-  if (!o) return { ntpServers: [], privateOptions: [] };
-  for (const s of o.ntpServers) {
-    if (parseIp(s)?.family !== Family.V4) {
-      throw new PlanError(PlanErrorCode.InvalidNtpServer, `Could not parse NTP server as IPv4 address: ${s}`);
-    }
-  }
-  return {
-    ...(o.bootFileName ? { bootFileName: o.bootFileName } : {}),
-    ...(o.tftpServerName ? { tftpServerName: o.tftpServerName } : {}),
-    ntpServers: [...o.ntpServers],
-    privateOptions: o.privateOptions.filter((p) => p.option >= 224 && p.option <= 254),
-  };
-}
-
-/** DHCP option 15: the longest search domain (the first of equal length), if any. */
-export function longestDomain(search: readonly string[]): string | undefined {
-  let best: string | undefined;
-  for (const d of search) if (best === undefined || d.length > best.length) best = d;
-  return best;
 }

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { kubevirtBridgeRoutes, sameVendorMac, virtinkBridgeRoutes } from "../../src/plan/bridge.ts";
+import { queuesOf } from "../../src/plan/common.ts";
 import { renderNftRule, renderNftText } from "../../src/plan/nft.ts";
-import { planPod, queuesOf } from "../../src/plan/plan.ts";
+import { planPod } from "../../src/plan/plan.ts";
 import type { PodRoute } from "../../src/plan/pod-facts.ts";
 import { config, flannelRoutes, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
 
