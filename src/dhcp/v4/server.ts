@@ -140,8 +140,13 @@ interface ReplyPlan {
   readonly message?: string;
 }
 
+/** What a transport drives: one call per datagram received on UDP port 67 of a served interface. */
+export interface Dhcp4Handler {
+  handle(bytes: Uint8Array, meta: Dhcp4RequestMeta): Dhcp4Reply | undefined;
+}
+
 /** A DHCPv4 server for statically bound clients, driven by a transport through {@link Dhcp4Server.handle}. */
-export class Dhcp4Server {
+export class Dhcp4Server implements Dhcp4Handler {
   /** Live counters. */
   readonly stats: Dhcp4Stats = newStats();
   #interfaces: CompiledInterface[];

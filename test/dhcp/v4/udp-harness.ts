@@ -8,7 +8,7 @@
 import dgram from "node:dgram";
 import { BROADCAST_ADDRESS, ReplyRoute } from "../../../src/dhcp/v4/addressing.ts";
 import type { Dhcp4ServerConfig } from "../../../src/dhcp/v4/config.ts";
-import { Dhcp4Server } from "../../../src/dhcp/v4/server.ts";
+import { Dhcp4Server } from "../../../src/dhcp/v4/index.ts";
 
 const config = JSON.parse(process.argv[2] ?? "") as Dhcp4ServerConfig;
 const server = new Dhcp4Server(config);
