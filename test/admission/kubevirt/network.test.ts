@@ -73,6 +73,11 @@ describe("validateKubeVirtVmiSpec network sources (§3.2)", () => {
       want: [c(Invalid, "spec.networks", "Pod network cannot be defined when Multus default network is defined")],
     },
     {
+      name: "one multus default network is valid",
+      spec: spec([{ name: "a", bridge: {} }], [multus("a", "ns/nad", true)]),
+      want: [],
+    },
+    {
       name: "network without a source",
       spec: spec([{ name: "a", bridge: {} }], [{ name: "a" }]),
       want: [c(Required, "spec.networks[0]", "should have a network type")],
@@ -194,6 +199,11 @@ describe("validateKubeVirtVmiSpec binding (§3.4)", () => {
       spec: spec([{ name: "default", passtBinding: {} }], [{ name: "default", pod: {} }]),
       config: cfg({ disabledFeatureGates: ["PasstBinding"] }),
       want: [c(Invalid, `${I0}.name`, "PasstBinding feature gate is not enabled")],
+    },
+    {
+      name: "passtBinding on the pod network with its Beta gate on by default",
+      spec: spec([{ name: "default", passtBinding: {} }], [{ name: "default", pod: {} }]),
+      want: [],
     },
     {
       name: "passtBinding on a multus network",
@@ -467,6 +477,22 @@ describe("validateKubeVirtVmiSpec DRA networks (§3.10)", () => {
       { resourceClaims: [{ name: "c" }], ...extra },
     );
   run([
+    {
+      name: "SR-IOV and binding plugin interfaces on distinct claims are valid",
+      spec: spec(
+        [
+          { name: "a", sriov: {} },
+          { name: "b", binding: { name: "p" } },
+        ],
+        [
+          { name: "a", resourceClaim: { claimName: "c", requestName: "r1" } },
+          { name: "b", resourceClaim: { claimName: "c", requestName: "r2" } },
+        ],
+        { resourceClaims: [{ name: "c" }] },
+      ),
+      config: on,
+      want: [],
+    },
     {
       name: "gate off returns the single gate cause",
       spec: dra(),

@@ -113,6 +113,16 @@ describe("validateKubeVirtVmiSpec other network-adjacent rules (§3.11)", () => 
       want: [c(Invalid, "spec.launchSecurity", "TDX does not work with bootable NICs: n0")],
     },
     {
+      name: "two launchSecurity types: the selection error is not a network cause",
+      spec: bootIfaces([1], { domain: { launchSecurity: { sev: {}, snp: {} } } }),
+      want: [],
+    },
+    {
+      name: "launchSecurity without bootable NICs",
+      spec: bootIfaces([undefined], { domain: { launchSecurity: { sev: {} } } }),
+      want: [],
+    },
+    {
       name: "launchSecurity on another architecture is not checked here",
       spec: bootIfaces([1], { architecture: "s390x", domain: { launchSecurity: { sev: {} } } }),
       want: [],
