@@ -3,7 +3,16 @@
  * have passed, so a spec that admission would deny (no binding, two bindings, an unknown model, a bad MAC) is a
  * programming error here and throws a TypeError.
  */
-import type { KvDhcpOptions, KvInterface, KvNetwork, KvPort, KvPortRange, KvVmiSpec } from "./kubevirt-types.ts";
+import type {
+  KvDhcpOptions,
+  KvInterface,
+  KvNetwork,
+  KvPort,
+  KvPortRange,
+  KvVirtualMachine,
+  KvVirtualMachineInstance,
+  KvVmiSpec,
+} from "./kubevirt-types.ts";
 import { normalizeMac } from "./mac.ts";
 import {
   type Binding,
@@ -183,6 +192,15 @@ export function kubeVirtToModel(spec: KvVmiSpec, meta: VmMeta): VmNetworkModel {
     ...(spec.subdomain ? { subdomain: spec.subdomain } : {}),
     useVirtioTransitional: devices.useVirtioTransitional === true,
   };
+}
+
+/** {@link kubeVirtToModel} for a whole VM (its `spec.template.spec`) or VMI (its `spec`), named by its metadata. */
+export function kubeVirtObjectToModel(obj: KvVirtualMachine | KvVirtualMachineInstance): VmNetworkModel {
+  const spec = obj.kind === "VirtualMachineInstance" ? obj.spec : (obj as KvVirtualMachine).spec?.template?.spec;
+  return kubeVirtToModel(spec ?? {}, {
+    name: obj.metadata?.name ?? "",
+    ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}),
+  });
 }
 
 function virtinkBinding(iface: VkInterface): Binding {

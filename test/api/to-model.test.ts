@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KvInterface, KvVmiSpec } from "../../src/api/kubevirt-types.ts";
 import type { Binding } from "../../src/api/model.ts";
-import { kubeVirtToModel, virtinkToModel } from "../../src/api/to-model.ts";
+import { kubeVirtObjectToModel, kubeVirtToModel, virtinkToModel } from "../../src/api/to-model.ts";
 import type { VkInterface, VkVirtualMachine } from "../../src/api/virtink-types.ts";
 
 const kvSpec = (iface: KvInterface, network: Record<string, unknown> = { pod: {} }): KvVmiSpec => ({
@@ -271,4 +271,34 @@ describe("virtinkToModel", () => {
     assert.equal(m.namespace, "default");
     assert.equal(m.vcpus, 1);
   });
+});
+
+describe("kubeVirtObjectToModel", () => {
+  const spec = kvSpec({ name: "default", masquerade: {} });
+  const cases: { name: string; obj: Parameters<typeof kubeVirtObjectToModel>[0]; namespace: string }[] = [
+    {
+      name: "a VM, from spec.template.spec",
+      obj: {
+        apiVersion: "kubevirt.io/v1",
+        kind: "VirtualMachine",
+        metadata: { name: "x", namespace: "ns" },
+        spec: { template: { spec } },
+      },
+      namespace: "ns",
+    },
+    {
+      name: "a VMI, from spec",
+      obj: { apiVersion: "kubevirt.io/v1", kind: "VirtualMachineInstance", metadata: { name: "x" }, spec },
+      namespace: "default",
+    },
+  ];
+  for (const c of cases) {
+    it(`maps ${c.name}`, () => {
+      const m = kubeVirtObjectToModel(c.obj);
+      assert.equal(m.name, "x");
+      assert.equal(m.namespace, c.namespace);
+      assert.deepEqual(m.interfaces[0]?.binding, { kind: "masquerade" });
+      assert.deepEqual(m.networks[0]?.source, { kind: "pod" });
+    });
+  }
 });
