@@ -62,6 +62,14 @@ describe("admitKubeVirt VMI", () => {
     assert.equal(r.message, `Slirp interface support has been discontinued since v1.3, ${NO_BINDING}`);
   });
 
+  it("create with a slirp default binding, when permitted, adds and admits a slirp interface", () => {
+    const r = admitKubeVirt(vmi({}), cfg({ defaultNetworkInterface: "slirp", permitSlirpInterface: true }));
+    assert.equal(r.allowed, true);
+    assert.deepEqual((r.defaulted as KvVirtualMachineInstance).spec?.domain?.devices?.interfaces, [
+      { name: "default", slirp: {} },
+    ]);
+  });
+
   it("create with slirp permitted admits", () => {
     assert.equal(admitKubeVirt(vmi(slirpSpec()), cfg({ permitSlirpInterface: true })).allowed, true);
   });
