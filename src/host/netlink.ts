@@ -298,7 +298,8 @@ export function classifyFailure(stderr: string): NetlinkFailure {
   if (/File exists|already assigned|already exists/i.test(stderr)) return NetlinkFailure.Exists;
   if (/Cannot find device|No such device|does not exist/i.test(stderr)) return NetlinkFailure.NotFound;
   if (/Device or resource busy|Resource temporarily unavailable/i.test(stderr)) return NetlinkFailure.Busy;
-  if (/not supported/i.test(stderr)) return NetlinkFailure.NotSupported;
+  // "Unknown device type": the kernel lacks the link driver (e.g. no CONFIG_DUMMY).
+  if (/not supported|Unknown device type/i.test(stderr)) return NetlinkFailure.NotSupported;
   if (/Network is down|is not up|Nexthop has invalid gateway/i.test(stderr)) return NetlinkFailure.Invalid;
   if (/Invalid argument|greater than device maximum|less than device minimum|invalid|is wrong/i.test(stderr)) {
     return NetlinkFailure.Invalid;

@@ -141,6 +141,7 @@ describe("ip output parsing", () => {
     { stderr: "Error: ipv4: Address already assigned.", reason: "exists" },
     { stderr: 'Cannot find device "nope"', reason: "notFound" },
     { stderr: "RTNETLINK answers: Operation not supported", reason: "notSupported" },
+    { stderr: "Error: Unknown device type.", reason: "notSupported" },
     { stderr: "Error: mtu greater than device maximum.", reason: "invalid" },
     { stderr: "RTNETLINK answers: Device or resource busy", reason: "busy" },
   ];
