@@ -313,13 +313,17 @@ function addKubevirtNat(
   const S = { set: istio && f === NftFamily.Ip ? [LO, "127.0.0.6"] : [LO] };
 
   // Ports and (gate permitting) port ranges, grouped by protocol in order of first appearance.
+  // Admission lets the same port appear twice, but one interval set must not get the same element twice.
   const byProto = new Map<L4, NftElement[]>();
-  for (const p of ctx.iface.ports) byProto.set(l4(p.protocol), [...(byProto.get(l4(p.protocol)) ?? []), p.port]);
+  const addElement = (p: L4, e: NftElement) => {
+    const list = byProto.get(p) ?? [];
+    if (!list.some((x) => JSON.stringify(x) === JSON.stringify(e))) list.push(e);
+    byProto.set(p, list);
+  };
+  for (const p of ctx.iface.ports) addElement(l4(p.protocol), p.port);
   if (isGateEnabled(ctx.options.config, "PortRangesSpec")) {
-    for (const r of ctx.iface.portRanges) {
-      const e: NftElement = r.start === r.end ? r.start : { range: [r.start, r.end] };
-      byProto.set(l4(r.protocol), [...(byProto.get(l4(r.protocol)) ?? []), e]);
-    }
+    for (const r of ctx.iface.portRanges)
+      addElement(l4(r.protocol), r.start === r.end ? r.start : { range: [r.start, r.end] });
   }
   if (byProto.size > 0) {
     for (const [p, elements] of byProto) {

@@ -73,12 +73,17 @@ const cases: GoldenCase[] = [
     options: { config: config(), pod: pod([link("eth0", 3, MAC, V4)]) },
   },
   {
+    name: "masquerade-ipv4-duplicate-ports",
+    model: vm([iface("default", masq, { ports: [tcp(80), udp(80), { name: "http", ...tcp(80) }] })], [podNet()]),
+    options: { config: config(), pod: pod([link("eth0", 3, MAC, V4)]) },
+  },
+  {
     name: "masquerade-dual-stack-port-ranges",
     model: vm(
       [
         iface("default", masq, {
-          ports: [tcp(22)],
           portRanges: [
+            { protocol: "TCP", start: 22, end: 22 },
             { protocol: "TCP", start: 8000, end: 8080 },
             { protocol: "UDP", start: 5000, end: 5001 },
           ],
