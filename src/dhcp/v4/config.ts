@@ -79,6 +79,10 @@ export interface CompiledBinding {
   readonly leaseSeconds: number;
   /** Configuration options (not 51, 53, 54) in the default order. */
   readonly options: ReadonlyMap<number, Uint8Array>;
+  /** The `siaddr` header field: the TFTP server when `tftpServerName` is an IPv4 literal, else 0. */
+  readonly nextServer: number;
+  /** The `file` header field: the boot file name when it fits its 128 bytes with a terminating zero. */
+  readonly bootFile?: Uint8Array;
 }
 
 /** An interface with its bindings compiled and indexed by MAC. */
@@ -92,6 +96,7 @@ export interface CompiledInterface {
 }
 
 const text = new TextEncoder();
+const IPV4_LITERAL = /^(?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2})$/;
 
 function ipv4List(values: readonly string[], describe: (v: string) => string): Uint8Array {
   const out = new Uint8Array(values.length * 4);
@@ -184,8 +189,21 @@ export function compileBinding(binding: Dhcp4ClientBinding): CompiledBinding {
     .filter((p) => Number.isInteger(p.option) && p.option >= PRIVATE_OPTION_MIN && p.option <= PRIVATE_OPTION_MAX)
     .sort((a, b) => a.option - b.option);
   for (const p of privates) options.set(p.option, text.encode(p.value));
+  // Legacy PXE ROMs read the next server and boot file from the BOOTP header, not from options 66 and 67.
+  let nextServer = 0;
+  if (binding.tftpServerName !== undefined && IPV4_LITERAL.test(binding.tftpServerName)) {
+    nextServer = parseIPv4(binding.tftpServerName);
+  }
+  const bootFile = options.get(OptionCode.BootfileName);
   const mac = binding.mac === undefined ? undefined : formatMac(parseMac(binding.mac));
-  return mac === undefined ? { ip, leaseSeconds, options } : { mac, ip, leaseSeconds, options };
+  return {
+    ...(mac === undefined ? {} : { mac }),
+    ip,
+    leaseSeconds,
+    options,
+    nextServer,
+    ...(bootFile !== undefined && bootFile.length < 128 ? { bootFile } : {}),
+  };
 }
 
 /** Validates and compiles a whole configuration. */

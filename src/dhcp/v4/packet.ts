@@ -112,6 +112,8 @@ export interface PacketFields {
   readonly giaddr?: number;
   /** Up to 16 bytes; shorter values are zero-padded. */
   readonly chaddr: Uint8Array;
+  /** The boot file name header field, up to 128 bytes. */
+  readonly file?: Uint8Array;
 }
 
 /** Encodes a message with the given options (in order, End appended), zero-padded to `minSize` bytes. */
@@ -136,6 +138,7 @@ export function encodePacket(
   view.setUint32(20, (fields.siaddr ?? 0) >>> 0);
   view.setUint32(24, (fields.giaddr ?? 0) >>> 0);
   bytes.set(fields.chaddr.subarray(0, 16), 28);
+  if (fields.file) bytes.set(fields.file.subarray(0, 128), 108);
   view.setUint32(FIXED_HEADER_SIZE, MAGIC_COOKIE);
   bytes.set(area, MIN_MESSAGE_SIZE);
   return bytes;

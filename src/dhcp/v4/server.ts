@@ -16,6 +16,7 @@ import { formatIPv4, formatMac, readIPv4, writeIPv4 } from "./ip.ts";
 import { encodedOptionSize, MESSAGE_TYPE_NAMES, MessageType, OptionCode, type OptionValue } from "./options.ts";
 import {
   BootOp,
+  BROADCAST_FLAG,
   DecodeFailure,
   type Dhcp4Packet,
   decodePacket,
@@ -339,7 +340,7 @@ export class Dhcp4Server implements Dhcp4Handler {
     }
     if (truncated) this.stats.truncatedReplies += 1;
 
-    const reply = encodePacketFor(packet, plan, [...head, ...body.map((o) => o.option), ...tail]);
+    const reply = encodePacketFor(packet, plan, binding, [...head, ...body.map((o) => o.option), ...tail]);
     this.stats.sent[plan.type] += 1;
     const to = replyDestination({
       ciaddr: packet.ciaddr,
@@ -372,18 +373,28 @@ export class Dhcp4Server implements Dhcp4Handler {
   }
 }
 
-function encodePacketFor(packet: Dhcp4Packet, plan: ReplyPlan, options: readonly OptionValue[]): Uint8Array {
+function encodePacketFor(
+  packet: Dhcp4Packet,
+  plan: ReplyPlan,
+  binding: CompiledBinding,
+  options: readonly OptionValue[],
+): Uint8Array {
+  const nak = plan.type === "nak";
+  // RFC 2131 §4.3.2: a NAK through a relay carries the broadcast bit so the relay broadcasts it to the client.
+  const flags = nak && packet.giaddr !== 0 ? packet.flags | BROADCAST_FLAG : packet.flags;
   return encodePacket(
     {
       op: BootOp.Reply,
       htype: packet.htype,
       hlen: packet.hlen,
       xid: packet.xid,
-      flags: packet.flags,
+      flags,
       ciaddr: plan.ciaddr,
       yiaddr: plan.yiaddr,
+      siaddr: nak ? 0 : binding.nextServer,
       giaddr: packet.giaddr,
       chaddr: packet.chaddr,
+      ...(nak || binding.bootFile === undefined ? {} : { file: binding.bootFile }),
     },
     options,
   );

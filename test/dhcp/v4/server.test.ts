@@ -58,7 +58,9 @@ describe("Dhcp4Server with busybox udhcpc's DISCOVER", () => {
     assert.equal(formatMac(packet.chaddr.subarray(0, 6)), GUEST_MAC);
     assert.ok(packet.chaddr.subarray(6).every((b) => b === 0));
     assert.ok(packet.sname.every((b) => b === 0));
-    assert.ok(packet.file.every((b) => b === 0));
+    // Legacy PXE ROMs read the boot file from the header as well as from option 67.
+    assert.equal(text.decode(packet.file.subarray(0, 10)), "pxelinux.0");
+    assert.ok(packet.file.subarray(10).every((b) => b === 0));
   });
   it("orders options: 53, 54, 51, the requested list in its order, the other configured ones, echoed 61", () => {
     assert.deepEqual(packet.options.order, [53, 54, 51, 1, 3, 6, 12, 15, 28, 42, 26, 119, 121, 66, 67, 240, 61]);
@@ -428,6 +430,28 @@ describe("Dhcp4Server configuration", () => {
     const p = decodePacket(must(server.handle(request({ type: MessageType.Discover }), fromUnconfigured)).reply);
     for (const code of [3, 6, 12, 28, 119, 121]) assert.equal(p.options.values.has(code), false, `option ${code}`);
     assert.equal(optionIPv4(p, OptionCode.SubnetMask), "255.255.255.255");
+  });
+  it("puts an IPv4 TFTP server into siaddr for legacy PXE ROMs, and a name only into option 66", () => {
+    const byAddress = new Dhcp4Server(withClient({ tftpServerName: "10.0.0.7" }));
+    const p = decodePacket(must(byAddress.handle(request({ type: MessageType.Discover }), fromUnconfigured)).reply);
+    assert.equal(formatIPv4(p.siaddr), "10.0.0.7");
+    assert.equal(text.decode(option(p, OptionCode.TftpServerName)), "10.0.0.7");
+    const nak = must(
+      byAddress.handle(request({ type: MessageType.Request, requested: "10.0.0.99" }), fromUnconfigured),
+    );
+    const n = decodePacket(nak.reply);
+    assert.equal(n.siaddr, 0);
+    assert.ok(n.file.every((b) => b === 0));
+  });
+  it("sets the broadcast bit on a NAK sent through a relay (RFC 2131 §4.3.2)", () => {
+    const server = new Dhcp4Server(bridgeConfig);
+    const meta = { ifindex: IFINDEX, sourceAddress: "10.244.1.1", sourcePort: 67 };
+    const nak = must(
+      server.handle(request({ type: MessageType.Request, requested: "10.0.0.99", giaddr: "10.244.1.1" }), meta),
+    );
+    assert.equal(nak.type, "nak");
+    assert.equal(decodePacket(nak.reply).flags, 0x8000);
+    assert.deepEqual(nak.to, { address: "10.244.1.1", port: 67, broadcast: false, kind: "relay" });
   });
   it("skips private options outside 224..254 as KubeVirt does", () => {
     const server = new Dhcp4Server(
