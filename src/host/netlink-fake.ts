@@ -479,7 +479,9 @@ export class FakeNetlink implements Netlink {
         if (!l.up) throw new OpFailure(NetlinkFailure.Invalid, "Error: Nexthop device is not up.");
         if (op.via !== undefined) {
           const via = op.via;
-          const reachable = this.#connected(s, family).some((r) => r.dev === l.name && contains(r.dst, via));
+          // A link-local IPv6 gateway (a router learnt from RAs) is on-link by definition.
+          const reachable =
+            scopeOf(via) === "link" || this.#connected(s, family).some((r) => r.dev === l.name && contains(r.dst, via));
           if (!reachable) throw new OpFailure(NetlinkFailure.Invalid, "Error: Nexthop has invalid gateway.");
         }
         const dst =

@@ -515,3 +515,32 @@ describe("Netlink contract: IprouteNetlink in a fresh namespace", { skip: kernel
     assert.equal(rec.calls.length, 0);
   });
 });
+
+describe("FakeNetlink seeding", () => {
+  it("models a pod as CNI leaves it: eth0 with an address and a default route", async () => {
+    const nl = new FakeNetlink({
+      links: [
+        { name: "eth0", kind: "veth", mac: "0a:58:0a:f4:00:05", mtu: 1450, up: true, addresses: ["10.244.0.5/24"] },
+      ],
+      routes: [{ dst: "default", via: "10.244.0.1", dev: "eth0" }],
+    });
+    const eth0 = (await nl.links()).find((l) => l.name === "eth0");
+    assert.deepEqual(
+      { mac: eth0?.mac, mtu: eth0?.mtu, operstate: eth0?.operstate },
+      { mac: "0a:58:0a:f4:00:05", mtu: 1450, operstate: "UP" },
+    );
+    assert.deepEqual(await nl.routes(4), [
+      { dst: "default", gateway: "10.244.0.1", dev: "eth0" },
+      { dst: "10.244.0.0/24", dev: "eth0", protocol: "kernel", scope: "link", prefsrc: "10.244.0.5" },
+    ]);
+  });
+  it("accepts a link-local IPv6 gateway", async () => {
+    const nl = new FakeNetlink({ links: [{ name: "eth0", kind: "veth", up: true }] });
+    await nl.batch([{ op: "addRoute", name: "eth0", dst: "default", via: "fe80::1" }]);
+    assert.deepEqual(await nl.routes(6), [{ dst: "default", gateway: "fe80::1", dev: "eth0" }]);
+  });
+  it("a veth whose peer is down is LOWERLAYERDOWN", async () => {
+    const nl = new FakeNetlink({ links: [{ name: "eth0", kind: "veth", up: true, carrier: false }] });
+    assert.equal((await nl.links()).find((l) => l.name === "eth0")?.operstate, "LOWERLAYERDOWN");
+  });
+});

@@ -71,6 +71,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROUTER_SOLICITATION = "8500000000000000";
 const ROUTER_ADVERTISEMENT = "86000000400000000000000000000000";
 
+describe("startNetnsWorker", () => {
+  it("reports a missing namespace as the worker's error before the module runs", async () => {
+    const worker = startNetnsWorker(uniqueNetnsName(), PEER);
+    const error = await new Promise<unknown>((resolve) => {
+      worker.once("error", resolve);
+      worker.once("online", () => undefined);
+    });
+    await worker.terminate();
+    assert.ok(error instanceof Error && /ENOENT/.test(error.message), String(error));
+  });
+  it("rejects an invalid namespace name", () => {
+    assert.throws(() => startNetnsWorker("../x", PEER), RangeError);
+  });
+});
+
 describe("netns worker: sockets bound to one interface of a pod namespace", { skip: kernelSkipReason() }, () => {
   const pod = uniqueNetnsName();
   const guest = uniqueNetnsName();
@@ -155,6 +170,11 @@ describe("netns worker: sockets bound to one interface of a pod namespace", { sk
     await sleep(300);
     assert.equal(p.events.filter((e) => e.event === "udp" && e.id === "srv4" && e.payload === "hello-g1").length, 0);
     assert.equal(g.events.filter((e) => e.event === "udp" && e.payload === "pong:hello-g1").length, 0);
+  });
+
+  it("binding to a missing interface fails with ENODEV", async () => {
+    const [p] = peers();
+    await assert.rejects(p.call({ op: "listen", id: "bad", ifname: "nope0", family: 4, port: 6770 }), /errno 19/);
   });
 
   it("a UDPv6 server joined to ff02::1:2 on the bridge answers the guest", async () => {
