@@ -10,7 +10,7 @@ import type { LegacyBindings } from "./legacy.ts";
 import { checkMac, goQuote, isGoIPv4, isIanaSvcName, isInterfaceName, isPciAddress, MacCheck } from "./syntax.ts";
 
 /** Go treats an absent and a `null` pointer alike. */
-const has = (v: unknown): boolean => v !== undefined && v !== null;
+const has = <T>(v: T): v is NonNullable<T> => v !== undefined && v !== null;
 
 /** The models KubeVirt accepts in `interfaces[].model` (reference §1.1). */
 export const INTERFACE_MODELS: readonly string[] = ["e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139", "virtio"];
@@ -570,7 +570,7 @@ function portRanges(ctx: Ctx, at: string, iface: KvInterface, net: KvNetwork): C
 
 function dhcpOptions(ctx: Ctx, at: string, iface: KvInterface): Cause[] {
   const opts = iface.dhcpOptions;
-  if (!has(opts) || opts === undefined) return [];
+  if (!has(opts)) return [];
   const out: Cause[] = [];
   const privateOptions = opts.privateOptions ?? [];
   const codes = privateOptions.map((o) => o.option ?? 0);

@@ -10,7 +10,7 @@ import { type LegacyBindings, legacyBindingsFor } from "./legacy.ts";
 import { validateDiscontinuedBindings, validateDiscontinuedGates, validateNetworkSpec } from "./network.ts";
 import { dns1123LabelErrors, dns1123SubdomainErrors, goStringSlice, parseGoIP } from "./syntax.ts";
 
-const has = (v: unknown): boolean => v !== undefined && v !== null;
+const has = <T>(v: T): v is NonNullable<T> => v !== undefined && v !== null;
 
 /**
  * KubeVirt's VMI spec validation restricted to networking, with root `root`: hostname and subdomain, the SIG-network
@@ -114,7 +114,7 @@ function probesNeedPodNetwork(spec: KvVmiSpec, root: string): Cause[] {
   const out: Cause[] = [];
   for (const probe of ["readinessProbe", "livenessProbe"] as const) {
     const p = spec[probe];
-    if (!has(p) || p === undefined) continue;
+    if (!has(p)) continue;
     for (const handler of ["httpGet", "tcpSocket"] as const) {
       if (!has(p[handler])) continue;
       const at = `${root}.${probe}.${handler}`;
@@ -191,16 +191,10 @@ function dnsConfig(spec: KvVmiSpec, root: string): Cause[] {
  */
 function launchSecurity(spec: KvVmiSpec, root: string): Cause[] {
   const ls = spec.domain?.launchSecurity;
-  if (!has(ls) || ls === undefined) return [];
+  if (!has(ls)) return [];
   const arch = typeof spec.architecture === "string" ? spec.architecture : "";
   if (arch !== "" && arch !== "amd64") return [];
-  const types = [
-    ["sev", "SEV"],
-    ["snp", "SNP"],
-    ["tdx", "TDX"],
-  ]
-    .filter(([key]) => has(key === undefined ? undefined : ls[key]))
-    .map(([, label]) => label);
+  const types = (["sev", "snp", "tdx"] as const).filter((key) => has(ls[key])).map((key) => key.toUpperCase());
   const [type] = types;
   if (types.length !== 1 || type === undefined) return [];
   const out: Cause[] = [];
