@@ -1,12 +1,13 @@
 /**
  * Real-client checks in a throwaway network namespace: ISC dhclient -6 leases from `Dhcp6Server` over UDP, and the
  * Linux kernel installs the default route, on-link prefix and MTU from a `RouterAdvertiser` packet (sent through an
- * AF_PACKET socket so the kernel, not us, judges the ICMPv6 checksum). Skipped when not root or tools are missing.
+ * AF_PACKET socket so the kernel, not us, judges the ICMPv6 checksum), and dhcpcd runs stateful DHCPv6 because our RA
+ * says M=1. Skipped when not root or tools are missing.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,7 +21,7 @@ const run = promisify(execFile);
 const HARNESS = fileURLToPath(new URL("./udp-harness.ts", import.meta.url));
 const canRun =
   process.getuid?.() === 0 &&
-  ["/usr/sbin/ip", "/usr/sbin/dhclient"].every((p) => existsSync(p)) &&
+  ["/usr/sbin/ip", "/usr/sbin/dhclient", "/usr/sbin/dhcpcd", "/usr/bin/unshare"].every((p) => existsSync(p)) &&
   existsSync("/proc/self/ns/net");
 
 const SERVER_CONFIG: Dhcp6ServerConfig = {
@@ -54,6 +55,25 @@ function frame(srcMac: string, dstMac: string, src: string, dst: string, icmp: U
   out.set(parseIpv6(dst), 38);
   out.set(icmp, 54);
   return out;
+}
+
+/** Python snippet: `send()` writes argv[2] (hex) as one frame on interface argv[1] through an AF_PACKET socket. */
+const SEND_FRAME = [
+  "import socket, sys",
+  "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
+  "s.bind((sys.argv[1], 0))",
+  "def send():",
+  "  s.send(bytes.fromhex(sys.argv[2]))",
+].join("\n");
+
+/** Terminates a child we started (by its pid) and waits for it, killing it if it lingers. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
 }
 
 describe("DHCPv6 and RA against real clients", { skip: canRun ? false : "needs root, ip and dhclient" }, () => {
@@ -90,7 +110,7 @@ describe("DHCPv6 and RA against real clients", { skip: canRun ? false : "needs r
   });
 
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, "SIGTERM");
+    for (const c of children) await stop(c);
     await run("ip", ["netns", "del", ns]).catch(() => undefined);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -122,63 +142,144 @@ describe("DHCPv6 and RA against real clients", { skip: canRun ? false : "needs r
   });
 
   it("dhclient -6 leases fd10:0:2::2 with DNS servers and search list", async () => {
-    const harness = spawn(
-      "ip",
-      ["netns", "exec", ns, process.execPath, "--import", "tsx", HARNESS, "srv", JSON.stringify(SERVER_CONFIG)],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+    await startHarness();
+    const leases = join(dir, "dhclient6.leases");
+    const pidFile = join(dir, "dhclient6.pid");
+    const client = track(
+      spawn(
+        "ip",
+        ["netns", "exec", ns, "dhclient", "-6", "-d", "-1", "-sf", "/bin/true", "-lf", leases, "-pf", pidFile, "cli"],
+        {
+          stdio: "ignore",
+        },
+      ),
     );
-    children.push(harness);
-    let out = "";
+    try {
+      const lease = await waitFor("dhclient lease", () => {
+        const text = existsSync(leases) ? readFileSync(leases, "utf8") : "";
+        return text.includes("iaaddr") && text.includes("domain-search") ? text : undefined;
+      });
+      assert.match(lease, /iaaddr fd10:0:2::2 \{/);
+      assert.match(lease, /preferred-life 86313600;/);
+      assert.match(lease, /max-life 86313600;/);
+      assert.match(lease, /option dhcp6\.server-id 0:3:0:1:2:0:0:0:0:0;/);
+      assert.match(lease, /option dhcp6\.name-servers fd00::a;/);
+      assert.match(lease, /option dhcp6\.domain-search "ns1\.svc\.cluster\.local\.", "cluster\.local\.";/);
+      assert.deepEqual(handledTypes().slice(0, 2), [1, 3], "SOLICIT then REQUEST");
+    } finally {
+      await stop(client);
+    }
+  });
+
+  it("dhcpcd starts stateful DHCPv6 from our RA's M flag and leases fd10:0:2::2 with Rapid Commit", async () => {
+    await startHarness();
+    const seen = handledTypes().length;
+    const ra = new RouterAdvertiser(masqueradeAdvertiserConfig(raInput())).buildAdvertisement();
+    const bytes = frame("02:00:00:00:00:00", "33:33:00:00:00:01", "fe80::ff:fe00:0", "ff02::1", ra);
+    // dhcpcd only runs DHCPv6 once an RA tells it to, so keep advertising until it has a lease.
+    const advertiser = track(
+      spawn(
+        "ip",
+        [
+          "netns",
+          "exec",
+          ns,
+          "python3",
+          "-c",
+          `${SEND_FRAME}\nimport time\nfor _ in range(60):\n  send()\n  time.sleep(0.5)`,
+          "srv",
+          Buffer.from(bytes).toString("hex"),
+        ],
+        { stdio: "ignore" },
+      ),
+    );
+    const hookLog = join(dir, "dhcpcd-hook.log");
+    const hook = join(dir, "dhcpcd-hook.sh");
+    writeFileSync(hook, `#!/bin/sh\n{ echo "reason=$reason"; env | sort; echo; } >> ${hookLog}\n`, { mode: 0o755 });
+    // The DHCPv6 lines of Debian's default /etc/dhcpcd.conf: ask for DNS and search list, and for Rapid Commit.
+    const conf = join(dir, "dhcpcd.conf");
+    writeFileSync(conf, "duid\noption domain_name_servers, domain_name, domain_search\noption rapid_commit\n");
+    // dhcpcd keeps its DUID, leases and sockets in /var/lib/dhcpcd and /run; give it private, empty copies.
+    const private_ = `mount -t tmpfs vmnt /run && mount -t tmpfs vmnt /var/lib/dhcpcd && exec dhcpcd -6 -B -f ${conf} -c ${hook} cli`;
+    const client = track(
+      spawn("ip", ["netns", "exec", ns, "unshare", "-m", "--propagation", "private", "sh", "-c", private_], {
+        stdio: "ignore",
+      }),
+    );
+    try {
+      const log = await waitFor(
+        "dhcpcd BOUND6",
+        () => {
+          const text = existsSync(hookLog) ? readFileSync(hookLog, "utf8") : "";
+          return text.includes("reason=BOUND6") ? text : undefined;
+        },
+        30000,
+      );
+      const bound = log.slice(log.indexOf("reason=BOUND6"));
+      assert.match(bound, /^new_dhcp6_ia_na1_ia_addr1=fd10:0:2::2$/m);
+      assert.match(bound, /^new_dhcp6_name_servers=fd00::a$/m);
+      assert.match(bound, /^new_dhcp6_domain_search=ns1\.svc\.cluster\.local cluster\.local$/m);
+      assert.match(bound, /^new_dhcp6_server_id=00030001020000000000$/m);
+      // Rapid Commit: the SOLICIT was answered with a committed REPLY, so no REQUEST followed.
+      assert.match(bound, /^new_dhcp6_rapid_commit=/m);
+      const types = handledTypes().slice(seen);
+      assert.ok(types.includes(1), "a SOLICIT was handled");
+      assert.ok(!types.includes(3), "no REQUEST was needed");
+      assert.match(log, /reason=ROUTERADVERT/);
+      const advert = log.slice(log.indexOf("reason=ROUTERADVERT"));
+      for (const line of [
+        "nd1_from=fe80::ff:fe00:0",
+        "nd1_flags=MO",
+        "nd1_lifetime=1800",
+        "nd1_mtu=1400",
+        "nd1_prefix_information1_prefix=fd10:0:2::",
+        "nd1_prefix_information1_length=120",
+        "nd1_prefix_information1_flags=L",
+        "nd1_rdnss1_servers=fd00::a",
+        "nd1_dnssl1_search=cluster.local",
+      ]) {
+        assert.ok(advert.split("\n").includes(line), `RA hook environment has ${line}`);
+      }
+    } finally {
+      await stop(client);
+      await stop(advertiser);
+    }
+  });
+
+  let harnessOut = "";
+  async function startHarness(): Promise<void> {
+    if (harnessOut.includes("ready")) return;
     let err = "";
+    const config = JSON.stringify(SERVER_CONFIG);
+    const harness = track(
+      spawn("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", HARNESS, "srv", config], {
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
     harness.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
+      harnessOut += d.toString();
     });
     harness.stderr?.on("data", (d: Buffer) => {
       err += d.toString();
     });
     await waitFor("harness ready", () => {
-      if (out.includes("ready")) return true;
+      if (harnessOut.includes("ready")) return true;
       if (harness.exitCode !== null) throw new Error(`Harness exited: ${err}`);
       return undefined;
     });
-    const leases = join(dir, "dhclient6.leases");
-    const client = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        ns,
-        "dhclient",
-        "-6",
-        "-d",
-        "-1",
-        "-sf",
-        "/bin/true",
-        "-lf",
-        leases,
-        "-pf",
-        join(dir, "dhclient6.pid"),
-        "cli",
-      ],
-      { stdio: "ignore" },
-    );
-    children.push(client);
-    const lease = await waitFor("dhclient lease", () => {
-      const text = existsSync(leases) ? readFileSync(leases, "utf8") : "";
-      return text.includes("iaaddr") && text.includes("domain-search") ? text : undefined;
-    });
-    assert.match(lease, /iaaddr fd10:0:2::2 \{/);
-    assert.match(lease, /preferred-life 86313600;/);
-    assert.match(lease, /max-life 86313600;/);
-    assert.match(lease, /option dhcp6\.server-id 0:3:0:1:2:0:0:0:0:0;/);
-    assert.match(lease, /option dhcp6\.name-servers fd00::a;/);
-    assert.match(lease, /option dhcp6\.domain-search "ns1\.svc\.cluster\.local\.", "cluster\.local\.";/);
-    const lines = out.split("\n").filter((l) => l.startsWith("{"));
-    const types = lines.map((l) => (JSON.parse(l) as { type: number }).type);
-    assert.deepEqual(types.slice(0, 2), [1, 3], "SOLICIT then REQUEST");
-  });
+  }
+
+  function handledTypes(): number[] {
+    return harnessOut
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => (JSON.parse(l) as { type: number }).type);
+  }
+
+  function track(child: ChildProcess): ChildProcess {
+    children.push(child);
+    return child;
+  }
 
   async function checksumErrors(): Promise<number> {
     const { stdout } = await inNs("cat", "/proc/net/snmp6");
@@ -198,8 +299,6 @@ describe("DHCPv6 and RA against real clients", { skip: canRun ? false : "needs r
 
   async function sendFrame(ra: Uint8Array): Promise<void> {
     const bytes = frame("02:00:00:00:00:00", "33:33:00:00:00:01", "fe80::ff:fe00:0", "ff02::1", ra);
-    const send =
-      "import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\ns.bind((sys.argv[1],0))\ns.send(bytes.fromhex(sys.argv[2]))";
-    await inNs("python3", "-c", send, "srv", Buffer.from(bytes).toString("hex"));
+    await inNs("python3", "-c", `${SEND_FRAME}\nsend()`, "srv", Buffer.from(bytes).toString("hex"));
   }
 });
