@@ -124,7 +124,12 @@ function admitVm(
     const creation = validateDiscontinuedBindings(spec, "spec", legacy);
     if (creation.length > 0) return verdict(creation, result);
   }
-  return verdict(validateKubeVirtVmiSpec(spec, "spec.template.spec", config), result);
+  const admitted = verdict(validateKubeVirtVmiSpec(spec, "spec.template.spec", config), result);
+  // KubeVirt attaches warnings to allowed responses only.
+  if (admitted.allowed && vm.spec?.running !== undefined && vm.spec.running !== null) {
+    return { ...admitted, warnings: ["spec.running is deprecated, please use spec.runStrategy instead."] };
+  }
+  return admitted;
 }
 
 /** Structural equality of JSON values, ignoring key order (Go's `equality.Semantic.DeepEqual` on decoded specs). */

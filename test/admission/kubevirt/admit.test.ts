@@ -127,6 +127,15 @@ describe("admitKubeVirt VM", () => {
     assert.equal(d.spec?.runStrategy, "Always");
   });
 
+  it("warns about spec.running on an admitted VM", () => {
+    const o = vm(podMasquerade());
+    o.spec = { ...o.spec, running: true };
+    assert.deepEqual(admitKubeVirt(o, cfg()).warnings, [
+      "spec.running is deprecated, please use spec.runStrategy instead.",
+    ]);
+    assert.deepEqual(admitKubeVirt(vm(podMasquerade()), cfg()).warnings, []);
+  });
+
   it("a template without spec is validated as an empty spec", () => {
     assert.equal(admitKubeVirt(vm(), cfg()).allowed, true);
   });
