@@ -58,6 +58,31 @@ export interface Dhcp6ServerConfig {
   readonly preference?: number;
 }
 
+/** Inputs for the masquerade server: the bridge MAC and what the guest gets. */
+export interface MasqueradeDhcp6Input {
+  /** The bridge MAC (KubeVirt: `02:00:00:00:00:00`), used for the DUID-LL server identifier. */
+  readonly bridgeMac: string;
+  /** The guest address (KubeVirt: `fd10:0:2::2`), undefined when the pod has no global IPv6. */
+  readonly guestAddress: string | undefined;
+  /** IPv6 nameservers of the pod's resolv.conf. */
+  readonly dns: readonly string[];
+  readonly searchDomains: readonly string[];
+}
+
+/** KubeVirt's masquerade DHCPv6 settings (§6.4): 999-day lifetimes, T1 = T2 = 0, plus the search list. */
+export function masqueradeDhcp6Config(input: MasqueradeDhcp6Input): Dhcp6ServerConfig {
+  return {
+    serverDuidMac: input.bridgeMac,
+    address: input.guestAddress,
+    dns: input.dns,
+    searchDomains: input.searchDomains,
+    preferredLifetime: DEFAULT_LIFETIME,
+    validLifetime: DEFAULT_LIFETIME,
+    t1: 0,
+    t2: 0,
+  };
+}
+
 /** Where a packet came from, as the transport saw it. */
 export interface Dhcp6PacketMeta {
   readonly sourceAddress: string;
@@ -228,10 +253,9 @@ export class Dhcp6Server {
   handle(bytes: Uint8Array, meta: Dhcp6PacketMeta): Dhcp6Reply | undefined {
     this.#received++;
     try {
-      const reply = this.#handle(bytes);
-      if (!reply) return undefined;
+      const reply = encodeMessage(this.#handle(bytes));
       this.#replied++;
-      return { reply: encodeMessage(reply), to: { address: meta.sourceAddress, port: meta.sourcePort } };
+      return { reply, to: { address: meta.sourceAddress, port: meta.sourcePort } };
     } catch (e) {
       this.#drop(reasonOf(e));
       return undefined;
@@ -242,7 +266,7 @@ export class Dhcp6Server {
     this.#dropped.set(reason, (this.#dropped.get(reason) ?? 0) + 1);
   }
 
-  #handle(bytes: Uint8Array): Dhcp6Message | undefined {
+  #handle(bytes: Uint8Array): Dhcp6Message {
     const msg = decodeMessage(bytes);
     this.#byType.set(msg.type, (this.#byType.get(msg.type) ?? 0) + 1);
     if (msg.type === MessageType.RelayForw || msg.type === MessageType.RelayRepl) throw new Drop("relay-message");

@@ -25,7 +25,12 @@ import {
   OptionCode,
   StatusCode,
 } from "../../../src/dhcp/v6/codec.ts";
-import { DEFAULT_LIFETIME, Dhcp6Server, type Dhcp6ServerConfig } from "../../../src/dhcp/v6/server.ts";
+import {
+  DEFAULT_LIFETIME,
+  Dhcp6Server,
+  type Dhcp6ServerConfig,
+  masqueradeDhcp6Config,
+} from "../../../src/dhcp/v6/server.ts";
 import { DHCLIENT_SOLICIT, DHCPCD_SOLICIT, hex } from "./fixtures.ts";
 
 const CONFIG: Dhcp6ServerConfig = {
@@ -367,4 +372,15 @@ describe("Dhcp6Server configuration", () => {
     it(`rejects ${what}`, () => assert.throws(() => new Dhcp6Server({ ...CONFIG, ...patch }), error));
   }
   it("exposes its DUID-LL server identifier", () => assert.deepEqual(new Dhcp6Server(CONFIG).serverId, SERVER_ID));
+  it("builds KubeVirt's masquerade settings from the bridge MAC and guest address", () => {
+    assert.deepEqual(
+      masqueradeDhcp6Config({
+        bridgeMac: "02:00:00:00:00:00",
+        guestAddress: "fd10:0:2::2",
+        dns: ["fd00::a"],
+        searchDomains: ["cluster.local"],
+      }),
+      CONFIG,
+    );
+  });
 });
