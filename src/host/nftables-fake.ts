@@ -7,7 +7,6 @@
  * Not modelled: `delete` of anything but tables, base-chain redefinition, element type checking, set timeouts.
  */
 import {
-  deleteTableCommand,
   NftApplyError,
   type Nftables,
   type NftChain,
@@ -21,6 +20,7 @@ import {
   type NftRule,
   type NftSet,
   type NftValue,
+  nftTable,
   ruleset,
 } from "./nftables.ts";
 
@@ -305,6 +305,6 @@ export class FakeNftables implements Nftables {
   }
 
   deleteTable(family: NftFamily, name: string): Promise<void> {
-    return this.apply(ruleset([deleteTableCommand(family, name)]));
+    return this.apply(ruleset([nftTable(family, name).delete()]));
   }
 }

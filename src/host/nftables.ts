@@ -143,44 +143,12 @@ export function ruleset(commands: readonly NftCommand[]): NftJson {
   return { nftables: [...commands] };
 }
 
-/** `add table <family> <name>`. */
-export function addTable(family: NftFamily, name: string): NftCommand {
-  return { add: { table: { family, name } } };
-}
-
-/** `delete table <family> <name>`. */
-export function deleteTableCommand(family: NftFamily, name: string): NftCommand {
-  return { delete: { table: { family, name } } };
-}
-
-/** `flush table <family> <name>` (rules only; chains and sets stay). */
-export function flushTable(family: NftFamily, name: string): NftCommand {
-  return { flush: { table: { family, name } } };
-}
-
 /** Base-chain properties: `{ type nat hook prerouting priority -100; }`. */
 export interface BaseChain {
   readonly type: "filter" | "nat" | "route";
   readonly hook: NftHook;
   readonly prio: number;
   readonly policy?: "accept" | "drop";
-}
-
-/** `add chain`; with `base` a base chain, else a regular one (a jump target). */
-export function addChain(family: NftFamily, table: string, name: string, base?: BaseChain): NftCommand {
-  return {
-    add: {
-      chain:
-        base === undefined
-          ? { family, table, name }
-          : { family, table, name, type: base.type, hook: base.hook, prio: base.prio, policy: base.policy ?? "accept" },
-    },
-  };
-}
-
-/** `add rule <family> <table> <chain> <expr...>`. */
-export function addRule(family: NftFamily, table: string, chain: string, expr: readonly NftExpr[]): NftCommand {
-  return { add: { rule: { family, table, chain, expr: [...expr] } } };
 }
 
 /** Options of a named set or map. */
@@ -190,54 +158,67 @@ export interface SetOptions {
   readonly elem?: readonly NftValue[];
 }
 
-/** `add set` of `type` (e.g. `inet_service` for port lists, `ipv4_addr`). */
-export function addSet(
-  family: NftFamily,
-  table: string,
-  name: string,
-  type: string,
-  options: SetOptions = {},
-): NftCommand {
+/** Builds the commands for one table; every command names the table's family and name. */
+export interface NftTableBuilder {
+  readonly family: NftFamily;
+  readonly name: string;
+  /** `add table`. */
+  add(): NftCommand;
+  /** `delete table` (with everything in it). */
+  delete(): NftCommand;
+  /** `flush table`: empties its chains; chains and sets stay. */
+  flush(): NftCommand;
+  /** `add chain`; with `base` a base chain, else a regular one (a jump target). */
+  chain(name: string, base?: BaseChain): NftCommand;
+  /** `add rule <chain> <expr...>`. */
+  rule(chain: string, expr: readonly NftExpr[]): NftCommand;
+  /** `add set` of `type` (e.g. `inet_service` for port lists, `ipv4_addr`). */
+  set(name: string, type: string, options?: SetOptions): NftCommand;
+  /** `add map` from `types.key` to `types.value`; elements are `[key, value]` pairs. */
+  map(name: string, types: { readonly key: string; readonly value: string }, options?: SetOptions): NftCommand;
+  /** `add element` to a named set or map. */
+  element(name: string, elem: readonly NftValue[]): NftCommand;
+}
+
+function setBody(options: SetOptions) {
   return {
-    add: {
-      set: {
-        family,
-        table,
-        name,
-        type,
-        ...(options.flags === undefined ? {} : { flags: [...options.flags] }),
-        ...(options.elem === undefined ? {} : { elem: [...options.elem] }),
-      },
-    },
+    ...(options.flags === undefined ? {} : { flags: [...options.flags] }),
+    ...(options.elem === undefined ? {} : { elem: [...options.elem] }),
   };
 }
 
-/** `add map` from `type` to `map` (e.g. `inet_service : ipv4_addr`); elements are `[key, value]` pairs. */
-export function addMap(
-  family: NftFamily,
-  table: string,
-  name: string,
-  types: { readonly key: string; readonly value: string },
-  options: SetOptions = {},
-): NftCommand {
+/** The command builder of table `<family> <name>`. */
+export function nftTable(family: NftFamily, name: string): NftTableBuilder {
+  const table = name;
   return {
-    add: {
-      map: {
-        family,
-        table,
-        name,
-        type: types.key,
-        map: types.value,
-        ...(options.flags === undefined ? {} : { flags: [...options.flags] }),
-        ...(options.elem === undefined ? {} : { elem: [...options.elem] }),
+    family,
+    name,
+    add: () => ({ add: { table: { family, name } } }),
+    delete: () => ({ delete: { table: { family, name } } }),
+    flush: () => ({ flush: { table: { family, name } } }),
+    chain: (chain, base) => ({
+      add: {
+        chain:
+          base === undefined
+            ? { family, table, name: chain }
+            : {
+                family,
+                table,
+                name: chain,
+                type: base.type,
+                hook: base.hook,
+                prio: base.prio,
+                policy: base.policy ?? "accept",
+              },
       },
-    },
+    }),
+    rule: (chain, expr) => ({ add: { rule: { family, table, chain, expr: [...expr] } } }),
+    set: (set, type, options = {}) => ({ add: { set: { family, table, name: set, type, ...setBody(options) } } }),
+    map: (map, types, options = {}) => ({
+      add: { map: { family, table, name: map, type: types.key, map: types.value, ...setBody(options) } },
+    }),
+    element: (set, elem) => ({ add: { element: { family, table, name: set, elem: [...elem] } } }),
   };
-}
-
-/** `add element` to a named set or map. */
-export function addElement(family: NftFamily, table: string, name: string, elem: readonly NftValue[]): NftCommand {
-  return { add: { element: { family, table, name, elem: [...elem] } } };
 }
 
 // ---- builders: expressions and statements --------------------------------------------------------------------------
@@ -430,6 +411,6 @@ export class NftCli implements Nftables {
   }
 
   deleteTable(family: NftFamily, name: string): Promise<void> {
-    return this.apply(ruleset([deleteTableCommand(family, name)]));
+    return this.apply(ruleset([nftTable(family, name).delete()]));
   }
 }

@@ -2,20 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { hostExecutor, RecordingExecutor } from "../../src/host/exec.ts";
 import {
-  addChain,
-  addElement,
-  addMap,
-  addRule,
-  addSet,
-  addTable,
   anonSet,
   canonicalListing,
   counter,
   daddr,
-  deleteTableCommand,
   dnat,
   dport,
-  flushTable,
   iifname,
   jump,
   mapLookup,
@@ -26,6 +18,7 @@ import {
   type NftCommand,
   type NftFailure,
   type NftJson,
+  nftTable,
   oifname,
   payload,
   range,
@@ -40,32 +33,37 @@ import { nftSkipReason, withNetns } from "./harness.ts";
 
 /** KubeVirt's masquerade ruleset for one family (reference §5.4), with ports given as a named interval set. */
 function masqueradeRules(f: "ip" | "ip6", guest: string, gateway: string, lo: string, ports: number[]): NftCommand[] {
+  const nat = nftTable(f, "nat");
   const base = (name: string, hook: "prerouting" | "input" | "output" | "postrouting", prio: number) =>
-    addChain(f, "nat", name, { type: "nat", hook, prio });
+    nat.chain(name, { type: "nat", hook, prio });
   return [
-    addTable(f, "nat"),
+    nat.add(),
     base("prerouting", "prerouting", -100),
     base("input", "input", 100),
     base("output", "output", -100),
     base("postrouting", "postrouting", 100),
-    addChain(f, "nat", "KUBEVIRT_PREINBOUND"),
-    addChain(f, "nat", "KUBEVIRT_POSTINBOUND"),
-    addSet(f, "nat", "tcp-ports", "inet_service", { flags: ["interval"] }),
-    addElement(f, "nat", "tcp-ports", ports),
-    addRule(f, "nat", "postrouting", [saddr(f, guest), counter(), masquerade()]),
-    addRule(f, "nat", "prerouting", [iifname("eth0"), counter(), jump("KUBEVIRT_PREINBOUND")]),
-    addRule(f, "nat", "postrouting", [oifname("k6t-eth0"), counter(), jump("KUBEVIRT_POSTINBOUND")]),
-    addRule(f, "nat", "output", [dport("tcp", anonSet([49152, 49153])), saddr(f, lo), counter(), ret()]),
-    addRule(f, "nat", "KUBEVIRT_PREINBOUND", [dport("tcp", setRef("tcp-ports")), counter(), dnat(guest)]),
-    addRule(f, "nat", "KUBEVIRT_POSTINBOUND", [
+    nat.chain("KUBEVIRT_PREINBOUND"),
+    nat.chain("KUBEVIRT_POSTINBOUND"),
+    nat.set("tcp-ports", "inet_service", { flags: ["interval"] }),
+    nat.element("tcp-ports", ports),
+    nat.rule("postrouting", [saddr(f, guest), counter(), masquerade()]),
+    nat.rule("prerouting", [iifname("eth0"), counter(), jump("KUBEVIRT_PREINBOUND")]),
+    nat.rule("postrouting", [oifname("k6t-eth0"), counter(), jump("KUBEVIRT_POSTINBOUND")]),
+    nat.rule("output", [dport("tcp", anonSet([49152, 49153])), saddr(f, lo), counter(), ret()]),
+    nat.rule("KUBEVIRT_PREINBOUND", [dport("tcp", setRef("tcp-ports")), counter(), dnat(guest)]),
+    nat.rule("KUBEVIRT_POSTINBOUND", [
       dport("tcp", setRef("tcp-ports")),
       saddr(f, anonSet([lo])),
       counter(),
       snat(gateway),
     ]),
-    addRule(f, "nat", "output", [daddr(f, anonSet([lo])), dport("tcp", setRef("tcp-ports")), counter(), dnat(guest)]),
+    nat.rule("output", [daddr(f, anonSet([lo])), dport("tcp", setRef("tcp-ports")), counter(), dnat(guest)]),
   ];
 }
+
+const ipNat = nftTable("ip", "nat");
+const PREROUTING = { type: "nat", hook: "prerouting", prio: -100 } as const;
+const vmnetInet = nftTable("inet", "vmnet");
 
 interface NftCase {
   name: string;
@@ -93,14 +91,14 @@ const cases: NftCase[] = [
   {
     name: "ranges in an interval set and a port-to-address map",
     tx: ruleset([
-      addTable("ip", "nat"),
-      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
-      addSet("ip", "nat", "ports", "inet_service", { flags: ["interval"], elem: [range(1000, 2000), 22] }),
-      addMap("ip", "nat", "pm", { key: "inet_service", value: "ipv4_addr" }, { elem: [[8080, "10.0.2.3"]] }),
-      addElement("ip", "nat", "pm", [[80, "10.0.2.2"]]),
-      addRule("ip", "nat", "prerouting", [dport("udp", range(3000, 3010)), counter(), dnat("10.0.2.2")]),
-      addRule("ip", "nat", "prerouting", [dport("tcp", setRef("ports")), counter(), dnat("10.0.2.2")]),
-      addRule("ip", "nat", "prerouting", [counter(), dnat(mapLookup(payload("tcp", "dport"), "pm"))]),
+      ipNat.add(),
+      ipNat.chain("prerouting", PREROUTING),
+      ipNat.set("ports", "inet_service", { flags: ["interval"], elem: [range(1000, 2000), 22] }),
+      ipNat.map("pm", { key: "inet_service", value: "ipv4_addr" }, { elem: [[8080, "10.0.2.3"]] }),
+      ipNat.element("pm", [[80, "10.0.2.2"]]),
+      ipNat.rule("prerouting", [dport("udp", range(3000, 3010)), counter(), dnat("10.0.2.2")]),
+      ipNat.rule("prerouting", [dport("tcp", setRef("ports")), counter(), dnat("10.0.2.2")]),
+      ipNat.rule("prerouting", [counter(), dnat(mapLookup(payload("tcp", "dport"), "pm"))]),
     ]),
     tables: ["ip nat"],
     rules: 3,
@@ -108,10 +106,10 @@ const cases: NftCase[] = [
   {
     name: "inet table NAT names the address family",
     tx: ruleset([
-      addTable("inet", "vmnet"),
-      addChain("inet", "vmnet", "post", { type: "nat", hook: "postrouting", prio: 100 }),
-      addRule("inet", "vmnet", "post", [saddr("ip", "10.0.2.2"), counter(), snat("10.0.2.1", { family: "ip" })]),
-      addRule("inet", "vmnet", "post", [saddr("ip6", "fd10:0:2::2"), masquerade()]),
+      vmnetInet.add(),
+      vmnetInet.chain("post", { type: "nat", hook: "postrouting", prio: 100 }),
+      vmnetInet.rule("post", [saddr("ip", "10.0.2.2"), counter(), snat("10.0.2.1", { family: "ip" })]),
+      vmnetInet.rule("post", [saddr("ip6", "fd10:0:2::2"), masquerade()]),
     ]),
     tables: ["inet vmnet"],
     rules: 2,
@@ -119,10 +117,10 @@ const cases: NftCase[] = [
   {
     name: "a jump to a missing chain applies nothing",
     tx: ruleset([
-      addTable("ip", "nat"),
-      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
-      addRule("ip", "nat", "prerouting", [counter()]),
-      addRule("ip", "nat", "prerouting", [jump("MISSING")]),
+      ipNat.add(),
+      ipNat.chain("prerouting", PREROUTING),
+      ipNat.rule("prerouting", [counter()]),
+      ipNat.rule("prerouting", [jump("MISSING")]),
     ]),
     error: "notFound",
     tables: [],
@@ -130,11 +128,7 @@ const cases: NftCase[] = [
   },
   {
     name: "masquerade outside postrouting applies nothing",
-    tx: ruleset([
-      addTable("ip", "nat"),
-      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
-      addRule("ip", "nat", "prerouting", [masquerade()]),
-    ]),
+    tx: ruleset([ipNat.add(), ipNat.chain("prerouting", PREROUTING), ipNat.rule("prerouting", [masquerade()])]),
     error: "notSupported",
     tables: [],
     rules: 0,
@@ -142,11 +136,11 @@ const cases: NftCase[] = [
   {
     name: "snat in a regular chain reached from prerouting applies nothing",
     tx: ruleset([
-      addTable("ip", "nat"),
-      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
-      addChain("ip", "nat", "SUB"),
-      addRule("ip", "nat", "SUB", [snat("10.0.2.1")]),
-      addRule("ip", "nat", "prerouting", [jump("SUB")]),
+      ipNat.add(),
+      ipNat.chain("prerouting", PREROUTING),
+      ipNat.chain("SUB"),
+      ipNat.rule("SUB", [snat("10.0.2.1")]),
+      ipNat.rule("prerouting", [jump("SUB")]),
     ]),
     error: "notSupported",
     tables: [],
@@ -154,11 +148,11 @@ const cases: NftCase[] = [
   },
   {
     name: "a reference to a missing set applies nothing",
-    setup: [ruleset([addTable("ip", "keep")])],
+    setup: [ruleset([nftTable("ip", "keep").add()])],
     tx: ruleset([
-      addTable("ip", "nat"),
-      addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }),
-      addRule("ip", "nat", "prerouting", [dport("tcp", setRef("nope")), counter()]),
+      ipNat.add(),
+      ipNat.chain("prerouting", PREROUTING),
+      ipNat.rule("prerouting", [dport("tcp", setRef("nope")), counter()]),
     ]),
     error: "notFound",
     tables: ["ip keep"],
@@ -166,7 +160,7 @@ const cases: NftCase[] = [
   },
   {
     name: "deleting a missing table",
-    tx: ruleset([deleteTableCommand("ip", "nope")]),
+    tx: ruleset([nftTable("ip", "nope").delete()]),
     error: "notFound",
     tables: [],
     rules: 0,
@@ -175,9 +169,9 @@ const cases: NftCase[] = [
     name: "re-adding existing objects is idempotent and flush empties the chains",
     setup: [ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22]))],
     tx: ruleset([
-      flushTable("ip", "nat"),
+      ipNat.flush(),
       ...masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22]).slice(0, 8),
-      addRule("ip", "nat", "postrouting", [saddr("ip", "10.0.2.2"), counter(), masquerade()]),
+      ipNat.rule("postrouting", [saddr("ip", "10.0.2.2"), counter(), masquerade()]),
     ]),
     tables: ["ip nat"],
     rules: 1,
@@ -218,7 +212,7 @@ describe("nftables builders", () => {
     assert.deepEqual(iifname("eth0"), { match: { op: "==", left: { meta: { key: "iifname" } }, right: "eth0" } });
   });
   it("a base chain carries type, hook, priority and policy", () => {
-    assert.deepEqual(addChain("ip", "nat", "prerouting", { type: "nat", hook: "prerouting", prio: -100 }), {
+    assert.deepEqual(ipNat.chain("prerouting", PREROUTING), {
       add: {
         chain: {
           family: "ip",
@@ -238,7 +232,7 @@ describe("nftables builders", () => {
     });
   });
   it("a map has key and value types", () => {
-    assert.deepEqual(addMap("ip", "nat", "pm", { key: "inet_service", value: "ipv4_addr" }), {
+    assert.deepEqual(ipNat.map("pm", { key: "inet_service", value: "ipv4_addr" }), {
       add: { map: { family: "ip", table: "nat", name: "pm", type: "inet_service", map: "ipv4_addr" } },
     });
   });
@@ -290,7 +284,7 @@ describe("Nftables contract: NftCli in a fresh namespace", { skip: nftSkipReason
     await withNetns(1, async ([ns = ""]) => {
       const rec = new RecordingExecutor();
       const nft = new NftCli(ns, { executor: rec });
-      await nft.apply(ruleset([addTable("ip", "nat")]));
+      await nft.apply(ruleset([ipNat.add()]));
       await nft.deleteTable("ip", "nat");
       assert.equal(rec.calls.length, 2);
       assert.deepEqual(canonicalListing(await nft.list()), []);
