@@ -201,7 +201,7 @@ export function openUdpOnDevice(options: UdpOnDeviceOptions): Promise<dgram.Sock
   const socket = dgram.createSocket({ type: options.family === 4 ? "udp4" : "udp6", reuseAddr: true });
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
-    socket.bind({ port: options.port, address: options.family === 4 ? "0.0.0.0" : "::", exclusive: true }, () => {
+    socket.bind({ port: options.port, address: options.family === 4 ? "0.0.0.0" : "::" }, () => {
       try {
         bindToDevice(dgramSocketFd(socket), options.ifname);
         if (options.family === 4) socket.setBroadcast(true);
@@ -258,6 +258,8 @@ export class Icmpv6Socket {
     this.#fd = fd;
     this.#ifindex = ifindex;
     this.#done = this.#loop(onMessage);
+    // A failed read (or a throwing onMessage) ends the loop; the error is reported by close(), not as unhandled.
+    this.#done.catch(() => {});
   }
 
   /** Opens the socket in the calling thread's namespace and starts delivering messages to `onMessage`. */
@@ -308,23 +310,27 @@ export class Icmpv6Socket {
     const buf = Buffer.alloc(65536);
     const addr = Buffer.alloc(SOCKADDR_IN6_LEN);
     const addrlen = Buffer.alloc(4);
-    while (!this.#closed) {
-      addrlen.writeUInt32LE(SOCKADDR_IN6_LEN);
-      const n = await new Promise<number>((resolve, reject) => {
-        c.recvfromAsync(this.#fd, buf, buf.length, addr, addrlen, (err, res) =>
-          err ? reject(err) : resolve(Number(res)),
-        );
-      });
-      // -1 is the SO_RCVTIMEO tick (EAGAIN); the errno of koffi's pool thread is not readable from here.
-      if (n < 0 || this.#closed) continue;
-      onMessage({
-        data: Buffer.from(buf.subarray(0, n)),
-        source: formatIpv6(addr.subarray(8, 24)),
-        scopeId: addr.readUInt32LE(24),
-      });
+    try {
+      while (!this.#closed) {
+        addrlen.writeUInt32LE(SOCKADDR_IN6_LEN);
+        const n = await new Promise<number>((resolve, reject) => {
+          c.recvfromAsync(this.#fd, buf, buf.length, addr, addrlen, (err, res) =>
+            err ? reject(err) : resolve(Number(res)),
+          );
+        });
+        // -1 is the SO_RCVTIMEO tick (EAGAIN); the errno of koffi's pool thread is not readable from here.
+        if (n < 0 || this.#closed) continue;
+        onMessage({
+          data: Buffer.from(buf.subarray(0, n)),
+          source: formatIpv6(addr.subarray(8, 24)),
+          scopeId: addr.readUInt32LE(24),
+        });
+      }
+    } finally {
+      // Closed only once no read is in flight, so the fd number cannot be reused under a pending recvfrom.
+      this.#closed = true;
+      c.close(this.#fd);
     }
-    // Closed only once no read is in flight, so the fd number cannot be reused under a pending recvfrom.
-    c.close(this.#fd);
   }
 
   /** Sends one ICMPv6 message to `destination` (link-local and multicast go out of this socket's interface). */
@@ -334,7 +340,7 @@ export class Icmpv6Socket {
     check("sendto", lib().sendto(this.#fd, message, message.length, 0, sa, sa.length));
   }
 
-  /** Stops reading and closes the socket once the pending read returns. */
+  /** Stops reading and closes the socket once the pending read returns; rejects if reading had failed. */
   close(): Promise<void> {
     this.#closed = true;
     return this.#done;
