@@ -2,7 +2,7 @@
  * Stateful DHCPv6 server core (RFC 8415) for masquerade binding: one fixed guest address, DNS servers and search
  * domains. Transport-free: the caller hands in datagrams received on UDP port 547 of the bridge and sends the replies.
  */
-import { canonicalIpv6, parseMac } from "../ra/ipv6.ts";
+import { canonicalIpv6, parseMac, stripZone, tryParseIpv6 } from "../ra/ipv6.ts";
 import {
   Dhcp6DecodeError,
   type Dhcp6Message,
@@ -88,6 +88,8 @@ export interface Dhcp6PacketMeta {
   readonly sourceAddress: string;
   readonly sourcePort: number;
   readonly ifindex?: number;
+  /** The packet's destination when the transport knows it (IPV6_PKTINFO); enables the unicast rule of RFC 8415 §16. */
+  readonly destinationAddress?: string;
 }
 
 /** A reply and its destination (the peer address and port). */
@@ -112,6 +114,7 @@ export const Dhcp6DropReason = {
   UnexpectedServerId: "unexpected-server-id",
   UnexpectedIa: "unexpected-ia",
   NothingToConfirm: "nothing-to-confirm",
+  UnicastNotAllowed: "unicast-not-allowed",
   /** The reply would not fit the wire format (e.g. a RENEW listing thousands of addresses). */
   Unencodable: "unencodable",
 } as const;
@@ -159,15 +162,22 @@ const SINGLETON_OPTIONS: readonly number[] = [
 const ServerIdRule = { Required: "required", Forbidden: "forbidden", Optional: "optional" } as const;
 type ServerIdRule = (typeof ServerIdRule)[keyof typeof ServerIdRule];
 
-const RULES: Readonly<Record<number, { readonly clientId: boolean; readonly serverId: ServerIdRule }>> = {
-  [MessageType.Solicit]: { clientId: true, serverId: ServerIdRule.Forbidden },
-  [MessageType.Request]: { clientId: true, serverId: ServerIdRule.Required },
-  [MessageType.Confirm]: { clientId: true, serverId: ServerIdRule.Forbidden },
-  [MessageType.Renew]: { clientId: true, serverId: ServerIdRule.Required },
-  [MessageType.Rebind]: { clientId: true, serverId: ServerIdRule.Forbidden },
-  [MessageType.Release]: { clientId: true, serverId: ServerIdRule.Required },
-  [MessageType.Decline]: { clientId: true, serverId: ServerIdRule.Required },
-  [MessageType.InformationRequest]: { clientId: false, serverId: ServerIdRule.Optional },
+/**
+ * Per message type: whether Client ID is required, the Server ID rule, and whether the message must arrive by
+ * multicast (RFC 8415 §16: Solicit, Confirm, Rebind and Information-request sent to a unicast address are discarded,
+ * as this server never sends the Server Unicast option).
+ */
+const RULES: Readonly<
+  Record<number, { readonly clientId: boolean; readonly serverId: ServerIdRule; readonly multicastOnly: boolean }>
+> = {
+  [MessageType.Solicit]: { clientId: true, serverId: ServerIdRule.Forbidden, multicastOnly: true },
+  [MessageType.Request]: { clientId: true, serverId: ServerIdRule.Required, multicastOnly: false },
+  [MessageType.Confirm]: { clientId: true, serverId: ServerIdRule.Forbidden, multicastOnly: true },
+  [MessageType.Renew]: { clientId: true, serverId: ServerIdRule.Required, multicastOnly: false },
+  [MessageType.Rebind]: { clientId: true, serverId: ServerIdRule.Forbidden, multicastOnly: true },
+  [MessageType.Release]: { clientId: true, serverId: ServerIdRule.Required, multicastOnly: false },
+  [MessageType.Decline]: { clientId: true, serverId: ServerIdRule.Required, multicastOnly: false },
+  [MessageType.InformationRequest]: { clientId: false, serverId: ServerIdRule.Optional, multicastOnly: true },
 };
 
 class Drop extends Error {
@@ -253,7 +263,7 @@ export class Dhcp6Server {
   handle(bytes: Uint8Array, meta: Dhcp6PacketMeta): Dhcp6Reply | undefined {
     this.#received++;
     try {
-      const reply = encodeMessage(this.#handle(bytes));
+      const reply = encodeMessage(this.#handle(bytes, meta.destinationAddress));
       this.#replied++;
       return { reply, to: { address: meta.sourceAddress, port: meta.sourcePort } };
     } catch (e) {
@@ -266,12 +276,15 @@ export class Dhcp6Server {
     this.#dropped.set(reason, (this.#dropped.get(reason) ?? 0) + 1);
   }
 
-  #handle(bytes: Uint8Array): Dhcp6Message {
+  #handle(bytes: Uint8Array, destination: string | undefined): Dhcp6Message {
     const msg = decodeMessage(bytes);
     this.#byType.set(msg.type, (this.#byType.get(msg.type) ?? 0) + 1);
     if (msg.type === MessageType.RelayForw || msg.type === MessageType.RelayRepl) throw new Drop("relay-message");
     const rule = RULES[msg.type];
     if (!rule) throw new Drop("unexpected-type");
+    if (rule.multicastOnly && destination !== undefined && !isMulticast(destination)) {
+      throw new Drop("unicast-not-allowed");
+    }
     validateOptions(msg.options);
     for (const code of SINGLETON_OPTIONS) {
       if (findOptions(msg.options, code).length > 1) throw new Drop("duplicate-option");
@@ -425,6 +438,10 @@ function refuseOtherIas(options: readonly Dhcp6Option[]): Dhcp6Option[] {
 
 function status(code: number, message: string): Dhcp6Option {
   return { code: OptionCode.StatusCode, data: encodeStatus({ code, message }) };
+}
+
+function isMulticast(address: string): boolean {
+  return tryParseIpv6(stripZone(address))?.[0] === 0xff;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

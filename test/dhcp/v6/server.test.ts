@@ -356,6 +356,33 @@ describe("Dhcp6Server discards (RFC 8415 §16)", () => {
   }
 });
 
+describe("Dhcp6Server unicast rule (RFC 8415 §16)", () => {
+  const C = opt(1, CLIENT_ID);
+  const S = opt(2, SERVER_ID);
+  const cases: [string, Uint8Array, string, boolean][] = [
+    ["SOLICIT to ff02::1:2", packet(MessageType.Solicit, [C, iaNa(1)]), "ff02::1:2", true],
+    [
+      "SOLICIT to the server's unicast address",
+      packet(MessageType.Solicit, [C, iaNa(1)]),
+      "fe80::ff:fe00:0%k6t-eth0",
+      false,
+    ],
+    ["REBIND by unicast", packet(MessageType.Rebind, [C, iaNa(1)]), "fd10:0:2::1", false],
+    ["CONFIRM by unicast", packet(MessageType.Confirm, [C, iaNa(1, ["fd10:0:2::2"])]), "fd10:0:2::1", false],
+    ["INFORMATION-REQUEST by unicast", packet(MessageType.InformationRequest, [C]), "fd10:0:2::1", false],
+    ["RENEW by unicast", packet(MessageType.Renew, [C, S, iaNa(1)]), "fd10:0:2::1", true],
+    ["REQUEST by unicast", packet(MessageType.Request, [C, S, iaNa(1)]), "fd10:0:2::1", true],
+  ];
+  for (const [what, bytes, destinationAddress, answered] of cases) {
+    it(`${answered ? "answers" : "drops"} ${what}`, () => {
+      const server = new Dhcp6Server(CONFIG);
+      const out = server.handle(bytes, { ...META, destinationAddress });
+      assert.equal(out !== undefined, answered);
+      assert.equal(server.stats.dropped["unicast-not-allowed"], answered ? 0 : 1);
+    });
+  }
+});
+
 describe("Dhcp6Server configuration", () => {
   const invalid: [string, Partial<Dhcp6ServerConfig>, ErrorConstructor][] = [
     ["a bad MAC", { serverDuidMac: "02:00:00:00:00" }, SyntaxError],
