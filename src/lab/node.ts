@@ -98,17 +98,21 @@ export async function deleteNode(node: LabNode): Promise<void> {
 }
 
 /**
- * Adds a dummy link inside the node, up, to serve as a macvlan/ipvlan/vlan master (the lab's stand-in for a node
- * NIC such as `eth0`).
+ * Adds a link inside the node, up, to serve as a macvlan/macvtap/vlan master (the lab's stand-in for a node NIC such
+ * as `eth0`). It is one end of a veth pair whose other end (`peer`, default `<ifname>-peer`) also stays in the node:
+ * a veth needs no extra kernel module, where the dummy driver may be missing.
  */
 export async function addNodeLink(
   node: LabNode,
   ifname: string,
-  options: { readonly mtu?: number } = {},
+  options: { readonly mtu?: number; readonly peer?: string } = {},
 ): Promise<void> {
+  const peer = options.peer ?? `${ifname}-peer`;
   assertInterfaceName(ifname);
+  assertInterfaceName(peer);
   const mtu = options.mtu === undefined ? [] : ["mtu", String(options.mtu)];
-  await node.executor.run("ip", ["-n", node.name, "link", "add", ifname, ...mtu, "type", "dummy"]);
+  await node.executor.run("ip", ["-n", node.name, "link", "add", ifname, ...mtu, "type", "veth", "peer", "name", peer]);
+  await node.executor.run("ip", ["-n", node.name, "link", "set", "dev", peer, "up"]);
   await node.executor.run("ip", ["-n", node.name, "link", "set", "dev", ifname, "up"]);
 }
 
