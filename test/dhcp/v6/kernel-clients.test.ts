@@ -5,7 +5,7 @@
  * says M=1. Skipped when not root or tools are missing.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +22,8 @@ const HARNESS = fileURLToPath(new URL("./udp-harness.ts", import.meta.url));
 const canRun =
   process.getuid?.() === 0 &&
   ["/usr/sbin/ip", "/usr/sbin/dhclient", "/usr/sbin/dhcpcd", "/usr/bin/unshare"].every((p) => existsSync(p)) &&
-  existsSync("/proc/self/ns/net");
+  existsSync("/proc/self/ns/net") &&
+  spawnSync("python3", ["-c", "import socket; socket.AF_PACKET"]).status === 0;
 
 const SERVER_CONFIG: Dhcp6ServerConfig = {
   serverDuidMac: "02:00:00:00:00:00",
@@ -76,7 +77,9 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-describe("DHCPv6 and RA against real clients", { skip: canRun ? false : "needs root, ip and dhclient" }, () => {
+describe("DHCPv6 and RA against real clients", {
+  skip: canRun ? false : "needs root, ip, dhclient, dhcpcd, unshare and python3",
+}, () => {
   const ns = `vmnt-d6-${randomBytes(4).toString("hex")}`;
   const inNs = (...args: string[]) => run("ip", ["netns", "exec", ns, ...args]);
   let dir = "";
