@@ -260,6 +260,18 @@ const contract: ContractCase[] = [
     links: [bridge("br0", { mtu: 1450 }), tap("tap0", { mtu: 1400, master: "br0", learning: true })],
   },
   {
+    name: "a vnet_hdr tap released from its bridge",
+    batches: [
+      [
+        { op: "addBridge", name: "br0" },
+        { op: "addTap", name: "tap0", vnetHdr: true },
+        { op: "setMaster", name: "tap0", master: "br0" },
+        { op: "setNoMaster", name: "tap0" },
+      ],
+    ],
+    links: [bridge("br0"), tap("tap0", { tun: { type: "tap", multiQueue: false, vnetHdr: true, persist: true } })],
+  },
+  {
     name: "rename and set MAC",
     batches: [
       [
