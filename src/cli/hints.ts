@@ -179,7 +179,7 @@ export const HINTS: readonly Hint[] = [
   },
   {
     message: /^Bridge binding does not work with the/,
-    hint: "use a bridge (or ovs) CNI for this NAD, or bind the interface with sriov/macvtap as the CNI expects",
+    hint: "use a bridge or ovs NAD for a bridge interface; macvlan and ipvlan need the pod interface to keep its MAC",
   },
   { message: /is not among the given ones/, hint: "fix the networkName, or pass the NAD with --nad FILE" },
   { message: /sets MTU .* outside the range/, hint: "set the NAD's mtu between 68 and 65535" },

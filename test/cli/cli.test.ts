@@ -136,8 +136,8 @@ describe("vmnet validate: unreadable input exits 2 with one clear line", { concu
     },
     {
       name: "YAML syntax error",
-      args: ["validate", "test/cli/fixtures/syntax-error.yaml"],
-      stderr: /^vmnet validate: test\/cli\/fixtures\/syntax-error\.yaml:5:1: /,
+      args: ["validate", "test/cli/fixtures/syntax-error.txt"],
+      stderr: /^vmnet validate: test\/cli\/fixtures\/syntax-error\.txt:5:1: /,
     },
     {
       name: "unknown kind",

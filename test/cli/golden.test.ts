@@ -25,7 +25,7 @@ const CASES: readonly { readonly name: string; readonly args: readonly string[] 
       "examples/kubevirt/bridge-default-refused.yaml",
     ],
   },
-  { name: "syntax-error", args: ["validate", "test/cli/fixtures/syntax-error.yaml"] },
+  { name: "syntax-error", args: ["validate", "test/cli/fixtures/syntax-error.txt"] },
 ];
 
 const update = process.env.UPDATE_GOLDEN === "1";

@@ -1,7 +1,8 @@
 /**
- * A strict CIDR parser with the acceptance set of Go's `net.ParseCIDR` (what KubeVirt and Virtink use), enough to tell
- * whether a VM network CIDR is usable and whether it overlaps the pod network.
+ * CIDR arithmetic for vmnet's checks (size, overlap) on top of the Go-exact parser of src/api/ip.ts, which decides
+ * what KubeVirt and Virtink can parse.
  */
+import { parseCidr as parseGoCidr } from "../../api/ip.ts";
 
 /** A parsed CIDR: the address family, the network address (host bits cleared) and the prefix length. */
 export interface Cidr {
@@ -12,86 +13,19 @@ export interface Cidr {
   readonly text: string;
 }
 
-const V4_OCTET = /^(0|[1-9][0-9]{0,2})$/;
-const HEXTET = /^[0-9a-fA-F]{1,4}$/;
-
-/** Parses a dotted IPv4 address; octets with leading zeros are rejected, as Go does. */
-export function parseIPv4(text: string): bigint | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let out = 0n;
-  for (const p of parts) {
-    if (!V4_OCTET.test(p)) return undefined;
-    const n = Number.parseInt(p, 10);
-    if (n > 255) return undefined;
-    out = (out << 8n) | BigInt(n);
-  }
-  return out;
-}
-
-/** Parses an IPv6 address in RFC 4291 text form, with `::` compression and an optional trailing dotted IPv4. */
-export function parseIPv6(text: string): bigint | undefined {
-  if (text.includes("%")) return undefined;
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (s: string): string[] | undefined => (s === "" ? [] : s.split(":"));
-  const head = groups(halves[0] ?? "");
-  const tail = halves.length === 2 ? groups(halves[1] ?? "") : [];
-  if (!head || !tail) return undefined;
-  const words: number[] = [];
-  const pushGroups = (gs: string[], isLast: boolean): boolean => {
-    for (let i = 0; i < gs.length; i++) {
-      const g = gs[i] ?? "";
-      if (isLast && i === gs.length - 1 && g.includes(".")) {
-        const v4 = parseIPv4(g);
-        if (v4 === undefined) return false;
-        words.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
-      } else if (HEXTET.test(g)) {
-        words.push(Number.parseInt(g, 16));
-      } else {
-        return false;
-      }
-    }
-    return true;
-  };
-  const headOk = pushGroups(head, halves.length === 1);
-  if (!headOk) return undefined;
-  const headLen = words.length;
-  if (!pushGroups(tail, true)) return undefined;
-  const tailWords = words.splice(headLen);
-  if (halves.length === 2) {
-    // `::` stands for at least one zero group.
-    const zeros = 8 - headLen - tailWords.length;
-    if (zeros < 1) return undefined;
-    words.push(...new Array<number>(zeros).fill(0), ...tailWords);
-  } else {
-    words.push(...tailWords);
-  }
-  if (words.length !== 8) return undefined;
-  let out = 0n;
-  for (const w of words) out = (out << 16n) | BigInt(w);
-  return out;
-}
-
-/** Parses `<address>/<prefix>`; returns undefined when Go's `net.ParseCIDR` would fail. Host bits are masked off. */
+/** Parses `<address>/<prefix>` as Go's `net.ParseCIDR` does; undefined when Go would fail. */
 export function parseCidr(text: string): Cidr | undefined {
-  const slash = text.indexOf("/");
-  if (slash < 0) return undefined;
-  const addr = text.slice(0, slash);
-  const len = text.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(len)) return undefined;
-  const prefix = Number.parseInt(len, 10);
-  const v4 = parseIPv4(addr);
-  if (v4 !== undefined) {
-    if (prefix > 32) return undefined;
-    return { family: 4, network: mask(v4, 32, prefix), prefix, text };
+  let go: ReturnType<typeof parseGoCidr>;
+  try {
+    go = parseGoCidr(text);
+  } catch {
+    return undefined;
   }
-  const v6 = parseIPv6(addr);
-  if (v6 !== undefined) {
-    if (prefix > 128) return undefined;
-    return { family: 6, network: mask(v6, 128, prefix), prefix, text };
-  }
-  return undefined;
+  // Go keeps IPv4 as IPv4-mapped IPv6 (16 bytes); the last 4 bytes are the IPv4 address.
+  const bytes = go.bits === 32 ? go.network.subarray(12) : go.network;
+  let network = 0n;
+  for (const b of bytes) network = (network << 8n) | BigInt(b);
+  return { family: go.bits === 32 ? 4 : 6, network, prefix: go.prefix, text };
 }
 
 function mask(addr: bigint, bits: number, prefix: number): bigint {

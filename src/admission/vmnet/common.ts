@@ -2,9 +2,9 @@
  * vmnet checks shared by both dialects: MAC addresses, VM network CIDRs and the NADs a multus network refers to.
  * Each returns causes with a rendered field path; the caller decides whether they warn or deny.
  */
+import { tryParseMac } from "../../api/mac.ts";
 import { type Cause, CauseType, cause } from "../cause.ts";
 import { type Cidr, cidrSize, cidrsOverlap, parseCidr } from "./cidr.ts";
-import { parseMac } from "./mac.ts";
 import { findNad, type NadFacts } from "./nad-facts.ts";
 
 /** The pod CIDRs of the vmnet lab (and of a kind/kubeadm cluster with flannel defaults). */
@@ -33,7 +33,7 @@ export function checkMacs(entries: readonly MacEntry[]): Cause[] {
   const seen = new Map<string, string>();
   for (const e of entries) {
     if (e.mac === "") continue;
-    const octets = parseMac(e.mac);
+    const octets = tryParseMac(e.mac);
     if (!octets) continue;
     const first = octets[0] ?? 0;
     if (octets.every((b) => b === 0)) {

@@ -6,6 +6,5 @@ export type { Cidr } from "./cidr.ts";
 export { cidrSize, cidrsOverlap, parseCidr } from "./cidr.ts";
 export { DEFAULT_POD_CIDRS, parsePodCidrs } from "./common.ts";
 export { checkKubeVirtSpec, type KubeVirtCheckOptions, kubeVirtBindingOf } from "./kubevirt.ts";
-export { formatMac, normaliseMac, parseMac } from "./mac.ts";
 export { type CniPluginFacts, findNad, type NadFacts, nadFactsFrom } from "./nad-facts.ts";
 export { checkVirtinkVm, type VirtinkCheckOptions, virtinkBindingOf } from "./virtink.ts";
