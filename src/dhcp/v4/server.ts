@@ -159,7 +159,15 @@ export class Dhcp4Server implements Dhcp4Handler {
   constructor(config: Dhcp4ServerConfig, options: Dhcp4ServerOptions = {}) {
     this.#interfaces = compileConfig(config);
     this.#now = options.now ?? Date.now;
-    this.#log = options.log ?? (() => {});
+    const log = options.log;
+    // A throwing log sink must not turn a sent reply into an internal error.
+    this.#log = (level, message, fields) => {
+      try {
+        log?.(level, message, fields);
+      } catch {
+        // Logging is best effort.
+      }
+    };
   }
 
   /** Replaces the configuration atomically; on error the old one stays in force. Lease records are kept. */

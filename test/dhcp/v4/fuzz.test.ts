@@ -10,6 +10,7 @@ const seeds: Uint8Array[] = [
   busyboxDiscover(),
   request({ type: MessageType.Request, requested: "10.244.1.5", serverId: "169.254.75.10", maxSize: 1500 }),
   request({ type: MessageType.Request, ciaddr: "10.244.1.5" }),
+  request({ type: MessageType.Request, requested: "10.244.1.77" }),
   request({ type: MessageType.Inform, ciaddr: "10.244.1.5", prl: [119, 121, 6] }),
   request({ type: MessageType.Decline, requested: "10.244.1.5" }),
   request({

@@ -280,6 +280,15 @@ describe("Dhcp4Server INFORM, RELEASE and DECLINE", () => {
     assert.deepEqual(reply.to, { address: "10.244.1.5", port: 68, broadcast: false, kind: "ciaddr" });
     assert.deepEqual(server.leases(), []);
   });
+  it("replies even when the log sink throws", () => {
+    const server = new Dhcp4Server(bridgeConfig, {
+      log: () => {
+        throw new Error("log sink is broken");
+      },
+    });
+    assert.equal(server.handle(request({ type: MessageType.Discover }), fromUnconfigured)?.type, "offer");
+    assert.equal(server.stats.dropped.internalError, 0);
+  });
   it("records RELEASE without replying", () => {
     const server = new Dhcp4Server(bridgeConfig, { now: () => 5 });
     assert.equal(
