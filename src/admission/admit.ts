@@ -102,18 +102,18 @@ interface DialectVerdict {
   readonly defaulted?: object;
   /** vmnet findings, unlocated. */
   readonly findings: Cause[];
-  /** How the dialect joins cause messages into its denial message. */
-  readonly join: (causes: readonly Cause[]) => string;
+  /** The dialect's denial message for its own causes followed by vmnet's findings (under `strict`). */
+  readonly joinWithFindings: (findings: readonly Cause[]) => string;
 }
 
-function decodeFailure(decoded: Decoded<unknown>, join: DialectVerdict["join"]): DialectVerdict {
+function decodeFailure(decoded: Decoded<unknown>, join: (causes: readonly Cause[]) => string): DialectVerdict {
   return {
     allowed: false,
     causes: decoded.causes,
     warnings: [],
     message: join(decoded.causes),
     findings: [],
-    join,
+    joinWithFindings: () => join(decoded.causes),
   };
 }
 
@@ -138,7 +138,10 @@ function kubeVirt(vm: VmDocument, options: AdmitOptions): DialectVerdict {
         ...(namespaceOf(vm.doc.value) ? { namespace: namespaceOf(vm.doc.value) } : {}),
       })
     : [];
-  return { ...r, findings, join: admissionMessage };
+  // KubeVirt's message may already summarise causes beyond the tenth ("and N more"), so findings are appended to it.
+  const joinWithFindings = (extra: readonly Cause[]): string =>
+    [r.message, admissionMessage(extra)].filter((m) => m !== undefined && m !== "").join(", ");
+  return { ...r, findings, joinWithFindings };
 }
 
 function virtink(vm: VmDocument, options: AdmitOptions): DialectVerdict {
@@ -155,7 +158,11 @@ function virtink(vm: VmDocument, options: AdmitOptions): DialectVerdict {
   });
   // Virtink's cause messages carry their field path; vmnet's findings get the same shape so the denial reads alike.
   const asVirtink = findings.map((f) => ({ ...f, message: `${f.field}: ${f.message}` }));
-  return { ...r, findings: asVirtink, join: virtinkDenialMessage };
+  return {
+    ...r,
+    findings: asVirtink,
+    joinWithFindings: (extra) => virtinkDenialMessage([...r.causes, ...extra]),
+  };
 }
 
 /** Admits one VM document (see the module comment). */
@@ -174,11 +181,7 @@ export function admitVm(vm: VmDocument, options: AdmitOptions = {}): VmAdmission
   const strict = options.strict === true;
   const allCauses = strict ? [...causes, ...findings] : causes;
   const allowed = r.allowed && (!strict || findings.length === 0);
-  const message = allowed
-    ? undefined
-    : strict && findings.length > 0
-      ? [r.message, r.join(findings)].filter((m) => m !== undefined && m !== "").join(", ")
-      : r.message;
+  const message = allowed ? undefined : strict && findings.length > 0 ? r.joinWithFindings(findings) : r.message;
   return {
     kind: vm.kind,
     name: nameOf(vm.doc.value),

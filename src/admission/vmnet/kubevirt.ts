@@ -1,6 +1,8 @@
 /**
  * vmnet's own checks on a KubeVirt VMI spec: things KubeVirt admits but that fail later (at pod rendering or in the
- * pod), or that silently do nothing. Nothing here repeats a KubeVirt admission rule.
+ * pod), or that silently do nothing. Nothing here repeats a KubeVirt admission rule: e.g. a second masquerade
+ * interface needs a second network, which KubeVirt already denies whatever it is (a second pod network, masquerade on
+ * multus, or a missing network), and SR-IOV link states are KubeVirt's own cause.
  */
 
 import type { ClusterConfig } from "../../api/cluster-config.ts";

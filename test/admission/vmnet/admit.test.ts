@@ -127,6 +127,25 @@ describe("admitVm", () => {
     assert.match(r.message ?? "", /^spec\.networks\[1\]\.name: Network "ovs" has no interface/);
     assert.equal(r.causes[0]?.line, 13);
   });
+  it("joins Virtink's causes and vmnet's findings into one aggregate message under strict", () => {
+    const text = VIRTINK_UNPAIRED.replace("      bridge: {}", "      bridge: {}\n      sriov: {}");
+    const r = admitVm(doc(VmKind.VirtinkVm, text), { strict: true, randomBytes: () => Uint8Array.of(1, 2, 3) });
+    assert.equal(
+      r.message,
+      '[spec.instance.interfaces[0].sriov: Forbidden: may not specify more than 1 binding method, spec.networks[1].name: Network "ovs" has no interface of the same name; the controller would fail with "interface not found for network: ovs"]',
+    );
+  });
+  it("appends vmnet's findings to KubeVirt's message under strict", () => {
+    const text = OVERLAP.replace(
+      "            masquerade: {}",
+      "            masquerade: {}\n            macAddress: 02:00:00:00:00:00",
+    );
+    const r = admitVm(doc(VmKind.KubeVirtVm, text), { strict: true });
+    assert.match(
+      r.message ?? "",
+      /^The requested MAC address is reserved for the in-pod bridge\. Please choose another one\., vmNetworkCIDR "10\.244\.1\.0\/24" overlaps/,
+    );
+  });
   it("refuses an old object of another kind", () => {
     assert.throws(
       () => admitVm(doc(VmKind.VirtinkVm, VIRTINK_UNPAIRED), { old: doc(VmKind.KubeVirtVm, OVERLAP) }),

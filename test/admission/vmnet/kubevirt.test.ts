@@ -275,6 +275,15 @@ const CASES: readonly Case[] = [
     want: [],
   },
   {
+    name: "a second masquerade interface is left to KubeVirt, which denies it on any network",
+    interfaces: [
+      { name: "default", masquerade: {} },
+      { name: "red", masquerade: {} },
+    ],
+    networks: [pod(), multus("red", "red")],
+    want: [],
+  },
+  {
     name: "sriov with state down is left to KubeVirt's own cause",
     interfaces: [{ name: "sriov-net", sriov: {}, state: "down" }],
     networks: [multus("sriov-net", "default/sriov-net")],
