@@ -127,6 +127,8 @@ export interface ClusterNetworkOptions {
   /** e.g. `fd00:10:244::/64`. */
   readonly ipv6Subnet?: string;
   readonly mtu?: number;
+  /** Masquerade traffic leaving the pod subnet (iptables rules the bridge plugin adds INSIDE the node). Default off. */
+  readonly ipMasq?: boolean;
   readonly cniVersion?: string;
 }
 
@@ -157,6 +159,7 @@ export function clusterNetworkConfig(options: ClusterNetworkOptions = {}): Netwo
         isGateway: true,
         isDefaultGateway: true,
         ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
+        ...(options.ipMasq === true ? { ipMasq: true } : {}),
         ipam: { type: "host-local", ranges },
       },
       { type: "tuning", capabilities: { mac: true } },
