@@ -72,6 +72,21 @@ describe("parseIpv6", () => {
   it("returns the 16 bytes in network order", () => {
     assert.deepEqual(parseIpv6("fd10:0:2::2"), Uint8Array.from([0xfd, 0x10, 0, 0, 0, 2, ...new Array(9).fill(0), 2]));
   });
+  it("never throws from tryParseIpv6 and keeps what it accepts stable", () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 50 }),
+      fc
+        .array(fc.constantFrom("0", "1", "ff", "ffff", "12345", ":", "::", ".", "1.2.3.4", "g"), { maxLength: 12 })
+        .map((parts) => parts.join("")),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const bytes = tryParseIpv6(t);
+        if (bytes) assert.deepEqual(parseIpv6(formatIpv6(bytes)), bytes);
+      }),
+      { numRuns: 500 },
+    );
+  });
   it("round-trips any 16 bytes through formatIpv6", () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (bytes) => {

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
+import { formatIpv6, formatMac } from "../../../src/dhcp/ra/ipv6.ts";
+import type { NdOption } from "../../../src/dhcp/ra/ndp.ts";
 import {
   decodeNdOptions,
   decodeRouterAdvertisement,
@@ -13,6 +16,47 @@ import {
   type RouterAdvertisement,
 } from "../../../src/dhcp/ra/ndp.ts";
 import { hex } from "../v6/fixtures.ts";
+
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const address = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(formatIpv6);
+const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/);
+const domain = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join("."));
+/** Plain objects, so decoded values compare equal to generated ones. */
+const PLAIN = { noNullPrototype: true } as const;
+const ndOption: fc.Arbitrary<NdOption> = fc.oneof(
+  fc
+    .uint8Array({ minLength: 6, maxLength: 6 })
+    .map((m) => ({ kind: "source-link-layer-address" as const, mac: formatMac(m) })),
+  fc.record(
+    {
+      kind: fc.constant("prefix-information" as const),
+      prefix: address,
+      length: fc.integer({ min: 0, max: 128 }),
+      onLink: fc.boolean(),
+      autonomous: fc.boolean(),
+      validLifetime: u32,
+      preferredLifetime: u32,
+    },
+    PLAIN,
+  ),
+  fc.record({ kind: fc.constant("mtu" as const), mtu: u32 }, PLAIN),
+  fc.record(
+    {
+      kind: fc.constant("rdnss" as const),
+      lifetime: u32,
+      servers: fc.array(address, { minLength: 1, maxLength: 4 }),
+    },
+    PLAIN,
+  ),
+  fc.record(
+    {
+      kind: fc.constant("dnssl" as const),
+      lifetime: u32,
+      domains: fc.array(domain, { minLength: 1, maxLength: 4 }),
+    },
+    PLAIN,
+  ),
+);
 
 /**
  * ICMPv6 messages the Linux kernel sent on a veth pair, captured with tcpdump (which reported "icmp6 sum ok"):
@@ -114,6 +158,29 @@ describe("encodeRouterAdvertisement", () => {
   });
   it("decodes back to the same advertisement", () => {
     assert.deepEqual(decodeRouterAdvertisement(MASQUERADE_RA_BYTES), MASQUERADE_RA);
+  });
+  it("round-trips arbitrary advertisements through encode and decode", () => {
+    const ra = fc.record(
+      {
+        curHopLimit: fc.integer({ min: 0, max: 255 }),
+        managed: fc.boolean(),
+        other: fc.boolean(),
+        routerLifetime: fc.integer({ min: 0, max: 0xffff }),
+        reachableTime: u32,
+        retransTimer: u32,
+        options: fc.array(ndOption, { maxLength: 6 }),
+      },
+      PLAIN,
+    );
+    fc.assert(
+      fc.property(ra, (r) => {
+        const bytes = encodeRouterAdvertisement(r, { source: "fe80::1", destination: "ff02::1" });
+        assert.equal(bytes.length % 8, 0);
+        assert.equal(icmpv6Checksum("fe80::1", "ff02::1", bytes), 0);
+        assert.deepEqual(decodeRouterAdvertisement(bytes), r);
+      }),
+      { numRuns: 300 },
+    );
   });
   it("rejects a router lifetime over 16 bits", () => {
     assert.throws(() => encodeRouterAdvertisement({ ...MASQUERADE_RA, routerLifetime: 65536 }), RangeError);
