@@ -249,6 +249,28 @@ export function isIPv4(s: string): boolean {
   return ip !== undefined && ipTo4(ip) !== undefined;
 }
 
+/** RFC 5952 §4 text of eight 16-bit groups: lowercase, no leading zeros, the first longest run of two or more zero groups as `::`. */
+function formatGroups(groups: readonly number[]): string {
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (g: readonly number[]): string => g.map((x) => x.toString(16)).join(":");
+  if (bestLen < 2) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+}
+
 /**
  * Go's `IP.String`: dotted quad for IPv4 and IPv4-mapped addresses; otherwise RFC 5952 form (lowercase, the first
  * longest run of two or more zero groups as `::`).
@@ -259,24 +281,7 @@ export function formatIp(ip: Uint8Array): string {
   if (ip.length !== 16) throw new RangeError(`Cannot format an IP address of ${ip.length} bytes`);
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((ip[i] ?? 0) << 8) | (ip[i + 1] ?? 0));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (g: number[]): string => g.map((x) => x.toString(16)).join(":");
-  if (bestLen < 2) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  return formatGroups(groups);
 }
 
 function mask(ip: Uint8Array, prefix: number, bits: 32 | 128): Uint8Array {
@@ -291,10 +296,24 @@ function mask(ip: Uint8Array, prefix: number, bits: 32 | 128): Uint8Array {
 }
 
 /** Parses the `/n` part: decimal digits only (leading zeros allowed, as Go's `dtoi`), at most `bits`. */
-function parsePrefix(s: string, bits: number): number | undefined {
+function parsePrefixLength(s: string, bits: number): number | undefined {
   const d = dtoi(s, 0);
   if (!d.ok || d.end !== s.length || d.n > bits) return undefined;
   return d.n;
+}
+
+/** Go's `net.ParseCIDR` returning undefined instead of throwing; see {@link parseCidr}. */
+export function tryParseCidr(s: string, options: GoIpOptions = {}): Cidr | undefined {
+  const slash = s.indexOf("/");
+  if (slash < 0) return undefined;
+  const addr = s.slice(0, slash);
+  const ip = parseIp(addr, options);
+  if (!ip) return undefined;
+  // netip.Addr.BitLen: an address written in dotted form is IPv4, anything with a colon is IPv6.
+  const bits = firstSeparator(addr) === "." ? 32 : 128;
+  const prefix = parsePrefixLength(s.slice(slash + 1), bits);
+  if (prefix === undefined) return undefined;
+  return { ip, network: mask(ip, prefix, bits), prefix, bits };
 }
 
 /**
@@ -302,16 +321,9 @@ function parsePrefix(s: string, bits: number): number | undefined {
  * for anything Go rejects, including IPv4 octets with leading zeros and IPv6 zones.
  */
 export function parseCidr(s: string, options: GoIpOptions = {}): Cidr {
-  const slash = s.indexOf("/");
-  if (slash < 0) throw new CidrParseError(s);
-  const addr = s.slice(0, slash);
-  const ip = parseIp(addr, options);
-  if (!ip) throw new CidrParseError(s);
-  // netip.Addr.BitLen: an address written in dotted form is IPv4, anything with a colon is IPv6.
-  const bits = firstSeparator(addr) === "." ? 32 : 128;
-  const prefix = parsePrefix(s.slice(slash + 1), bits);
-  if (prefix === undefined) throw new CidrParseError(s);
-  return { ip, network: mask(ip, prefix, bits), prefix, bits };
+  const cidr = tryParseCidr(s, options);
+  if (!cidr) throw new CidrParseError(s);
+  return cidr;
 }
 
 /**
@@ -327,7 +339,7 @@ export function parseCidrSloppy(s: string): Cidr {
   const bits = v4 ? 32 : 128;
   const ip = v4 ? v4mapped(v4[0] ?? 0, v4[1] ?? 0, v4[2] ?? 0, v4[3] ?? 0) : parseV6(addr, "sloppy");
   if (!ip) throw new CidrParseError(s);
-  const prefix = parsePrefix(s.slice(slash + 1), bits);
+  const prefix = parsePrefixLength(s.slice(slash + 1), bits);
   if (prefix === undefined) throw new CidrParseError(s);
   return { ip, network: mask(ip, prefix, bits), prefix, bits };
 }
@@ -337,4 +349,132 @@ export function formatCidr(cidr: Cidr): string {
   // Go prints an IPv4-mapped network with only the last 4 bytes of its 16-byte mask (`networkNumberAndMask`).
   const prefix = cidr.bits === 128 && ipTo4(cidr.network) ? Math.max(0, cidr.prefix - 96) : cidr.prefix;
   return `${formatIp(cidr.network)}/${prefix}`;
+}
+
+/**
+ * The address count Virtink compares with a minimum: Go's `int` expression `1 << (bits - ones)` on a 64-bit
+ * platform. Shifts of 64 or more give 0 and a shift of 63 gives a negative number, so IPv6 /64 and /65 count as
+ * smaller than any minimum (Virtink reference §2.4). Not the real size of the network.
+ */
+export function goInt64AddressCount(cidr: Cidr): bigint {
+  const shift = cidr.bits - cidr.prefix;
+  return shift >= 64 ? 0n : BigInt.asIntN(64, 1n << BigInt(shift));
+}
+
+// Address arithmetic. The planner counts hosts from a network (network + 1, + 2), compares networks and picks
+// addresses by family, which is easier on an integer than on bytes; the text rules stay those of the parsers above.
+
+/** Address family, named as nftables names it. */
+export const Family = { V4: "ip", V6: "ip6" } as const;
+export type Family = (typeof Family)[keyof typeof Family];
+
+/**
+ * An address with the family it was written in, like Go's `netip.Addr`: `::ffff:10.1.2.3` is IPv6 here (unlike
+ * {@link ipTo4}), and the value is an unsigned integer of 32 or 128 bits.
+ */
+export interface IpAddr {
+  readonly family: Family;
+  readonly value: bigint;
+}
+
+/** A CIDR over {@link IpAddr}: the address as written, the network with host bits cleared, the prefix length. */
+export interface IpPrefix {
+  readonly ip: IpAddr;
+  readonly network: IpAddr;
+  readonly prefix: number;
+}
+
+/** Bits in an address of the family. */
+export function bitsOf(family: Family): 32 | 128 {
+  return family === Family.V4 ? 32 : 128;
+}
+
+function toIpAddr(ip: Uint8Array, bits: 32 | 128): IpAddr {
+  let value = 0n;
+  for (const b of bits === 32 ? ip.subarray(12) : ip) value = (value << 8n) | BigInt(b);
+  return { family: bits === 32 ? Family.V4 : Family.V6, value };
+}
+
+/**
+ * Go's `netip.ParseAddr` (Go >= 1.22; zones rejected): like {@link parseIp}, but the family is the one the text is
+ * written in.
+ */
+export function parseIpAddr(s: string): IpAddr | undefined {
+  const ip = parseIp(s);
+  return ip ? toIpAddr(ip, firstSeparator(s) === "." ? 32 : 128) : undefined;
+}
+
+/**
+ * Dotted quad for IPv4; RFC 5952 §4 text for IPv6, also for IPv4-mapped addresses (`::ffff:a01:203`: no §5
+ * mixed notation, unlike {@link formatIp}).
+ */
+export function formatIpAddr(ip: IpAddr): string {
+  const v = ip.value;
+  if (ip.family === Family.V4) return [24n, 16n, 8n, 0n].map((s) => ((v >> s) & 0xffn).toString()).join(".");
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  return formatGroups(groups);
+}
+
+/** The netmask of a prefix length as an integer (`V4, 24` → `0xffffff00`). */
+export function prefixMask(family: Family, prefix: number): bigint {
+  const bits = BigInt(bitsOf(family));
+  const all = (1n << bits) - 1n;
+  return (all << (bits - BigInt(prefix))) & all;
+}
+
+/** Go's `net.ParseCIDR` over {@link IpAddr}, the family as written; undefined for anything Go rejects. */
+export function parseIpPrefix(s: string): IpPrefix | undefined {
+  const cidr = tryParseCidr(s);
+  if (!cidr) return undefined;
+  const ip = toIpAddr(cidr.ip, cidr.bits);
+  return { ip, network: toIpAddr(cidr.network, cidr.bits), prefix: cidr.prefix };
+}
+
+/** Formats a network as `addr/prefix` with the host bits cleared, the address as {@link formatIpAddr} does. */
+export function formatIpPrefix(cidr: IpPrefix): string {
+  return `${formatIpAddr(cidr.network)}/${cidr.prefix}`;
+}
+
+/** The address `n` after `ip` (`network + n` for the n-th host), or undefined outside the family's space. */
+export function offsetIp(ip: IpAddr, n: number): IpAddr | undefined {
+  const v = ip.value + BigInt(n);
+  return v < 1n << BigInt(bitsOf(ip.family)) && v >= 0n ? { family: ip.family, value: v } : undefined;
+}
+
+/** Whether `ip` is of the prefix's family and inside its network. */
+export function prefixContains(cidr: IpPrefix, ip: IpAddr): boolean {
+  return ip.family === cidr.network.family && (ip.value & prefixMask(ip.family, cidr.prefix)) === cidr.network.value;
+}
+
+/** Whether two networks share an address (one contains the other's network address). */
+export function prefixesOverlap(a: IpPrefix, b: IpPrefix): boolean {
+  if (a.network.family !== b.network.family) return false;
+  const shorter = Math.min(a.prefix, b.prefix);
+  const m = prefixMask(a.network.family, shorter);
+  return (a.network.value & m) === (b.network.value & m);
+}
+
+/** Dotted-quad netmask of an IPv4 prefix length (`24` → `255.255.255.0`). */
+export function ipv4Netmask(prefix: number): string {
+  return formatIpAddr({ family: Family.V4, value: prefixMask(Family.V4, prefix) });
+}
+
+/**
+ * Whether `ip` is a global unicast address as the planner decides it for pod addresses: not unspecified, loopback
+ * (127/8, ::1), limited broadcast, link-local (169.254/16, fe80::/10) or multicast. Private ranges count as global,
+ * as in Go's `IsGlobalUnicast`. Two deliberate differences from Go: all of 224/3 counts as multicast (Go: 224/4
+ * only, so 240/4 is global there), and an IPv4-mapped address is judged as IPv6 (Go unmaps it first).
+ */
+export function isGlobalUnicast(ip: IpAddr): boolean {
+  if (ip.family === Family.V4) {
+    const first = ip.value >> 24n;
+    if (ip.value === 0n || ip.value === 0xffffffffn) return false;
+    if (first === 127n || first >= 224n) return false;
+    return ip.value >> 16n !== 0xa9fen;
+  }
+  if (ip.value === 0n || ip.value === 1n) return false;
+  const top16 = ip.value >> 112n;
+  if (top16 >> 8n === 0xffn) return false;
+  return (top16 & 0xffc0n) !== 0xfe80n;
 }

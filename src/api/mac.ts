@@ -4,14 +4,24 @@
  * `xxxx.xxxx.xxxx`.
  */
 
-/** Raised by {@link parseMac}; `reason` is Go's `AddrError.Err` text. */
+/**
+ * Go's `err.Error()` for a MAC address `net.ParseMAC` rejects (`*AddrError`): `address <input>: invalid MAC address`,
+ * or just `invalid MAC address` when the input is empty.
+ */
+export function goMacErrorText(input: string): string {
+  return input === "" ? "invalid MAC address" : `address ${input}: invalid MAC address`;
+}
+
+/** Raised by {@link parseMac}; `reason` is Go's `AddrError.Err` text, `goError` Go's whole `err.Error()`. */
 export class MacParseError extends SyntaxError {
   readonly input: string;
   readonly reason = "invalid MAC address";
+  readonly goError: string;
   constructor(input: string) {
     super(`Cannot parse MAC address "${input}": invalid MAC address`);
     this.name = "MacParseError";
     this.input = input;
+    this.goError = goMacErrorText(input);
   }
 }
 

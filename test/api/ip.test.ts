@@ -1,14 +1,28 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  bitsOf,
   CidrParseError,
+  Family,
   formatCidr,
   formatIp,
+  formatIpAddr,
+  formatIpPrefix,
+  goInt64AddressCount,
+  ipv4Netmask,
+  isGlobalUnicast,
   isIPv4,
+  offsetIp,
   parseCidr,
   parseCidrSloppy,
   parseIp,
+  parseIpAddr,
+  parseIpPrefix,
   parseIpSloppy,
+  prefixContains,
+  prefixesOverlap,
+  prefixMask,
+  tryParseCidr,
 } from "../../src/api/ip.ts";
 
 const v4 = (a: number, b: number, c: number, d: number): number[] => [
@@ -236,4 +250,239 @@ describe("parseCidrSloppy", () => {
       }
     });
   }
+});
+
+// Virtink's CIDR check (Go 1.19 ParseCIDR): Go's net/ip_test.go parseCIDRTests plus the Virtink reference §2.4, as
+// network bytes (4 for IPv4), prefix and bits.
+describe("tryParseCidr with legacyIPv6 (Virtink)", () => {
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+  const accepted: ReadonlyArray<readonly [string, string, number, number]> = [
+    ["135.104.0.0/32", "87680000", 32, 32],
+    ["0.0.0.0/24", "00000000", 24, 32],
+    ["135.104.0.0/24", "87680000", 24, 32],
+    ["135.104.0.1/32", "87680001", 32, 32],
+    ["135.104.0.1/24", "87680000", 24, 32],
+    ["::1/128", "00000000000000000000000000000001", 128, 128],
+    ["abcd:2345::/127", "abcd2345000000000000000000000000", 127, 128],
+    ["abcd:2345::/65", "abcd2345000000000000000000000000", 65, 128],
+    ["abcd:2345::/24", "abcd2300000000000000000000000000", 24, 128],
+    ["2001:DB8::/48", "20010db8000000000000000000000000", 48, 128],
+    ["2001:DB8::1/48", "20010db8000000000000000000000000", 48, 128],
+    ["10.0.2.0/30", "0a000200", 30, 32],
+    ["10.0.2.1/30", "0a000200", 30, 32],
+    ["10.0.2.0/0", "00000000", 0, 32],
+    ["10.0.2.0/030", "0a000200", 30, 32],
+    ["::ffff:10.0.2.0/120", "00000000000000000000ffff0a000200", 120, 128],
+    ["fd10:0:2::/120", "fd100000000200000000000000000000", 120, 128],
+    // Go 1.19 (what the reference verified) reads any hex run up to 0xffff; netip-based Go (1.22+) would reject it.
+    ["00001::/120", "00010000000000000000000000000000", 120, 128],
+  ];
+  for (const [input, network, ones, bits] of accepted) {
+    it(`accepts ${input}`, () => {
+      const c = tryParseCidr(input, { legacyIPv6: true });
+      assert.ok(c);
+      const net = c.bits === 32 ? c.network.subarray(12) : c.network;
+      assert.deepEqual([hex(net), c.prefix, c.bits], [network, ones, bits]);
+    });
+  }
+  const rejected: readonly string[] = [
+    "192.168.1.1/255.255.255.0",
+    "192.168.1.1/35",
+    "2001:db8::1/-1",
+    "2001:db8::1/-0",
+    "-0.0.0.0/32",
+    "0.-1.0.0/32",
+    "0.0.-2.0/32",
+    "0.0.0.-3/32",
+    "0.0.0.0/-0",
+    "127.000.000.001/32",
+    "010.0.2.0/30",
+    "",
+    "10.0.2.0",
+    "10.0.2.0/",
+    "10.0.2.0/30/1",
+    "10.0.2/30",
+    "10.0.2.0.1/30",
+    "10.0.2.256/30",
+    "::/129",
+    "fe80::1%eth0/64",
+    "1::2::3/64",
+    "1:2:3:4:5:6:7:8:9/64",
+    "1:2:3:4:5:6:7::8/64",
+    "10.0.2.0/+30",
+    "10.0.2.0/ 30",
+  ];
+  for (const input of rejected) {
+    it(`rejects ${JSON.stringify(input)} (parseCidr: Go's ParseError text)`, () => {
+      assert.equal(tryParseCidr(input, { legacyIPv6: true }), undefined);
+      assert.throws(() => parseCidr(input, { legacyIPv6: true }), {
+        name: "CidrParseError",
+        message: `invalid CIDR address: ${input}`,
+      });
+    });
+  }
+});
+
+describe("goInt64AddressCount", () => {
+  const cases: ReadonlyArray<readonly [string, bigint]> = [
+    ["10.0.2.0/30", 4n],
+    ["10.0.2.0/31", 2n],
+    ["10.0.2.0/0", 4294967296n],
+    ["fd00::/126", 4n],
+    ["fd00::/66", 1n << 62n],
+    // Go's 64-bit int: 1<<63 wraps negative and 1<<64 is 0.
+    ["fd00::/65", -(1n << 63n)],
+    ["fd00::/64", 0n],
+    ["fd00::/0", 0n],
+  ];
+  for (const [input, count] of cases) {
+    it(`computes Go's 1<<(bits-ones) for ${input}`, () => {
+      assert.equal(goInt64AddressCount(parseCidr(input, { legacyIPv6: true })), count);
+    });
+  }
+});
+
+describe("parseIpAddr and formatIpAddr", () => {
+  // Round trips to RFC 5952 canonical text (RFC 5952 §4 examples included); no §5 mixed notation.
+  const cases: [string, string][] = [
+    ["10.0.2.2", "10.0.2.2"],
+    ["0.0.0.0", "0.0.0.0"],
+    ["fd10:0:2::2", "fd10:0:2::2"],
+    ["2001:db8:0:0:0:0:2:1", "2001:db8::2:1"],
+    ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
+    ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1"],
+    ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+    ["2001:DB8::AAAA", "2001:db8::aaaa"],
+    ["::", "::"],
+    ["::1", "::1"],
+    ["::ffff:10.1.2.3", "::ffff:a01:203"],
+  ];
+  for (const [input, want] of cases)
+    it(`formats "${input}" as "${want}"`, () => assert.equal(formatIpAddr(parseIpAddr(input) ?? assert.fail()), want));
+  const invalid = [
+    "",
+    "1.2.3",
+    "1.2.3.4.5",
+    "01.2.3.4",
+    "256.1.1.1",
+    "1::2::3",
+    "1:2:3:4:5:6:7:8:9",
+    "fe80::1%eth0",
+    "12345::",
+    "1.2.3.4:5",
+  ];
+  for (const t of invalid) it(`rejects "${t}"`, () => assert.equal(parseIpAddr(t), undefined));
+  const families: [string, Family][] = [
+    ["10.1.2.3", Family.V4],
+    ["::ffff:10.1.2.3", Family.V6],
+    ["fd00::1", Family.V6],
+  ];
+  for (const [t, family] of families)
+    it(`reads "${t}" as family ${family}`, () => assert.equal(parseIpAddr(t)?.family, family));
+});
+
+describe("parseIpPrefix", () => {
+  it("masks the network like Go's ParseCIDR", () => {
+    const c = parseIpPrefix("10.0.2.5/24") ?? assert.fail();
+    assert.equal(formatIpAddr(c.network), "10.0.2.0");
+    assert.equal(formatIpAddr(c.ip), "10.0.2.5");
+    assert.equal(c.prefix, 24);
+  });
+  it("rejects bad prefixes", () => {
+    for (const t of ["10.0.0.0/33", "10.0.0.0", "10.0.0.0/", "fd00::/129", "10.0.0.0/-1", "10.0.0.0/08x"]) {
+      assert.equal(parseIpPrefix(t), undefined, t);
+    }
+  });
+  const formats: [string, string][] = [
+    ["10.0.2.5/24", "10.0.2.0/24"],
+    ["10.0.2.0/0024", "10.0.2.0/24"],
+    ["fd10:0:2::5/120", "fd10:0:2::/120"],
+    ["::ffff:10.0.2.5/120", "::ffff:a00:200/120"],
+  ];
+  for (const [t, want] of formats)
+    it(`formats "${t}" as "${want}"`, () => assert.equal(formatIpPrefix(parseIpPrefix(t) ?? assert.fail()), want));
+});
+
+describe("prefixMask and ipv4Netmask", () => {
+  const masks: [Family, number, bigint][] = [
+    [Family.V4, 0, 0n],
+    [Family.V4, 24, 0xffffff00n],
+    [Family.V4, 32, 0xffffffffn],
+    [Family.V6, 64, 0xffffffffffffffffn << 64n],
+    [Family.V6, 128, (1n << 128n) - 1n],
+  ];
+  for (const [f, p, want] of masks) it(`${f}/${p}`, () => assert.equal(prefixMask(f, p), want));
+  const netmasks: [number, string][] = [
+    [0, "0.0.0.0"],
+    [8, "255.0.0.0"],
+    [24, "255.255.255.0"],
+    [30, "255.255.255.252"],
+    [32, "255.255.255.255"],
+  ];
+  for (const [p, want] of netmasks) it(`netmask of /${p} is ${want}`, () => assert.equal(ipv4Netmask(p), want));
+  it("knows the family widths", () => assert.deepEqual([bitsOf(Family.V4), bitsOf(Family.V6)], [32, 128]));
+});
+
+describe("offsetIp", () => {
+  const cases: [string, number, string | undefined][] = [
+    ["10.0.2.0", 1, "10.0.2.1"],
+    ["10.0.2.0", 2, "10.0.2.2"],
+    ["10.0.2.255", 1, "10.0.3.0"],
+    ["255.255.255.255", 1, undefined],
+    ["0.0.0.0", -1, undefined],
+    ["fd10:0:2::", 2, "fd10:0:2::2"],
+    ["fd10::ffff", 1, "fd10::1:0"],
+    ["ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1, undefined],
+  ];
+  for (const [ip, n, want] of cases)
+    it(`${ip} + ${n} is ${want}`, () => {
+      const got = offsetIp(parseIpAddr(ip) ?? assert.fail(), n);
+      assert.equal(got && formatIpAddr(got), want);
+    });
+});
+
+describe("prefixContains and prefixesOverlap", () => {
+  const p = (t: string) => parseIpPrefix(t) ?? assert.fail(t);
+  const contains: [string, string, boolean][] = [
+    ["10.0.2.0/24", "10.0.2.200", true],
+    ["10.0.2.0/24", "10.0.3.1", false],
+    ["10.0.0.0/8", "10.255.0.1", true],
+    ["0.0.0.0/0", "1.2.3.4", true],
+    ["::/0", "10.0.0.1", false],
+    ["fd00::/64", "fd00::1", true],
+    ["fd00::/64", "fd00:0:0:1::1", false],
+  ];
+  for (const [c, ip, want] of contains)
+    it(`${c} ${want ? "contains" : "does not contain"} ${ip}`, () =>
+      assert.equal(prefixContains(p(c), parseIpAddr(ip) ?? assert.fail()), want));
+  const overlaps: [string, string, boolean][] = [
+    ["10.0.0.0/8", "10.0.2.0/24", true],
+    ["10.0.2.0/24", "10.0.0.0/8", true],
+    ["10.0.2.0/24", "10.0.3.0/24", false],
+    ["10.0.2.0/30", "10.0.2.4/30", false],
+    ["fd00::/48", "fd00:0:0:1::/64", true],
+    ["10.0.0.0/8", "::ffff:10.0.0.0/104", false],
+  ];
+  for (const [a, b, want] of overlaps)
+    it(`${a} and ${b} ${want ? "overlap" : "do not overlap"}`, () => assert.equal(prefixesOverlap(p(a), p(b)), want));
+});
+
+describe("isGlobalUnicast", () => {
+  const cases: [string, boolean][] = [
+    ["10.244.1.5", true],
+    ["127.0.0.1", false],
+    ["169.254.1.1", false],
+    ["224.0.0.1", false],
+    ["255.255.255.255", false],
+    ["0.0.0.0", false],
+    ["fd00::5", true],
+    ["fe80::1", false],
+    ["ff02::1", false],
+    ["::1", false],
+    // The two documented differences from Go.
+    ["240.0.0.1", false],
+    ["::ffff:127.0.0.1", true],
+  ];
+  for (const [t, want] of cases)
+    it(`says ${want} for "${t}"`, () => assert.equal(isGlobalUnicast(parseIpAddr(t) ?? assert.fail()), want));
 });
