@@ -4,6 +4,7 @@
  * virtink-network.md §4.1, §5).
  */
 import { createHash } from "node:crypto";
+import { Family, ipv4Netmask, isGlobalUnicast, parseIpAddr, parseIpPrefix, prefixContains } from "../api/ip.ts";
 import { addAntiSpoofRules } from "./antispoof.ts";
 import {
   antiSpoofingOn,
@@ -17,7 +18,6 @@ import {
   requirePodLink,
 } from "./common.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
-import { cidrContains, Family, ipv4Netmask, isGlobalUnicast, parseCidr, parseIp } from "./ip.ts";
 import {
   kubevirtBridgeName,
   kubevirtNicName,
@@ -58,7 +58,7 @@ function globalAddresses(link: PodLink): string[] {
   return [Family.V4, Family.V6].flatMap((f) =>
     link.addresses
       .filter((a) => {
-        const ip = parseIp(a.address);
+        const ip = parseIpAddr(a.address);
         return ip?.family === f && isGlobalUnicast(ip);
       })
       .map((a) => `${a.address}/${a.prefix}`),
@@ -87,11 +87,11 @@ export function kubevirtBridgeRoutes(
   if (first === undefined) {
     throw new PlanError(PlanErrorCode.NoGatewayRoute, `no gateway address found in routes for ${podIface}`);
   }
-  const subnet = parseCidr(`${address.address}/${address.prefix}`);
+  const subnet = parseIpPrefix(`${address.address}/${address.prefix}`);
   const kept = own.filter((r) => {
     if (isDefault(r) || subnet === undefined) return true;
-    const dst = parseCidr(r.dst);
-    return !(dst && dst.prefix === subnet.prefix && cidrContains(subnet, dst.network));
+    const dst = parseIpPrefix(r.dst);
+    return !(dst && dst.prefix === subnet.prefix && prefixContains(subnet, dst.network));
   });
   return {
     ...(first.gateway ? { gateway: first.gateway } : {}),

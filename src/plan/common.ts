@@ -2,10 +2,11 @@
  * Helpers every binding planner shares: queues, tap owner, guest NIC, guest MAC, DHCP extras. Kept apart from plan.ts
  * so the binding modules depend on plan.ts for types only.
  */
+
+import { Family, parseIpAddr } from "../api/ip.ts";
 import type { InterfaceSpec, VmNetworkModel } from "../api/model.ts";
 import { LinkState } from "../api/model.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
-import { Family, parseIp } from "./ip.ts";
 import type { InterfaceName } from "./namescheme.ts";
 import type { BindingContext, Dhcpv4ExtraOptions, GuestNicPlan, TapSpec } from "./plan.ts";
 import type { PodLink } from "./pod-facts.ts";
@@ -86,7 +87,7 @@ export function extraDhcpOptions(iface: InterfaceSpec): Dhcpv4ExtraOptions {
   const o = iface.dhcpOptions;
   if (!o) return { ntpServers: [], privateOptions: [] };
   for (const s of o.ntpServers) {
-    if (parseIp(s)?.family !== Family.V4) {
+    if (parseIpAddr(s)?.family !== Family.V4) {
       throw new PlanError(PlanErrorCode.InvalidNtpServer, `Could not parse NTP server as IPv4 address: ${s}`);
     }
   }

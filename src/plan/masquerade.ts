@@ -4,6 +4,8 @@
  * search list, so an IPv6 guest configures itself fully.
  */
 import { isGateEnabled } from "../api/cluster-config.ts";
+import type { IpAddr, IpPrefix } from "../api/ip.ts";
+import { bitsOf, Family, formatIpAddr, formatIpPrefix, ipv4Netmask, offsetIp, parseIpPrefix } from "../api/ip.ts";
 import type { Protocol } from "../api/model.ts";
 import { addAntiSpoofRules } from "./antispoof.ts";
 import {
@@ -18,8 +20,6 @@ import {
   requirePodLink,
 } from "./common.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
-import type { Cidr, Ip } from "./ip.ts";
-import { bitsOf, Family, formatIp, formatNetwork, ipv4Netmask, offsetIp, parseCidr } from "./ip.ts";
 import type { InterfaceName } from "./namescheme.ts";
 import { kubevirtBridgeName, kubevirtTapName, virtinkBridgeName, virtinkTapName } from "./namescheme.ts";
 import type { NftElement, NftMatch, NftRule } from "./nft.ts";
@@ -53,9 +53,9 @@ export const LEGACY_MIGRATION_PORTS = [49152, 49153] as const;
 
 /** The two addresses a masquerade subnet provides. */
 export interface MasqueradeAddresses {
-  readonly cidr: Cidr;
-  readonly gateway: Ip;
-  readonly guest: Ip;
+  readonly cidr: IpPrefix;
+  readonly gateway: IpAddr;
+  readonly guest: IpAddr;
 }
 
 /**
@@ -63,7 +63,7 @@ export interface MasqueradeAddresses {
  * `family` is the family the CIDR must have.
  */
 export function kubevirtMasqueradeAddresses(text: string, family: Family): MasqueradeAddresses {
-  const cidr = parseCidr(text);
+  const cidr = parseIpPrefix(text);
   if (cidr === undefined || cidr.ip.family !== family) {
     throw new PlanError(PlanErrorCode.VmCidrInvalid, `failed to parse VM CIDR: ${text}, invalid CIDR address: ${text}`);
   }
@@ -77,7 +77,7 @@ export function kubevirtMasqueradeAddresses(text: string, family: Family): Masqu
 }
 
 /** The launcher's own check (index 1 is the gateway, 2 the guest): a network must hold at least 4 addresses. */
-export function addressesOf(cidr: Cidr): MasqueradeAddresses {
+export function addressesOf(cidr: IpPrefix): MasqueradeAddresses {
   if (bitsOf(cidr.network.family) - cidr.prefix < 2) {
     throw new PlanError(PlanErrorCode.TooFewAddresses, "less than 4 addresses on network");
   }
@@ -89,18 +89,18 @@ export function addressesOf(cidr: Cidr): MasqueradeAddresses {
 
 /** Virtink's derivation: gateway and guest by `nextIP`, which fails once it leaves the subnet. */
 export function virtinkMasqueradeAddresses(text: string): MasqueradeAddresses {
-  const cidr = parseCidr(text);
+  const cidr = parseIpPrefix(text);
   if (cidr === undefined || cidr.ip.family !== Family.V4) {
     throw new PlanError(PlanErrorCode.VmCidrInvalid, `failed to parse VM CIDR: ${text}, invalid CIDR address: ${text}`);
   }
   const size = 1n << BigInt(32 - cidr.prefix);
   if (size < 3n) {
-    throw new PlanError(PlanErrorCode.NoMoreAddresses, `no more available IP in subnet "${formatNetwork(cidr)}"`);
+    throw new PlanError(PlanErrorCode.NoMoreAddresses, `no more available IP in subnet "${formatIpPrefix(cidr)}"`);
   }
   const gateway = offsetIp(cidr.network, 1);
   const guest = offsetIp(cidr.network, 2);
   if (!gateway || !guest) {
-    throw new PlanError(PlanErrorCode.NoMoreAddresses, `no more available IP in subnet "${formatNetwork(cidr)}"`);
+    throw new PlanError(PlanErrorCode.NoMoreAddresses, `no more available IP in subnet "${formatIpPrefix(cidr)}"`);
   }
   return { cidr, gateway, guest };
 }
@@ -127,7 +127,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
   const bridge = kubevirtBridgeName(ctx.podInterface);
   const tap = kubevirtTapName(ctx.podInterface, ctx.primary);
   const mac = kubevirtGuestMac(ctx, link.mac);
-  const gwAddr = (a: MasqueradeAddresses) => `${formatIp(a.gateway)}/${a.cidr.prefix}`;
+  const gwAddr = (a: MasqueradeAddresses) => `${formatIpAddr(a.gateway)}/${a.cidr.prefix}`;
   const links: LinkStep[] = [
     {
       kind: "bridge",
@@ -162,14 +162,14 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
   const domainName = longestDomain(search);
   const dhcpv4: Dhcpv4Plan | undefined = v4 && {
     serverInterface: bridge,
-    serverIdentifier: formatIp(v4.gateway),
+    serverIdentifier: formatIpAddr(v4.gateway),
     filterClientMac: false,
     client: {
       mac,
-      ip: formatIp(v4.guest),
+      ip: formatIpAddr(v4.guest),
       prefix: v4.cidr.prefix,
       subnetMask: ipv4Netmask(v4.cidr.prefix),
-      router: formatIp(v4.gateway),
+      router: formatIpAddr(v4.gateway),
       routes: [],
       dnsServers: ctx.dns.nameserversV4,
       searchDomains: search,
@@ -183,7 +183,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
   const dhcpv6: Dhcpv6Plan | undefined = v6 && {
     serverInterface: bridge,
     serverDuidMac: MASQUERADE_BRIDGE_MAC,
-    clientAddress: formatIp(v6.guest),
+    clientAddress: formatIpAddr(v6.guest),
     preferredLifetime: KUBEVIRT_LEASE_SECONDS,
     validLifetime: KUBEVIRT_LEASE_SECONDS,
     dnsServers: ctx.dns.nameserversV6,
@@ -191,7 +191,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
   };
   const ra: RaPlan | undefined = v6 && routerAdvertisement(bridge, v6, link.mtu, ctx.dns.nameserversV6, search);
   const antiSpoof: AntiSpoofPlan | undefined = antiSpoofingOn(ctx, true)
-    ? { tap, mac, ipv4: v4 ? [formatIp(v4.guest)] : [], ipv6: v6 ? [formatIp(v6.guest)] : [] }
+    ? { tap, mac, ipv4: v4 ? [formatIpAddr(v4.guest)] : [], ipv6: v6 ? [formatIpAddr(v6.guest)] : [] }
     : undefined;
   if (antiSpoof) addAntiSpoofRules(ctx.nft, antiSpoof);
   return {
@@ -237,7 +237,7 @@ function routerAdvertisement(
     mtu,
     prefixes: [
       {
-        prefix: formatNetwork(v6.cidr),
+        prefix: formatIpPrefix(v6.cidr),
         onLink: true,
         autonomous: false,
         validLifetime: INFINITE_LEASE_SECONDS,
@@ -269,8 +269,8 @@ function addKubevirtNat(
 ): void {
   const f = a.cidr.network.family === Family.V4 ? NftFamily.Ip : NftFamily.Ip6;
   const nf = f as "ip" | "ip6";
-  const G = formatIp(a.guest);
-  const GW = formatIp(a.gateway);
+  const G = formatIpAddr(a.guest);
+  const GW = formatIpAddr(a.gateway);
   const LO = f === NftFamily.Ip ? "127.0.0.1" : "::1";
   const istio = ctx.options.istio === true;
   const podIface = ctx.podInterface.value;
@@ -361,7 +361,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
   const bridge = virtinkBridgeName(L);
   const tap = virtinkTapName(L);
   const mac = (ctx.iface.macAddress ?? link.mac).toLowerCase();
-  const G = formatIp(a.guest);
+  const G = formatIpAddr(a.guest);
   const links: LinkStep[] = [
     {
       kind: "bridge",
@@ -369,7 +369,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
       mtu: link.mtu,
       flushAddresses: true,
       deleteAddresses: [],
-      addresses: [`${formatIp(a.gateway)}/${a.cidr.prefix}`],
+      addresses: [`${formatIpAddr(a.gateway)}/${a.cidr.prefix}`],
       state: "up",
     },
     {
@@ -415,14 +415,14 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
     sysctls: [{ key: "net.ipv4.ip_forward", value: "1" }],
     dhcpv4: {
       serverInterface: bridge,
-      serverIdentifier: formatIp(a.gateway),
+      serverIdentifier: formatIpAddr(a.gateway),
       filterClientMac: true,
       client: {
         mac,
         ip: G,
         prefix: a.cidr.prefix,
         subnetMask: ipv4Netmask(a.cidr.prefix),
-        router: formatIp(a.gateway),
+        router: formatIpAddr(a.gateway),
         // Virtink sends an empty option 121 here; vmnet omits it so RFC 3442 clients keep the router (quirk §9.2).
         routes: [],
         dnsServers: ctx.dns.nameserversV4,

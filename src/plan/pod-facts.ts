@@ -2,7 +2,7 @@
  * What the pod's network namespace holds before vmnet touches it: the planner's only view of the world. The runtime
  * reads these facts (netlink, /etc/resolv.conf, hostname) and hands them over; nothing here does I/O.
  */
-import { Family, isGlobalUnicast, parseIp } from "./ip.ts";
+import { Family, isGlobalUnicast, parseIpAddr } from "../api/ip.ts";
 
 /** A link's address with its prefix length, e.g. `{ address: "10.244.1.5", prefix: 24 }`. */
 export interface LinkAddress {
@@ -79,7 +79,7 @@ export function parseResolvConf(text: string, options: ParseResolvConfOptions = 
     const fields = line.trim().split(/\s+/u);
     const [key, ...rest] = fields;
     if (key === "nameserver" && fields.length === 2) {
-      const ip = parseIp(rest[0] ?? "");
+      const ip = parseIpAddr(rest[0] ?? "");
       if (ip?.family === Family.V4) v4.push(rest[0] ?? "");
       else if (ip?.family === Family.V6) v6.push(rest[0] ?? "");
     } else if (key === "search") {
@@ -110,7 +110,7 @@ export function applySubdomain(search: readonly string[], subdomain: string): st
 /** The first global-unicast address of a family on a link, if any (Go's `IsGlobalUnicast`). */
 export function firstGlobalAddress(link: PodLink, family: Family): LinkAddress | undefined {
   return link.addresses.find((a) => {
-    const ip = parseIp(a.address);
+    const ip = parseIpAddr(a.address);
     return ip !== undefined && ip.family === family && isGlobalUnicast(ip);
   });
 }
@@ -119,6 +119,6 @@ export function firstGlobalAddress(link: PodLink, family: Family): LinkAddress |
 export function podIPsOf(link: PodLink, facts: PodFacts): string[] {
   const v4 = firstGlobalAddress(link, Family.V4)?.address;
   const v6 = firstGlobalAddress(link, Family.V6)?.address;
-  const v6First = facts.podIP !== undefined && parseIp(facts.podIP)?.family === Family.V6;
+  const v6First = facts.podIP !== undefined && parseIpAddr(facts.podIP)?.family === Family.V6;
   return (v6First ? [v6, v4] : [v4, v6]).filter((a): a is string => a !== undefined);
 }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { parseIpPrefix } from "../../src/api/ip.ts";
 import type { VmNetworkModel } from "../../src/api/model.ts";
 import { kubevirtFakeBridgeIp, virtinkBridgeAddress } from "../../src/plan/bridge.ts";
 import { PlanError } from "../../src/plan/errors.ts";
-import { parseCidr } from "../../src/plan/ip.ts";
 import { addressesOf } from "../../src/plan/masquerade.ts";
 import type { PlanPodOptions } from "../../src/plan/plan.ts";
 import { planPod } from "../../src/plan/plan.ts";
@@ -130,7 +130,7 @@ describe("planPod errors", () => {
 describe("address helpers errors", () => {
   it("addressesOf rejects a network of fewer than 4 addresses", () => {
     expectPlanError(
-      () => addressesOf(parseCidr("10.0.2.0/31") ?? assert.fail()),
+      () => addressesOf(parseIpPrefix("10.0.2.0/31") ?? assert.fail()),
       "too_few_addresses",
       "less than 4 addresses on network",
     );
