@@ -4,8 +4,8 @@
  * Virtink's.
  */
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
+import { formatMac } from "../../api/mac.ts";
 import type { VkInterface, VkVirtualMachine } from "../../api/virtink-types.ts";
-import { formatMac } from "./go-net.ts";
 import { cloneJson, goString, isRecord, type JsonRecord, listOf, present } from "./json.ts";
 
 /** The masquerade CIDR Virtink fills in when `masquerade.cidr` is empty. */

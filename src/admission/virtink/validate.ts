@@ -2,11 +2,12 @@
  * Virtink's validating webhook (`ValidateVM`), the networking rules I1–I10, N1–N5 and the update rule U1 of the
  * Virtink reference §2.3, evaluated in the order of §2.2.
  */
+import { CidrParseError, goInt64AddressCount, tryParseCidr } from "../../api/ip.ts";
+import { goMacErrorText, tryParseMac } from "../../api/mac.ts";
 import type { FieldPath } from "../../api/source.ts";
 import type { VkVirtualMachine } from "../../api/virtink-types.ts";
 import type { Cause } from "../cause.ts";
 import { duplicateError, forbiddenError, invalidError, requiredError } from "./field-error.ts";
-import { goAddressCount, parseGoCidr, parseGoMac } from "./go-net.ts";
 import { goString, isRecord, type JsonRecord, listOf, present } from "./json.ts";
 
 /** Options of {@link validateVirtinkVm}. */
@@ -80,8 +81,7 @@ function validateInterface(iface: JsonRecord, path: FieldPath): Cause[] {
   const mac = goString(iface.mac);
   // Virtink checks emptiness and then parses anyway, so "" yields both errors.
   if (mac === "") causes.push(requiredError([...path, "mac"]));
-  const parsed = parseGoMac(mac);
-  if (!parsed.ok) causes.push(invalidError([...path, "mac"], mac, parsed.error));
+  if (tryParseMac(mac) === undefined) causes.push(invalidError([...path, "mac"], mac, goMacErrorText(mac)));
 
   let count = 0;
   for (const method of VIRTINK_BINDING_METHODS) {
@@ -101,12 +101,14 @@ function validateInterface(iface: JsonRecord, path: FieldPath): Cause[] {
 
 function validateCidr(cidr: string, capacity: number, path: FieldPath): Cause[] {
   if (cidr === "") return [requiredError(path)];
-  const parsed = parseGoCidr(cidr);
-  if (!parsed.ok) {
+  // Virtink is built with Go 1.19, whose ParseCIDR reads IPv6 groups the pre-netip way.
+  const parsed = tryParseCidr(cidr, { legacyIPv6: true });
+  if (parsed === undefined) {
     // Go reports the parse error and then, the subnet being nil, a second error.
-    return [invalidError(path, cidr, parsed.error), invalidError(path, cidr, "must specify subnet")];
+    const error = new CidrParseError(cidr).message;
+    return [invalidError(path, cidr, error), invalidError(path, cidr, "must specify subnet")];
   }
-  if (goAddressCount(parsed.value) < BigInt(capacity)) {
+  if (goInt64AddressCount(parsed) < BigInt(capacity)) {
     return [invalidError(path, cidr, `must contain at least ${capacity} IPs`)];
   }
   return [];
