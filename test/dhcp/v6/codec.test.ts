@@ -48,18 +48,29 @@ describe("decodeMessage", () => {
   });
   it("decodes the dhcpcd SOLICIT with Rapid Commit", () => {
     const m = decodeMessage(DHCPCD_SOLICIT);
-    assert.equal(m.transactionId, 0xa1b2c3);
+    assert.equal(m.type, MessageType.Solicit);
+    assert.equal(m.transactionId, 0x810d07);
     assert.deepEqual(
       m.options.map((o) => [o.code, o.data.length]),
       [
         [1, 14],
-        [14, 0],
         [3, 12],
-        [6, 4],
+        [6, 10],
         [8, 2],
+        [14, 0],
+        [16, 60],
       ],
     );
-    assert.equal(decodeIaNa(findOptions(m.options, 3)[0]?.data ?? new Uint8Array()).iaid, 0x123456);
+    const duid = decodeDuid(1, findOption(m.options, OptionCode.ClientId)?.data ?? new Uint8Array());
+    assert.deepEqual([duid.type, duid.hardwareType, duid.time], [1, 1, 0x329659a9]);
+    assert.deepEqual(duid.linkLayerAddress, hex("525400123456"));
+    assert.deepEqual(decodeIaNa(findOptions(m.options, 3)[0]?.data ?? new Uint8Array()), {
+      iaid: 0x123456,
+      t1: 0,
+      t2: 0,
+      options: [],
+    });
+    assert.deepEqual(decodeOro(findOption(m.options, OptionCode.Oro)?.data ?? new Uint8Array()), [23, 24, 39, 82, 83]);
   });
   it("re-encodes both captures byte for byte", () => {
     assert.deepEqual(encodeMessage(decodeMessage(DHCLIENT_SOLICIT)), DHCLIENT_SOLICIT);

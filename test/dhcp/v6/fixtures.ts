@@ -19,14 +19,18 @@ export const DHCLIENT_SOLICIT = hex(`
   0003 000c 7ce156f0 00000e10 00001518`);
 
 /**
- * A SOLICIT as dhcpcd sends it with `option rapid_commit` (encoded by hand from RFC 8415 §8 and §21): Client ID
- * DUID-LLT (hw 1, time 0x2a2b2c2d, 52:54:00:12:34:56), Rapid Commit, IA_NA IAID 0x00123456 T1 0 T2 0,
- * ORO 23 24, Elapsed Time 0.
+ * A SOLICIT sent by dhcpcd 9.4.1 with Debian's DHCPv6 options (`option domain_name_servers, domain_name,
+ * domain_search` and `option rapid_commit`), captured with tcpdump on a veth pair: the UDP payload. Client ID
+ * DUID-LLT (hw 1, time 0x329659a9, 52:54:00:12:34:56), IA_NA IAID 0x00123456 T1 0 T2 0, ORO 23 24 39 82 83,
+ * Elapsed Time 0, Rapid Commit, Vendor Class (enterprise 40712, "dhcpcd-9.4.1:Linux-6.18.44-fc-v782:x86_64:AuthenticAMD").
  */
 export const DHCPCD_SOLICIT = hex(`
-  01 a1b2c3
-  0001 000e 0001 0001 2a2b2c2d 525400123456
-  000e 0000
+  01 810d07
+  0001 000e 0001 0001 329659a9 525400123456
   0003 000c 00123456 00000000 00000000
-  0006 0004 0017 0018
-  0008 0002 0000`);
+  0006 000a 0017 0018 0027 0052 0053
+  0008 0002 0000
+  000e 0000
+  0010 003c 00009f08 0036
+    6468 6370 6364 2d39 2e34 2e31 3a4c 696e 7578 2d36 2e31 382e 3434 2d66 632d 7637 3832 3a78
+    3836 5f36 343a 4175 7468 656e 7469 6341 4d44`);
