@@ -113,6 +113,19 @@ describe("vmnet validate", { concurrency: 4 }, () => {
     ]);
     assert.equal(r.code, 0, r.stdout);
   });
+  it("uses a KubeVirt CR in the same file as the VM", async () => {
+    const text = ["examples/kubevirt/kubevirt-cr-no-pod-bridge.yaml", "examples/kubevirt/bridge-default-refused.yaml"]
+      .map((f) => readFileSync(`${ROOT}${f}`, "utf8"))
+      .join("---\n");
+    const r = await vmnet(["validate", "-o", "json", "-"], text);
+    assert.equal(r.code, 1);
+    assert.deepEqual(JSON.parse(r.stdout), {
+      allowed: false,
+      causes: [],
+      warnings: [],
+      message: "bridge interface is not enabled in kubevirt-config",
+    });
+  });
   it("compares with the stored object given with --old (KubeVirt VMI update)", async () => {
     const r = await vmnet([
       "validate",
@@ -155,6 +168,23 @@ describe("vmnet validate: unreadable input exits 2 with one clear line", { concu
       name: "--kubevirt-config that is not a CR",
       args: ["validate", "--kubevirt-config", "examples/nads/bridge-test.yaml", POD_MASQUERADE],
       stderr: /examples\/nads\/bridge-test\.yaml:\d+: --kubevirt-config expects only a KubeVirt CR here/,
+    },
+    {
+      name: "a KubeVirt CR both in the file and given with --kubevirt-config",
+      args: [
+        "validate",
+        "--kubevirt-config",
+        "examples/kubevirt/kubevirt-cr-no-pod-bridge.yaml",
+        "test/cli/fixtures/with-cr.yaml",
+      ],
+      stderr:
+        /More than one KubeVirt CR given \(test\/cli\/fixtures\/with-cr\.yaml:\d+, examples\/kubevirt\/kubevirt-cr-no-pod-bridge\.yaml:\d+\)/,
+    },
+    {
+      name: "a KubeVirt CR that KubeVirt would reject",
+      args: ["validate", "test/cli/fixtures/bad-cr.yaml"],
+      stderr:
+        /^vmnet validate: test\/cli\/fixtures\/bad-cr\.yaml:\d+:\d+: invalid KubeVirt CR: .*defaultNetworkInterface/,
     },
     {
       name: "--nad that is not a NAD",
