@@ -4,12 +4,12 @@
  * the Multus `k8s.v1.cni.cncf.io/network-status` annotation is built from the CNI results.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createNetns, deleteNetns, listNetns, netnsPath } from "../host/netns.ts";
 import { hashedPodInterfaceName, PRIMARY_POD_INTERFACE } from "../plan/namescheme.ts";
 import { CniCommand, type CniResult, invokeCni, type NetworkConfig, normalizeNetworkConfig } from "./cni.ts";
-import { type LabNode, nodeCniCacheDir, nodeIpamDir, nodePodsDir } from "./node.ts";
+import { deleteNode, type LabNode, nodeCniCacheDir, nodeIpamDir, nodePodsDir } from "./node.ts";
 
 /** Multus' pod annotation carrying the attachment results. */
 export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
@@ -411,4 +411,39 @@ async function teardown(node: LabNode, rec: PodRecord, netnsCreated: boolean): P
   if (errors.length > 0) {
     throw new PodTeardownError(errors, `Cannot fully delete pod "${rec.namespace}/${rec.name}" on node "${node.name}"`);
   }
+}
+
+/**
+ * Tears the whole lab node down (`vmnet lab destroy`): every recorded pod through {@link deletePod}, any namespace
+ * still named `<node>-*`, then the node. Keeps going past failures and reports them together at the end.
+ */
+export async function destroyNode(node: LabNode): Promise<void> {
+  const errors: unknown[] = [];
+  let podNames: string[] = [];
+  try {
+    podNames = await readdir(nodePodsDir(node));
+  } catch (e) {
+    if (!(e instanceof Error && "code" in e && e.code === "ENOENT")) errors.push(e);
+  }
+  for (const name of podNames) {
+    try {
+      await deletePod(node, await loadPod(node, name));
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  try {
+    const prefix = `${node.name}-`;
+    for (const ns of await listNetns({ executor: node.executor })) {
+      if (ns.startsWith(prefix)) await deleteNetns(ns, { executor: node.executor });
+    }
+  } catch (e) {
+    errors.push(e);
+  }
+  try {
+    await deleteNode(node);
+  } catch (e) {
+    errors.push(e);
+  }
+  if (errors.length > 0) throw new PodTeardownError(errors, `Cannot fully destroy lab node "${node.name}"`);
 }
