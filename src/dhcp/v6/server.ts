@@ -56,6 +56,11 @@ export interface Dhcp6ServerConfig {
   readonly rapidCommit?: boolean;
   /** Preference option value in ADVERTISE; 255 makes the client skip collecting other offers (default 255). */
   readonly preference?: number;
+  /**
+   * The served interface (the bridge). When set, packets whose `meta.ifindex` names another interface are dropped,
+   * as KubeVirt does for its `[::]:547` socket: the server must never answer on the pod's cluster-facing side.
+   */
+  readonly ifindex?: number;
 }
 
 /** Inputs for the masquerade server: the bridge MAC and what the guest gets. */
@@ -115,6 +120,7 @@ export const Dhcp6DropReason = {
   UnexpectedIa: "unexpected-ia",
   NothingToConfirm: "nothing-to-confirm",
   UnicastNotAllowed: "unicast-not-allowed",
+  WrongInterface: "wrong-interface",
   /** The reply would not fit the wire format (e.g. a RENEW listing thousands of addresses). */
   Unencodable: "unencodable",
 } as const;
@@ -262,6 +268,11 @@ export class Dhcp6Server {
   /** Handles one datagram; returns the reply to send, or `undefined` when the packet is dropped. Never throws. */
   handle(bytes: Uint8Array, meta: Dhcp6PacketMeta): Dhcp6Reply | undefined {
     this.#received++;
+    const served = this.#config.ifindex;
+    if (served !== undefined && meta.ifindex !== undefined && meta.ifindex !== served) {
+      this.#drop("wrong-interface");
+      return undefined;
+    }
     try {
       const reply = encodeMessage(this.#handle(bytes, meta.destinationAddress));
       this.#replied++;

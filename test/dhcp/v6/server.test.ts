@@ -383,6 +383,23 @@ describe("Dhcp6Server unicast rule (RFC 8415 §16)", () => {
   }
 });
 
+describe("Dhcp6Server interface filter", () => {
+  const cases: [string, number | undefined, number | undefined, boolean][] = [
+    ["answers on the served interface", 3, 3, true],
+    ["drops packets from another interface", 3, 2, false],
+    ["answers when the transport does not report the interface", 3, undefined, true],
+    ["answers any interface when none is configured", undefined, 2, true],
+  ];
+  for (const [what, served, received, answered] of cases) {
+    it(what, () => {
+      const server = new Dhcp6Server({ ...CONFIG, ifindex: served });
+      const out = server.handle(DHCLIENT_SOLICIT, { ...META, ifindex: received });
+      assert.equal(out !== undefined, answered);
+      assert.equal(server.stats.dropped["wrong-interface"], answered ? 0 : 1);
+    });
+  }
+});
+
 describe("Dhcp6Server configuration", () => {
   const invalid: [string, Partial<Dhcp6ServerConfig>, ErrorConstructor][] = [
     ["a bad MAC", { serverDuidMac: "02:00:00:00:00" }, SyntaxError],
