@@ -7,7 +7,9 @@
  * - sloppy: `k8s.io/utils/net.ParseIPSloppy` / `ParseCIDRSloppy` (Go 1.16's parser), which reads IPv4 octets with
  *   leading zeros as decimal. KubeVirt normalises `ntpServers` and `vmNetworkCIDR` with it at decode time.
  *
- * Addresses are 16 bytes, IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), as in Go.
+ * Addresses are 16 bytes, IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), as in Go. For address arithmetic (the
+ * planner's network + n, masks, containment) the same parsers also yield {@link IpAddr} / {@link IpPrefix}, an
+ * integer with the family as written. The one IP text codec of the project: src/plan and the Virtink admitter use it.
  */
 
 /** Raised by {@link parseCidr} and {@link parseCidrSloppy}; the message is Go's `ParseError` text. */
