@@ -90,6 +90,34 @@ describe("Dhcp6Server SOLICIT", () => {
       0018 000f 07636c7573746572 056c6f63616c 00`);
     assert.deepEqual(out?.reply, expected);
   });
+  it("answers a REQUEST without a configured address with this exact NoAddrsAvail REPLY", () => {
+    const out = new Dhcp6Server({ ...CONFIG, address: undefined }).handle(
+      packet(MessageType.Request, [opt(1, CLIENT_ID), opt(2, SERVER_ID), iaNa(5)]),
+      META,
+    );
+    // RFC 8415 §18.3.2: the IA_NA comes back without addresses and with Status Code NoAddrsAvail (2) inside it.
+    const expected = hex(`
+      07 123456
+      0001 000e 0001 0001 3296544e 02117ce156f0
+      0002 000a 0003 0001 020000000000
+      0003 0028 00000005 00000000 00000000
+        000d 0018 0002 4e6f 20 616464726573736573 20 617661696c61626c65
+      0017 0010 fd00000000000000000000000000000a
+      0018 000f 07636c7573746572 056c6f63616c 00`);
+    assert.deepEqual(out?.reply, expected);
+  });
+  it("answers an INFORMATION-REQUEST with this exact REPLY", () => {
+    const out = new Dhcp6Server(CONFIG).handle(
+      packet(MessageType.InformationRequest, [opt(OptionCode.Oro, encodeOro([23, 24]))]),
+      META,
+    );
+    const expected = hex(`
+      07 123456
+      0002 000a 0003 0001 020000000000
+      0017 0010 fd00000000000000000000000000000a
+      0018 000f 07636c7573746572 056c6f63616c 00`);
+    assert.deepEqual(out?.reply, expected);
+  });
   it("commits at once with REPLY and Rapid Commit when the client asks (dhcpcd)", () => {
     const m = exchange(new Dhcp6Server(CONFIG), DHCPCD_SOLICIT);
     assert.equal(m.type, MessageType.Reply);
