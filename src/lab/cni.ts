@@ -8,8 +8,8 @@ import { join } from "node:path";
 import type { CniNetworkConfig } from "../api/nad.ts";
 import { assertNetnsName, type Executor, hostExecutor } from "../host/exec.ts";
 
-/** CNI operations vmnet runs (VERSION and GC are not needed by the lab). */
-export const CniCommand = { Add: "ADD", Del: "DEL", Check: "CHECK" } as const;
+/** CNI operations vmnet runs (GC and STATUS are not needed by the lab). */
+export const CniCommand = { Add: "ADD", Del: "DEL", Check: "CHECK", Version: "VERSION" } as const;
 export type CniCommand = (typeof CniCommand)[keyof typeof CniCommand];
 
 /** Where Debian's containernetworking-plugins installs the reference plugins. */
@@ -250,6 +250,9 @@ export function cachedResultPath(cacheDir: string, network: string, containerId:
  * DEL removes the cache entry after all plugins succeeded.
  */
 export async function invokeCni(conf: unknown, invocation: CniInvocation): Promise<CniResult | undefined> {
+  if (invocation.command === CniCommand.Version) {
+    throw new TypeError('Cannot run "VERSION" through invokeCni: use cniPluginVersions');
+  }
   const network = normalizeNetworkConfig(conf);
   if (invocation.runNetns !== undefined) assertNetnsName(invocation.runNetns);
   const capabilityArgs: Record<string, unknown> = { ...(invocation.capabilityArgs ?? {}) };
@@ -312,28 +315,62 @@ async function readCached(path: string): Promise<Record<string, unknown> | undef
 }
 
 async function runPlugin(type: string, stdin: Record<string, unknown>, inv: CniInvocation): Promise<string> {
-  const pluginDir = inv.pluginDir ?? DEFAULT_PLUGIN_DIR;
-  // `env -i` gives the plugin exactly the CNI variables (no stray CNI_* from our own environment); the Executor runs
-  // it through `ip netns exec` when runNetns is set, so the plugin's host side lands in that namespace.
-  const env = [
-    `PATH=${PATH_ENV}`,
-    `CNI_COMMAND=${inv.command}`,
+  return exec(type, stdin, inv, [
     `CNI_CONTAINERID=${inv.containerId}`,
     `CNI_NETNS=${inv.netns}`,
     `CNI_IFNAME=${inv.ifname}`,
     `CNI_ARGS=${cniArgsString(inv.args ?? {}, inv.mac)}`,
-    `CNI_PATH=${pluginDir}`,
-  ];
-  const executor = inv.executor ?? hostExecutor;
+  ]);
+}
+
+type ExecContext = Pick<CniInvocation, "command" | "pluginDir" | "runNetns" | "executor" | "timeoutMs">;
+
+async function exec(type: string, stdin: unknown, ctx: ExecContext, vars: readonly string[]): Promise<string> {
+  const pluginDir = ctx.pluginDir ?? DEFAULT_PLUGIN_DIR;
+  // `env -i` gives the plugin exactly the CNI variables (no stray CNI_* from our own environment); the Executor runs
+  // it through `ip netns exec` when runNetns is set, so the plugin's host side lands in that namespace.
+  const env = [`PATH=${PATH_ENV}`, `CNI_COMMAND=${ctx.command}`, ...vars, `CNI_PATH=${pluginDir}`];
+  const executor = ctx.executor ?? hostExecutor;
   const result = await executor.run("env", ["-i", ...env, join(pluginDir, type)], {
     stdin: JSON.stringify(stdin),
     allowFailure: true,
-    timeoutMs: inv.timeoutMs ?? 30_000,
-    ...(inv.runNetns === undefined ? {} : { netns: inv.runNetns }),
+    timeoutMs: ctx.timeoutMs ?? 30_000,
+    ...(ctx.runNetns === undefined ? {} : { netns: ctx.runNetns }),
   });
-  if (result.code !== 0)
-    throw parseCniError(result.stdout, result.stderr, { plugin: type, command: inv.command, exitCode: result.code });
+  if (result.code !== 0) {
+    throw parseCniError(result.stdout, result.stderr, { plugin: type, command: ctx.command, exitCode: result.code });
+  }
   return result.stdout;
+}
+
+/** The CNI versions plugin `type` supports (its VERSION answer), run the same way as ADD (`runNetns` included). */
+export async function cniPluginVersions(type: string, options: Omit<ExecContext, "command"> = {}): Promise<string[]> {
+  asPlugin({ type }, "type");
+  const out = await exec(type, { cniVersion: "1.0.0" }, { ...options, command: CniCommand.Version }, []);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(out);
+  } catch (e) {
+    throw new CniError(
+      {
+        code: CniErrorCode.DecodeFailure,
+        msg: "VERSION answer is not JSON",
+        plugin: type,
+        command: CniCommand.Version,
+      },
+      { cause: e },
+    );
+  }
+  const versions = isRecord(parsed) ? parsed.supportedVersions : undefined;
+  if (!Array.isArray(versions) || !versions.every((v) => typeof v === "string")) {
+    throw new CniError({
+      code: CniErrorCode.DecodeFailure,
+      msg: "VERSION answer has no supportedVersions",
+      plugin: type,
+      command: CniCommand.Version,
+    });
+  }
+  return versions;
 }
 
 /** Turns a failed plugin's output into a {@link CniError}; output that is not error JSON becomes code 999. */

@@ -7,6 +7,7 @@ import {
   CniError,
   cachedResultPath,
   cniArgsString,
+  cniPluginVersions,
   cniVersionAtLeast,
   invokeCni,
   type NetworkConfig,
@@ -224,5 +225,41 @@ describe("invokeCni with the real plugins", { skip }, () => {
       invokeCni({ ...conf, cniVersion: "0.3.1" }, { ...inv(), command: "CHECK" }),
       (e: unknown) => e instanceof CniError && e.code === 1,
     );
+  });
+
+  // Every reference plugin, run the way invokeCni runs them (env -i, ip netns exec <node>); firewall only speaks
+  // versions with prevResult, as it only works chained.
+  const plugins: [string, string[]][] = [
+    ["bridge", ["0.3.1", "1.0.0"]],
+    ["host-local", ["0.3.1", "1.0.0"]],
+    ["ptp", ["0.3.1", "1.0.0"]],
+    ["macvlan", ["0.3.1", "1.0.0"]],
+    ["ipvlan", ["0.3.1", "1.0.0"]],
+    ["tuning", ["0.3.1", "1.0.0"]],
+    ["vlan", ["0.3.1", "1.0.0"]],
+    ["loopback", ["0.3.1", "1.0.0"]],
+    ["host-device", ["0.3.1", "1.0.0"]],
+    ["static", ["0.3.1", "1.0.0"]],
+    ["portmap", ["0.3.1", "1.0.0"]],
+    ["firewall", ["0.4.0", "1.0.0"]],
+    ["bandwidth", ["0.3.1", "1.0.0"]],
+    ["sbr", ["0.3.1", "1.0.0"]],
+    ["vrf", ["0.3.1", "1.0.0"]],
+  ];
+  for (const [type, required] of plugins) {
+    test(`cniPluginVersions runs ${type} inside the node and it speaks CNI ${required.join(" and ")}`, async () => {
+      const versions = await cniPluginVersions(type, { runNetns: node.name });
+      for (const v of required) assert.ok(versions.includes(v), versions.join(", "));
+    });
+  }
+
+  test("invokeCni runs the loopback plugin as the runtime does for lo", async () => {
+    const lo = { cniVersion: "1.0.0", name: "cni-loopback", type: "loopback" };
+    const r = await invokeCni(lo, { ...inv(), ifname: "lo", command: "ADD" });
+    assert.deepEqual(
+      r?.ips.map((ip) => ip.address),
+      ["127.0.0.1/8", "::1/128"],
+    );
+    await invokeCni(lo, { ...inv(), ifname: "lo", command: "DEL" });
   });
 });
