@@ -7,6 +7,7 @@ import { type ClusterConfig, DEFAULT_CLUSTER_CONFIG } from "../api/cluster-confi
 import type { Decoded } from "../api/decode.ts";
 import { decodeKubeVirtVm, decodeKubeVirtVmi } from "../api/kubevirt.ts";
 import type { KvVirtualMachine, KvVirtualMachineInstance, KvVmiSpec } from "../api/kubevirt-types.ts";
+import { ObjectKind } from "../api/load.ts";
 import type { FieldPath, SourceDocument } from "../api/source.ts";
 import { decodeVirtinkVm } from "../api/virtink.ts";
 import type { VkVirtualMachine } from "../api/virtink-types.ts";
@@ -15,11 +16,11 @@ import { admissionMessage, admitKubeVirt, applyKubeVirtDefaults } from "./kubevi
 import { admitVirtink, applyVirtinkDefaults, virtinkDenialMessage } from "./virtink/index.ts";
 import { checkKubeVirtSpec, checkVirtinkVm, DEFAULT_POD_CIDRS, type NadFacts, parsePodCidrs } from "./vmnet/index.ts";
 
-/** The VM kinds vmnet admits, named as the loader classifies documents. */
+/** The VM kinds vmnet admits: the loader's object kinds that are VMs. */
 export const VmKind = {
-  KubeVirtVm: "kubevirt-vm",
-  KubeVirtVmi: "kubevirt-vmi",
-  VirtinkVm: "virtink-vm",
+  KubeVirtVm: ObjectKind.KubeVirtVm,
+  KubeVirtVmi: ObjectKind.KubeVirtVmi,
+  VirtinkVm: ObjectKind.VirtinkVm,
 } as const;
 export type VmKind = (typeof VmKind)[keyof typeof VmKind];
 
@@ -80,7 +81,13 @@ export function warningText(c: Cause): string {
   return c.field === "" ? c.message : `${c.field}: ${c.message}`;
 }
 
-function nameOf(value: unknown): string {
+/** How to name a VM document in messages: its `metadata.name`, or its position in the file. */
+export function displayName(vm: { readonly doc: SourceDocument }): string {
+  return nameOf(vm.doc.value) || `document ${vm.doc.index + 1}`;
+}
+
+/** The `metadata.name` of an object, or `""`. */
+export function nameOf(value: unknown): string {
   if (typeof value !== "object" || value === null) return "";
   const meta = (value as { metadata?: unknown }).metadata;
   if (typeof meta !== "object" || meta === null) return "";
@@ -239,7 +246,7 @@ export function combineAdmissions(objects: readonly VmAdmission[]): Admission {
       ? undefined
       : objects.length === 1
         ? denied[0]?.message
-        : denied.map((o) => `${o.name || `document ${o.doc.index + 1}`}: ${o.message ?? "denied"}`).join("; ");
+        : denied.map((o) => `${displayName(o)}: ${o.message ?? "denied"}`).join("; ");
   return {
     allowed: denied.length === 0,
     causes: objects.flatMap((o) => o.causes),

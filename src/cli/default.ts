@@ -3,7 +3,7 @@
  * (e.g. KubeVirt's bridge default with the bridge not permitted on the pod network), prints
  * `{"allowed": false, "message"}` and exits 1.
  */
-import { defaultVm } from "../admission/admit.ts";
+import { defaultVm, displayName } from "../admission/admit.ts";
 import { FlagKind, type FlagSpec, parseArgs, singleInput } from "./args.ts";
 import { oldFor, readInputs } from "./input.ts";
 import { type DataFormat, formatData, formatObjects } from "./output.ts";
@@ -31,9 +31,8 @@ export function runDefault(argv: readonly string[], io: CommandIo): number {
   const single = inputs.vms.length === 1;
   const results = inputs.vms.map((vm) => {
     const stored = oldFor(vm, inputs.olds, single);
-    const name = (vm.doc.value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
     return {
-      name: typeof name === "string" && name !== "" ? name : `document ${vm.doc.index + 1}`,
+      name: displayName(vm),
       r: defaultVm(vm, {
         config: inputs.config,
         ...(stored ? { old: stored } : {}),

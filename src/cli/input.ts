@@ -4,14 +4,14 @@
  * {@link InputError} naming the file (and line), which the entry point turns into exit code 2.
  */
 import { readFileSync } from "node:fs";
-import type { VmDocument } from "../admission/admit.ts";
+import { nameOf, type VmDocument, VmKind } from "../admission/admit.ts";
 import { type Cause, locate } from "../admission/cause.ts";
 import { type NadFacts, nadFactsFrom } from "../admission/vmnet/index.ts";
 import { type ClusterConfig, DEFAULT_CLUSTER_CONFIG } from "../api/cluster-config.ts";
 import { clusterConfigFromKubeVirt } from "../api/kubevirt-cr.ts";
-import { type LoadedObject, loadObjects } from "../api/load.ts";
+import { type LoadedObject, loadObjects, UnknownObjectError } from "../api/load.ts";
 import { decodeNad } from "../api/nad.ts";
-import type { SourceDocument } from "../api/source.ts";
+import { type SourceDocument, SourceSyntaxError } from "../api/source.ts";
 
 /** An input that cannot be read or understood. The message names the file, and the line when there is one. */
 export class InputError extends Error {
@@ -50,7 +50,9 @@ export function loadFile(file: string): LoadedObject[] {
     return loadObjects(text, file);
   } catch (e) {
     // The loader names file:line in its messages (syntax errors, unknown kinds); keep them as they are.
-    throw new InputError(e instanceof Error ? e.message : String(e));
+    if (e instanceof SourceSyntaxError || e instanceof UnknownObjectError)
+      throw new InputError(e.message, { cause: e });
+    throw e;
   }
 }
 
@@ -70,7 +72,7 @@ export interface InputFiles {
   readonly old?: string;
 }
 
-const VM_KINDS = new Set<string>(["kubevirt-vm", "kubevirt-vmi", "virtink-vm"]);
+const VM_KINDS = new Set<string>(Object.values(VmKind));
 
 function isVm(o: LoadedObject): o is LoadedObject & VmDocument {
   return VM_KINDS.has(o.kind);
@@ -138,7 +140,7 @@ export function readInputs(files: InputFiles): Inputs {
  * hold a single VM. Throws when an old document exists but is of another kind.
  */
 export function oldFor(vm: VmDocument, olds: readonly VmDocument[], single: boolean): VmDocument | undefined {
-  const name = (d: VmDocument): unknown => (d.doc.value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  const name = (d: VmDocument): string => nameOf(d.doc.value);
   const match = single && olds.length === 1 ? olds[0] : olds.find((o) => o.kind === vm.kind && name(o) === name(vm));
   if (match && match.kind !== vm.kind) {
     throw new InputError(
