@@ -4,7 +4,7 @@
  * network configuration on stdin, one result or error JSON on stdout.
  */
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { CniNetworkConfig } from "../api/nad.ts";
 import { assertNetnsName, type Executor, hostExecutor } from "../host/exec.ts";
 
@@ -240,6 +240,9 @@ export function pluginStdin(
 
 /** Path of libcni's cached ADD result for one attachment. */
 export function cachedResultPath(cacheDir: string, network: string, containerId: string, ifname: string): string {
+  for (const part of [network, containerId, ifname]) {
+    if (part === "" || part.includes("/")) throw new RangeError(`Cannot cache a CNI result under "${part}"`);
+  }
   return join(cacheDir, "results", `${network}-${containerId}-${ifname}`);
 }
 
@@ -276,7 +279,7 @@ export async function invokeCni(conf: unknown, invocation: CniInvocation): Promi
     }
     if (prev === undefined) throw new RangeError(`Cannot add CNI network "${network.name}" without plugins`);
     if (cache !== undefined) {
-      await mkdir(join(invocation.cacheDir ?? "", "results"), { recursive: true });
+      await mkdir(dirname(cache), { recursive: true });
       await writeFile(cache, `${JSON.stringify(prev.raw)}\n`);
     }
     return prev;

@@ -3,7 +3,7 @@
  * network (or a Multus default-network NAD), each secondary NAD is attached under KubeVirt's pod interface name, and
  * the Multus `k8s.v1.cni.cncf.io/network-status` annotation is built from the CNI results.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createNetns, deleteNetns, listNetns, netnsPath } from "../host/netns.ts";
@@ -305,7 +305,7 @@ export async function createPod(options: CreatePodOptions): Promise<LabPod> {
     namespace,
     netns,
     containerId: randomBytes(32).toString("hex"),
-    uid: uuidFrom(randomBytes(16)),
+    uid: randomUUID(),
   };
   await mkdir(dir, { recursive: false }).catch((e: unknown) => {
     if (e instanceof Error && "code" in e && e.code === "EEXIST") {
@@ -336,11 +336,6 @@ export async function createPod(options: CreatePodOptions): Promise<LabPod> {
     await teardown(node, rec, created).catch(() => {});
     throw e;
   }
-}
-
-function uuidFrom(b: Buffer): string {
-  const h = b.toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 async function writePodFiles(node: LabNode, rec: PodRecord, options: CreatePodOptions): Promise<LabPod> {
