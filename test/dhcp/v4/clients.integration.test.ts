@@ -106,7 +106,7 @@ describe("Dhcp4Server with real DHCP clients over a veth pair", { skip: !canRun 
     // SIGUSR2 makes udhcpc release its lease (a unicast RELEASE to the server identifier), then run deconfig.
     client.kill("SIGUSR2");
     await waitFor(() => existsSync(released), "udhcpc did not release");
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => serverOutput.includes("releases 1\n"), "the server did not see the RELEASE");
     const exited = new Promise((resolve) => client?.once("exit", resolve));
     client.kill("SIGTERM");
     await exited;
