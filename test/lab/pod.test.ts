@@ -22,6 +22,7 @@ import {
   renderNetworkStatus,
   renderResolvConf,
 } from "../../src/lab/pod.ts";
+import { parseResolvConf } from "../../src/plan/pod-facts.ts";
 import { freshNode, ipJson, labSkipReason, linkMac, linkNames, ping, rootSnapshot } from "./harness.ts";
 
 describe("network-status rendering", () => {
@@ -95,6 +96,19 @@ describe("network-status rendering", () => {
       renderNetworkStatus([{ name: "a<b>&", dns: {} }]),
       '[{\n    "name": "a\\u003cb\\u003e\\u0026",\n    "dns": {}\n}]',
     );
+  });
+  test("renderResolvConf output parses back with the planner's resolv.conf rules", () => {
+    const dns = {
+      nameservers: ["10.96.0.10", "fd00:10:96::a"],
+      searches: ["ns1.svc.cluster.local"],
+      options: ["ndots:5"],
+    };
+    assert.deepEqual(parseResolvConf(renderResolvConf(dns)), {
+      nameserversV4: ["10.96.0.10"],
+      nameserversV6: ["fd00:10:96::a"],
+      search: ["ns1.svc.cluster.local"],
+      options: ["ndots:5"],
+    });
   });
   test("renderResolvConf writes kubelet's ClusterFirst layout", () => {
     assert.equal(
