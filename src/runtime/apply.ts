@@ -1,0 +1,212 @@
+/**
+ * Applying a NetworkPlan to a pod namespace (KubeVirt §5.1 steps 3–6): mark the record started, ONE netlink batch for
+ * every link change, the sysctls, ONE nftables transaction for the whole ruleset, mark it finished. Each step is
+ * computed against the current kernel state, so applying the same plan again, or adopting a pod after a restart of
+ * vmnet, changes nothing. Any failure rolls back exactly what this call created or changed, then throws.
+ */
+import type { NetlinkOp } from "../host/netlink.ts";
+import type { InterfaceName } from "../plan/namescheme.ts";
+import type { Dhcpv4Plan, Dhcpv6Plan, NetworkPlan, RaPlan, Sysctl } from "../plan/plan.ts";
+import { readNetwork } from "./discover.ts";
+import { ApplyStep, RuntimeError, RuntimeErrorCode } from "./errors.ts";
+import { diffLinks, type LinkView, originalOf, planSteps, type RouteView } from "./links.ts";
+import { applyTransaction, recordTables } from "./nft.ts";
+import {
+  type CreatedLink,
+  emptyState,
+  mergeStates,
+  NetworkPhase,
+  type OriginalLink,
+  type PodNetworkState,
+  planHash,
+  type RecordedSysctl,
+  type StateStore,
+} from "./state.ts";
+import { type PodAdapters, sysctlInterface, undoRecord } from "./undo.ts";
+
+/** What the DHCP and RA servers of one interface need. */
+export interface InterfaceServices {
+  readonly name: string;
+  readonly podInterface: InterfaceName;
+  readonly dhcpv4?: Dhcpv4Plan;
+  readonly dhcpv6?: Dhcpv6Plan;
+  readonly ra?: RaPlan;
+}
+
+/**
+ * A pod whose network is wired: the seam to the DHCP/RA servers, which start once apply returns (each bound to its
+ * `serverInterface` inside `netns`) and stop before teardown.
+ */
+export interface PodNetwork {
+  readonly netns: string;
+  readonly planHash: string;
+  /** Interfaces with at least one server to run, in plan order. */
+  readonly services: readonly InterfaceServices[];
+}
+
+/** The servers a plan asks for, by interface. */
+export function podNetworkOf(plan: NetworkPlan, netns: string): PodNetwork {
+  const services = plan.interfaces.flatMap((i): InterfaceServices[] =>
+    i.dhcpv4 || i.dhcpv6 || i.ra
+      ? [
+          {
+            name: i.name,
+            podInterface: i.podInterface,
+            ...(i.dhcpv4 ? { dhcpv4: i.dhcpv4 } : {}),
+            ...(i.dhcpv6 ? { dhcpv6: i.dhcpv6 } : {}),
+            ...(i.ra ? { ra: i.ra } : {}),
+          },
+        ]
+      : [],
+  );
+  return { netns, planHash: planHash(plan), services };
+}
+
+/** Options of {@link applyPlan}. */
+export interface ApplyOptions extends PodAdapters {
+  /** The pod's namespace, as the DHCP/RA servers will need it. */
+  readonly netns: string;
+  /** Where the pod's record lives. Without one, teardown has to guess from the plan and routes are not restored. */
+  readonly state?: StateStore;
+}
+
+/** What {@link applyPlan} did. */
+export interface ApplyResult {
+  readonly network: PodNetwork;
+  /** The one netlink batch (empty when the links were already as planned). */
+  readonly ops: readonly NetlinkOp[];
+  /** Sysctls written (the others already had their value). */
+  readonly sysctls: readonly Sysctl[];
+  /** A record left `started` by an interrupted apply was rolled back before this one. */
+  readonly recovered: boolean;
+}
+
+function createdKind(op: NetlinkOp): string | undefined {
+  switch (op.op) {
+    case "addBridge":
+      return "bridge";
+    case "addDummy":
+      return "dummy";
+    case "addTap":
+      return "tun";
+    default:
+      return undefined;
+  }
+}
+
+/** The links an op list changes that exist now: their current facts, for the record. */
+function changedBy(
+  plan: NetworkPlan,
+  ops: readonly NetlinkOp[],
+  views: readonly LinkView[],
+  routes: readonly RouteView[],
+): OriginalLink[] {
+  const touched = new Set(ops.filter((op) => createdKind(op) === undefined).map((op) => op.name));
+  const out: OriginalLink[] = [];
+  for (const step of planSteps(plan)) {
+    if (step.kind !== "existing") continue;
+    const view =
+      (step.ifindex === undefined ? undefined : views.find((v) => v.ifindex === step.ifindex)) ??
+      views.find((v) => v.name === step.name.value || v.name === step.renameFrom?.value);
+    if (view === undefined || !touched.has(view.name)) continue;
+    if (!out.some((o) => o.ifindex === view.ifindex)) out.push(originalOf(view, routes));
+  }
+  return out;
+}
+
+function fail(step: ApplyStep, cause: unknown, rollbackError: unknown): RuntimeError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  if (rollbackError !== undefined) {
+    const why = rollbackError instanceof Error ? rollbackError.message : String(rollbackError);
+    return new RuntimeError(
+      RuntimeErrorCode.RollbackFailed,
+      `Cannot apply the pod network (step "${step}"): ${detail}; rolling back failed too: ${why}`,
+      { cause, step, rollbackError },
+    );
+  }
+  return new RuntimeError(
+    RuntimeErrorCode.ApplyFailed,
+    `Cannot apply the pod network (step "${step}"), rolled back: ${detail}`,
+    { cause, step },
+  );
+}
+
+/**
+ * Makes the pod namespace match `plan`: one `netlink.batch()` with every link change, then the sysctls, then the whole
+ * ruleset as one nftables transaction. Returns the DHCP/RA seam ({@link PodNetwork}). On failure, undoes what this
+ * call did (deletes the links it created, puts back the links, sysctls and nftables objects it changed) and throws a
+ * RuntimeError (`apply_failed`, or `rollback_failed` when the undo failed as well). A record left `started` by an
+ * interrupted earlier apply is rolled back whole first, then the plan is applied afresh.
+ */
+export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promise<ApplyResult> {
+  const { netlink, nft, sysctl, state } = options;
+  const hash = planHash(plan);
+  let previous = await state?.load();
+  let recovered = false;
+  if (previous !== undefined && previous.phase === NetworkPhase.Started) {
+    // KubeVirt refuses to re-run a network left `started`; vmnet knows what that run was doing, so it undoes it.
+    await undoRecord(previous, options);
+    await state?.remove();
+    previous = undefined;
+    recovered = true;
+  }
+
+  const { views, routes } = await readNetwork(netlink);
+  const ops = diffLinks(plan, views);
+  const createdLinks: CreatedLink[] = ops.flatMap((op) => {
+    const kind = createdKind(op);
+    return kind === undefined ? [] : [{ name: op.name, kind }];
+  });
+  const changedLinks = changedBy(plan, ops, views, routes);
+
+  // Previous values are read before anything changes; keys of links this batch creates have none worth keeping.
+  const willCreate = new Set(createdLinks.map((l) => l.name));
+  const toSet: Sysctl[] = [];
+  const recordedSysctls: RecordedSysctl[] = [];
+  for (const s of plan.sysctls) {
+    const iface = sysctlInterface(s.key);
+    if (iface !== undefined && willCreate.has(iface)) {
+      toSet.push(s);
+      continue;
+    }
+    const current = await sysctl.get(s.key);
+    if (current !== s.value) {
+      toSet.push(s);
+      recordedSysctls.push({ key: s.key, previous: current });
+    }
+  }
+
+  const listed = recordTables(plan, await nft.list());
+  // A table vmnet created on an earlier run exists now; the record still knows it as vmnet's.
+  const tables = listed.map((t) => previous?.nftTables.find((p) => p.family === t.family && p.name === t.name) ?? t);
+  const thisCall: PodNetworkState = {
+    ...emptyState(hash),
+    createdLinks,
+    changedLinks,
+    sysctls: recordedSysctls,
+    nftTables: listed.filter((t) => !previous?.nftTables.some((p) => p.family === t.family && p.name === t.name)),
+  };
+  const merged: PodNetworkState = { ...mergeStates(previous, thisCall), nftTables: tables };
+  await state?.save(merged);
+
+  let step: ApplyStep = ApplyStep.Links;
+  try {
+    if (ops.length > 0) await netlink.batch(ops);
+    step = ApplyStep.Sysctls;
+    for (const s of toSet) await sysctl.set(s.key, s.value);
+    step = ApplyStep.Nftables;
+    if (plan.nft.tables.length > 0) await nft.apply(applyTransaction(plan, tables));
+  } catch (cause) {
+    let rollbackError: unknown;
+    try {
+      await undoRecord(thisCall, options);
+      if (previous === undefined) await state?.remove();
+      else await state?.save(previous);
+    } catch (e) {
+      rollbackError = e;
+    }
+    throw fail(step, cause, rollbackError);
+  }
+  await state?.save({ ...merged, phase: NetworkPhase.Finished });
+  return { network: podNetworkOf(plan, options.netns), ops, sysctls: toSet, recovered };
+}
