@@ -19,6 +19,7 @@ import {
   type LabPod,
   loadPod,
   networkStatusEntry,
+  PodTeardownError,
   renderNetworkStatus,
   renderResolvConf,
 } from "../../src/lab/pod.ts";
@@ -452,6 +453,27 @@ describe("lab pods with the real CNI plugins", { skip }, () => {
     );
     assert.ok(!(await hostExecutor.run("ip", ["netns", "list"])).stdout.includes(p.netns));
     await assert.rejects(readFile(p.resolvConfPath));
+  });
+
+  test("deletePod removes the namespace and releases what it can even when one DEL fails, then reports it", async () => {
+    const primary = clusterNetworkConfig({ name: "delfail", bridge: "cnie", ipv4Subnet: "10.242.0.0/24" });
+    const p = await createPod({ node, name: "delfail", primary });
+    const [eth0] = p.attachments;
+    assert.ok(eth0);
+    const bogus = {
+      ...eth0,
+      ifname: "net9",
+      statusName: "bogus",
+      config: { cniVersion: "0.3.1", name: "bogus", plugins: [{ type: "no-such-plugin" }] },
+    };
+    await assert.rejects(deletePod(node, { ...p, attachments: [...p.attachments, bogus] }), (e: unknown) => {
+      assert.ok(e instanceof PodTeardownError);
+      assert.equal(e.errors.length, 1);
+      assert.match(String(e.errors[0]), /CNI plugin "no-such-plugin" failed DEL/);
+      return true;
+    });
+    assert.ok(!(await hostExecutor.run("ip", ["netns", "list"])).stdout.includes(p.netns));
+    assert.deepEqual(await readdir(join(nodeIpamDir(node), "delfail")), ["last_reserved_ip.0", "lock"]);
   });
 
   test("createPod undoes everything when an attachment fails, and rethrows the CNI error", async () => {
