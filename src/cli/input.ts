@@ -86,7 +86,10 @@ export function readInputs(files: InputFiles): Inputs {
   const main = loadFile(files.main);
   const vms = main.filter(isVm);
   if (vms.length === 0) {
-    throw new InputError(`${files.main}: no VirtualMachine or VirtualMachineInstance in this file`);
+    const what = files.main === "-" ? "standard input" : files.main;
+    throw new InputError(
+      `${what}: no VirtualMachine or VirtualMachineInstance in ${files.main === "-" ? "it" : "this file"}`,
+    );
   }
   const crs = main.filter((o) => o.kind === "kubevirt-cr");
   const nadObjects = main.filter((o) => o.kind === "nad");
