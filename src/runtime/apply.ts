@@ -4,12 +4,20 @@
  * computed against the current kernel state, so applying the same plan again, or adopting a pod after a restart of
  * vmnet, changes nothing. Any failure rolls back exactly what this call created or changed, then throws.
  */
-import type { NetlinkOp } from "../host/netlink.ts";
+import { type Netlink, NetlinkBatchError, NetlinkFailure, type NetlinkOp } from "../host/netlink.ts";
 import type { InterfaceName } from "../plan/namescheme.ts";
 import type { Dhcpv4Plan, Dhcpv6Plan, NetworkPlan, RaPlan, Sysctl } from "../plan/plan.ts";
 import { readNetwork } from "./discover.ts";
 import { ApplyStep, RuntimeError, RuntimeErrorCode } from "./errors.ts";
-import { diffLinks, type LinkView, originalOf, planSteps, type RouteView } from "./links.ts";
+import {
+  diffLinks,
+  type LinkOptions,
+  type LinkView,
+  originalOf,
+  PlaceholderKind,
+  planSteps,
+  type RouteView,
+} from "./links.ts";
 import { applyTransaction, recordTables } from "./nft.ts";
 import {
   type CreatedLink,
@@ -63,7 +71,7 @@ export function podNetworkOf(plan: NetworkPlan, netns: string): PodNetwork {
 }
 
 /** Options of {@link applyPlan}. */
-export interface ApplyOptions extends PodAdapters {
+export interface ApplyOptions extends PodAdapters, LinkOptions {
   /** The pod's namespace, as the DHCP/RA servers will need it. */
   readonly netns: string;
   /** Where the pod's record lives. Without one, teardown has to guess from the plan and routes are not restored. */
@@ -152,7 +160,7 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
   }
 
   const { views, routes } = await readNetwork(netlink);
-  const ops = diffLinks(plan, views);
+  const ops = diffLinks(plan, views, options);
   const createdLinks: CreatedLink[] = ops.flatMap((op) => {
     const kind = createdKind(op);
     return kind === undefined ? [] : [{ name: op.name, kind }];
@@ -209,4 +217,24 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
   }
   await state?.save({ ...merged, phase: NetworkPhase.Finished });
   return { network: podNetworkOf(plan, options.netns), ops, sysctls: toSet, recovered };
+}
+
+/**
+ * The stand-in kind this kernel supports for a renamed NIC: `dummy` when the dummy driver is there, else `bridge`.
+ * Costs one `ip -batch` (create and delete a probe link), so callers ask once per node, not per apply.
+ */
+export async function probePlaceholderKind(netlink: Netlink): Promise<PlaceholderKind> {
+  const name = "vmnt-probe0";
+  try {
+    await netlink.batch([
+      { op: "addDummy", name },
+      { op: "deleteLink", name },
+    ]);
+    return PlaceholderKind.Dummy;
+  } catch (e) {
+    if (e instanceof NetlinkBatchError && e.opIndex === 0 && e.reason === NetlinkFailure.NotSupported) {
+      return PlaceholderKind.Bridge;
+    }
+    throw e;
+  }
 }

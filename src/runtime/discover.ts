@@ -98,7 +98,10 @@ export function recoverPodNetwork(
     const m = /^(.+)-nic$/.exec(v.name);
     if (m?.[1] === undefined || replaced.has(v.ifindex)) continue;
     const t = m[1];
-    const dummy = [t, `pod${t}`].map(byName).find((d) => d?.kind === "dummy");
+    // The stand-in is a dummy, or a port-less bridge held down on kernels without the dummy driver.
+    const dummy = [t, `pod${t}`]
+      .map(byName)
+      .find((d) => d !== undefined && !d.up && (d.kind === "dummy" || d.kind === "bridge"));
     if (dummy === undefined) continue;
     hidden.add(dummy.ifindex);
     replaced.set(v.ifindex, {
@@ -117,7 +120,9 @@ export function recoverPodNetwork(
   // The dummy standing in for a recorded NIC carries the NIC's original name.
   for (const l of replaced.values()) {
     const d = byName(l.name);
-    if (d !== undefined && d.ifindex !== l.ifindex && d.kind === "dummy") hidden.add(d.ifindex);
+    if (d !== undefined && d.ifindex !== l.ifindex && !d.up && (d.kind === "dummy" || d.kind === "bridge")) {
+      hidden.add(d.ifindex);
+    }
   }
   const links: PodLink[] = [];
   for (const v of views) {

@@ -31,12 +31,32 @@ export interface RouteView extends Route {
   readonly family: 4 | 6;
 }
 
-/** The kernel kind of links a plan creates. */
-export const CREATED_KIND: Readonly<Record<"bridge" | "tap" | "dummy", string>> = {
-  bridge: "bridge",
-  tap: "tun",
-  dummy: "dummy",
-};
+/**
+ * Kernel kinds that can stand in for a renamed NIC under its original name (§5.2's dummy): kept down, holding the
+ * original MAC, MTU and addresses. `bridge` (a port-less bridge) is for kernels built without the dummy driver.
+ */
+export const PlaceholderKind = { Dummy: "dummy", Bridge: "bridge" } as const;
+export type PlaceholderKind = (typeof PlaceholderKind)[keyof typeof PlaceholderKind];
+
+/** Options of {@link diffLinks} and of everything that names created links' kinds. */
+export interface LinkOptions {
+  /** Kind of the stand-in for a renamed NIC. Default `dummy`. */
+  readonly placeholder?: PlaceholderKind;
+}
+
+/** The kernel kind a plan step creates (`tun` for taps), undefined for `existing` steps. */
+export function createdKindOf(step: LinkStep, options: LinkOptions = {}): string | undefined {
+  switch (step.kind) {
+    case "existing":
+      return undefined;
+    case "tap":
+      return "tun";
+    case "dummy":
+      return options.placeholder ?? PlaceholderKind.Dummy;
+    default:
+      return step.kind;
+  }
+}
 
 /** `ip/prefix` in canonical text (RFC 5952 for IPv6), so plan and kernel spellings compare equal. */
 export function normalizeAddress(cidr: string): string {
@@ -129,10 +149,6 @@ function addAddressOp(name: string, address: string): NetlinkOp {
   return isIpv6(address) ? { op: "addAddress", name, address, noDad: true } : { op: "addAddress", name, address };
 }
 
-function stepKind(step: LinkStep): string | undefined {
-  return step.kind === "existing" ? undefined : CREATED_KIND[step.kind];
-}
-
 function findForStep(sim: readonly SimLink[], step: LinkStep): SimLink | undefined {
   if (step.kind !== "existing") return sim.find((l) => l.name === step.name.value);
   const byIndex = step.ifindex === undefined ? undefined : sim.find((l) => l.ifindex === step.ifindex);
@@ -144,9 +160,9 @@ function findForStep(sim: readonly SimLink[], step: LinkStep): SimLink | undefin
   );
 }
 
-function createOp(step: LinkStep): NetlinkOp {
+function createOp(step: LinkStep, kind: string | undefined): NetlinkOp {
   const name = step.name.value;
-  switch (step.kind) {
+  switch (kind) {
     case "bridge":
       return { op: "addBridge", name };
     case "dummy":
@@ -173,7 +189,7 @@ export function planSteps(plan: NetworkPlan): LinkStep[] {
  * if missing, set down when a rename, MAC change or address flush needs it, rename, MAC, MTU, master, addresses, up,
  * learning off. A link already as planned yields nothing. Throws RuntimeError on a kind collision or a missing pod link.
  */
-export function diffLinks(plan: NetworkPlan, current: readonly LinkView[]): NetlinkOp[] {
+export function diffLinks(plan: NetworkPlan, current: readonly LinkView[], options: LinkOptions = {}): NetlinkOp[] {
   const steps = planSteps(plan);
   const sim = simOf(current);
   const ops: NetlinkOp[] = [];
@@ -181,7 +197,7 @@ export function diffLinks(plan: NetworkPlan, current: readonly LinkView[]): Netl
   let nextIndex = -1;
   for (const step of steps) {
     const name = step.name.value;
-    const want = stepKind(step);
+    const want = createdKindOf(step, options);
     let link = findForStep(sim, step);
     if (link === undefined && step.kind === "existing") {
       throw new RuntimeError(
@@ -196,7 +212,7 @@ export function diffLinks(plan: NetworkPlan, current: readonly LinkView[]): Netl
       );
     }
     if (link === undefined) {
-      ops.push(createOp(step));
+      ops.push(createOp(step, want));
       link = {
         name,
         ifindex: nextIndex--,

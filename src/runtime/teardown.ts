@@ -5,7 +5,7 @@
 import type { NetworkPlan } from "../plan/plan.ts";
 import { readNetwork } from "./discover.ts";
 import { RuntimeError, RuntimeErrorCode } from "./errors.ts";
-import { CREATED_KIND, type LinkView, planSteps } from "./links.ts";
+import { createdKindOf, type LinkOptions, type LinkView, PlaceholderKind, planSteps } from "./links.ts";
 import {
   emptyState,
   NetworkPhase,
@@ -17,7 +17,7 @@ import {
 import { type PodAdapters, type UndoResult, undoRecord } from "./undo.ts";
 
 /** Options of {@link teardownPlan}. */
-export interface TeardownOptions extends PodAdapters {
+export interface TeardownOptions extends PodAdapters, LinkOptions {
   /** The pod's record; removed once teardown succeeds. */
   readonly state?: StateStore;
 }
@@ -32,17 +32,23 @@ export interface TeardownResult extends UndoResult {
  * table the plan writes (assumed vmnet's), and renamed NICs restored from the dummy holding their original MAC, MTU and
  * addresses. Routes and sysctl values are unknown then, so they are not restored.
  */
-export function recordFromPlan(plan: NetworkPlan, views: readonly LinkView[]): PodNetworkState {
+export function recordFromPlan(
+  plan: NetworkPlan,
+  views: readonly LinkView[],
+  options: LinkOptions = {},
+): PodNetworkState {
   const steps = planSteps(plan);
-  const createdLinks = steps.flatMap((s) =>
-    s.kind === "existing" ? [] : [{ name: s.name.value, kind: CREATED_KIND[s.kind] }],
-  );
+  const createdLinks = steps.flatMap((s) => {
+    const kind = createdKindOf(s, options);
+    return kind === undefined ? [] : [{ name: s.name.value, kind }];
+  });
   const changedLinks: OriginalLink[] = [];
   for (const s of steps) {
     if (s.kind !== "existing" || s.renameFrom === undefined) continue;
     const nic = views.find((v) => v.name === s.name.value);
     const original = s.renameFrom.value;
-    const dummy = views.find((v) => v.name === original && v.kind === "dummy");
+    const placeholder = options.placeholder ?? PlaceholderKind.Dummy;
+    const dummy = views.find((v) => v.name === original && v.kind === placeholder && !v.up);
     if (nic === undefined || dummy === undefined) continue;
     changedLinks.push({
       ifindex: nic.ifindex,
@@ -71,7 +77,7 @@ export function recordFromPlan(plan: NetworkPlan, views: readonly LinkView[]): P
  */
 export async function teardownPlan(plan: NetworkPlan, options: TeardownOptions): Promise<TeardownResult> {
   const stored = await options.state?.load();
-  const record = stored ?? recordFromPlan(plan, (await readNetwork(options.netlink)).views);
+  const record = stored ?? recordFromPlan(plan, (await readNetwork(options.netlink)).views, options);
   let result: UndoResult;
   try {
     result = await undoRecord(record, options);

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { nftSkipReason } from "../host/harness.ts";
+import { models } from "./helpers.ts";
+import { ipJson, nftObjects, roundTrip, sysctlIn } from "./kernel.ts";
+
+const skip = nftSkipReason();
+
+/** The bridge and tap masquerade builds, checked with `ip -json`; `bridgeAddrs` are the bridge's global addresses. */
+async function checkDevices(netns: string, bridgeAddrs: string[]): Promise<void> {
+  const links = await ipJson(netns, ["-d", "link", "show"]);
+  const bridge = links.find((l) => l.ifname === "k6t-eth0");
+  const tap = links.find((l) => l.ifname === "tap0");
+  const eth0 = links.find((l) => l.ifname === "eth0");
+  assert.equal((bridge?.linkinfo as { info_kind?: string } | undefined)?.info_kind, "bridge");
+  assert.equal(bridge?.address, "02:00:00:00:00:00");
+  assert.equal(bridge?.mtu, 1450);
+  assert.equal(tap?.master, "k6t-eth0");
+  assert.equal(tap?.mtu, 1450);
+  const tun = (tap?.linkinfo as { info_data?: { type?: string; user?: unknown } } | undefined)?.info_data;
+  assert.equal(tun?.type, "tap");
+  assert.equal(eth0?.address, "0a:58:0a:f4:01:05", "the pod NIC is untouched");
+  const addrs = (await ipJson(netns, ["address", "show", "dev", "k6t-eth0"])).flatMap((l) =>
+    (l.addr_info as { local: string; prefixlen: number; scope: string }[])
+      .filter((a) => a.scope === "global")
+      .map((a) => `${a.local}/${a.prefixlen}`),
+  );
+  assert.deepEqual(addrs.sort(), [...bridgeAddrs].sort());
+}
+
+function natTables(objects: Record<string, unknown>[]): string[] {
+  return objects.flatMap((o) => {
+    const t = o.table as { family?: string; name?: string } | undefined;
+    return t === undefined ? [] : [`${t.family} ${t.name}`];
+  });
+}
+
+describe("applyPlan masquerade in a real pod namespace", { skip }, () => {
+  it("applyPlan masquerade IPv4-only with ports: NAT set, forwarding, route_localnet", async () => {
+    await roundTrip(models.masqueradePorts, ["10.244.1.5/24"], async (netns) => {
+      await checkDevices(netns, ["10.0.2.1/24"]);
+      assert.equal(await sysctlIn(netns, "net.ipv4.ip_forward"), "1");
+      assert.equal(await sysctlIn(netns, "net.ipv4.conf.k6t-eth0.route_localnet"), "1");
+      assert.equal(await sysctlIn(netns, "net.ipv6.conf.all.forwarding"), "0");
+      const objects = await nftObjects(netns);
+      assert.deepEqual(natTables(objects).sort(), ["ip nat", "netdev vmnet_antispoof"]);
+      const sets = objects.flatMap((o) => {
+        const s = o.set as { name?: string; elem?: unknown[] } | undefined;
+        return s === undefined ? [] : [`${s.name}=${JSON.stringify(s.elem)}`];
+      });
+      assert.deepEqual(sets.sort(), ["kubevirt_tcp_ports=[80]", "kubevirt_udp_ports=[53]"]);
+    });
+  });
+
+  it("applyPlan masquerade IPv6-only: ip6 nat and IPv6 forwarding only", async () => {
+    await roundTrip(models.masquerade, ["fd00:10:244:1::5/64"], async (netns) => {
+      await checkDevices(netns, ["fd10:0:2::1/120"]);
+      assert.equal(await sysctlIn(netns, "net.ipv6.conf.all.forwarding"), "1");
+      assert.equal(await sysctlIn(netns, "net.ipv4.ip_forward"), "0");
+      assert.deepEqual(natTables(await nftObjects(netns)).sort(), ["ip6 nat", "netdev vmnet_antispoof"]);
+    });
+  });
+
+  it("applyPlan masquerade dual-stack: both families on the bridge and in nftables", async () => {
+    await roundTrip(models.masquerade, ["10.244.1.5/24", "fd00:10:244:1::5/64"], async (netns) => {
+      await checkDevices(netns, ["10.0.2.1/24", "fd10:0:2::1/120"]);
+      assert.equal(await sysctlIn(netns, "net.ipv4.ip_forward"), "1");
+      assert.equal(await sysctlIn(netns, "net.ipv6.conf.all.forwarding"), "1");
+      assert.deepEqual(natTables(await nftObjects(netns)).sort(), ["ip nat", "ip6 nat", "netdev vmnet_antispoof"]);
+      // No link-local yet: the kernel adds fe80::ff:fe00:0 (the RA source) once a guest gives the tap carrier.
+      const ll = (await ipJson(netns, ["-6", "address", "show", "dev", "k6t-eth0", "scope", "link"])).flatMap((l) =>
+        (l.addr_info as { local: string }[]).map((a) => a.local),
+      );
+      assert.deepEqual(ll, []);
+    });
+  });
+});
