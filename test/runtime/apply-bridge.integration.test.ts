@@ -43,16 +43,16 @@ describe("applyPlan bridge binding in a real pod namespace", { skip }, () => {
       assert.equal(nic?.master, "k6t-eth0");
       assert.equal(nic?.address, bridge?.address, "the NIC takes the bridge's MAC");
       assert.equal(
-        ((nic?.linkinfo as Json).info_slave_data as { learning?: boolean } | undefined)?.learning,
+        ((nic?.linkinfo as Json | undefined)?.info_slave_data as { learning?: boolean } | undefined)?.learning,
         false,
         "no MAC learning on the uplink port",
       );
       assert.equal(tap?.master, "k6t-eth0");
       assert.equal(tap?.mtu, 1450);
-      assert.equal(((tap?.linkinfo as Json).info_data as { user?: unknown }).user, 107);
+      assert.equal(((tap?.linkinfo as Json | undefined)?.info_data as { user?: unknown } | undefined)?.user, 107);
       assert.equal(dummy?.address, POD_MAC, "the dummy keeps the original MAC for the guest's sake");
       assert.equal(dummy?.mtu, 1450);
-      assert.ok(!(dummy?.flags as string[]).includes("UP"), "the dummy stays down");
+      assert.ok(!((dummy?.flags as string[] | undefined) ?? ["UP"]).includes("UP"), "the dummy stays down");
       const addrs = (dev: string) =>
         ipJson(netns, ["address", "show", "dev", dev]).then((ls) =>
           ls.flatMap((l) =>
