@@ -1,8 +1,22 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { nftSkipReason } from "../host/harness.ts";
+import { hostExecutor } from "../../src/host/exec.ts";
+import { canonicalListing, type NftJson } from "../../src/host/nftables.ts";
+import { applyPlan } from "../../src/runtime/apply.ts";
+import { teardownPlan } from "../../src/runtime/teardown.ts";
+import { nftSkipReason, withNetns } from "../host/harness.ts";
 import { models } from "./helpers.ts";
-import { ipJson, nftObjects, roundTrip, sysctlIn } from "./kernel.ts";
+import {
+  cleanupPod,
+  ipJson,
+  type KernelPod,
+  nftObjects,
+  planOn,
+  roundTrip,
+  runtimeFor,
+  setupPod,
+  sysctlIn,
+} from "./kernel.ts";
 
 const skip = nftSkipReason();
 
@@ -72,6 +86,40 @@ describe("applyPlan masquerade in a real pod namespace", { skip }, () => {
         (l.addr_info as { local: string }[]).map((a) => a.local),
       );
       assert.deepEqual(ll, []);
+    });
+  });
+
+  it("applyPlan shares a pre-existing ip nat table and teardown leaves the other owner's objects as they were", async () => {
+    await withNetns(2, async ([pod = "", node = ""]) => {
+      let kp: KernelPod | undefined;
+      try {
+        kp = await setupPod(pod, node, ["10.244.1.5/24"]);
+        const foreign = [
+          "add table ip nat",
+          "add chain ip nat ISTIO_INBOUND",
+          "add rule ip nat ISTIO_INBOUND tcp dport 15008 counter return",
+          "add set ip nat istio_ports { type inet_service; }",
+        ].join("\n");
+        await hostExecutor.run("nft", ["-f", "-"], { netns: pod, stdin: `${foreign}\n` }).catch(async () => {
+          // `nft -f -` cannot open the socketpair Node passes as stdin on some systems; one command per run then.
+          for (const line of foreign.split("\n")) await hostExecutor.run("nft", line.split(" "), { netns: pod });
+        });
+        const canon = async () =>
+          canonicalListing({ nftables: (await nftObjects(pod)) as unknown as NftJson["nftables"] });
+        const before = await canon();
+        const rt = runtimeFor(kp);
+        const plan = await planOn(kp, models.masqueradePorts, rt);
+        await applyPlan(plan, rt);
+        const applied = JSON.stringify(await canon());
+        assert.ok(applied.includes("ISTIO_INBOUND") && applied.includes("KUBEVIRT_PREINBOUND"));
+        await applyPlan(plan, rt);
+        assert.equal(JSON.stringify(await canon()), applied, "re-apply keeps one copy of every rule");
+        assert.equal((await rt.state.load())?.nftTables.find((t) => t.name === "nat")?.created, false);
+        await teardownPlan(plan, rt);
+        assert.deepEqual(await canon(), before);
+      } finally {
+        await cleanupPod(kp);
+      }
     });
   });
 });
