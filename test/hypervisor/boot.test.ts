@@ -1,0 +1,266 @@
+/**
+ * Boots the project-built guest under QEMU TCG: one guest with no NIC answering the guest agent over virtio-serial,
+ * one with a user-mode virtio NIC leasing 10.0.2.15 from QEMU's built-in DHCP server. Both boot in parallel.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { Accel, accelArgs, probeAccel } from "../../src/hypervisor/accel.ts";
+import { buildGuestImage, GUEST_READY_MARKER, type GuestImage, guestLeaseMarker } from "../../src/lab/guest-image.ts";
+
+const QEMU = "qemu-system-x86_64";
+const BOOT_TIMEOUT_MS = 45_000;
+
+function skipReason(): string | undefined {
+  const qemu = spawnSync(QEMU, ["--version"]);
+  if (qemu.error !== undefined || qemu.status !== 0) return `${QEMU} is missing`;
+  if (spawnSync("ldd", ["/usr/sbin/qemu-ga"]).status !== 0) return "qemu-guest-agent is missing";
+  return undefined;
+}
+
+/** A running QEMU whose serial console is captured. */
+interface Guest {
+  readonly child: ChildProcess;
+  /** Everything the serial console printed so far. */
+  console(): string;
+  /** Resolves with the console text from `marker` to the end of its line, once printed. */
+  waitFor(marker: string, timeoutMs: number): Promise<string>;
+  kill(): Promise<void>;
+}
+
+function startGuest(image: GuestImage, append: string, extraArgs: readonly string[]): Guest {
+  const args = [
+    ...accelArgs(Accel.Tcg),
+    "-m",
+    "256",
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+    "-kernel",
+    image.kernel,
+    "-initrd",
+    image.initrd,
+    "-append",
+    `console=ttyS0 quiet panic=-1 ${append}`,
+    ...extraArgs,
+  ];
+  const child = spawn(QEMU, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const waiters = new Set<() => void>();
+  const onData = (chunk: Buffer): void => {
+    output += chunk.toString("latin1");
+    for (const check of waiters) check();
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  let exited = false;
+  child.on("exit", () => {
+    exited = true;
+    for (const check of waiters) check();
+  });
+  return {
+    child,
+    console: () => output,
+    waitFor: (marker, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const at = output.indexOf(marker);
+          const eol = at < 0 ? -1 : output.indexOf("\n", at);
+          if (eol >= 0) {
+            done();
+            resolve(output.slice(at, eol).trim());
+          } else if (exited) {
+            done();
+            reject(new Error(`QEMU exited before "${marker}"; console:\n${output.slice(-2000)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`No "${marker}" within ${timeoutMs} ms; console:\n${output.slice(-2000)}`));
+        }, timeoutMs);
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      }),
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGKILL");
+      await gone;
+    },
+  };
+}
+
+/** A minimal line-oriented QGA client, test-local on purpose (src/hypervisor/qga.ts is the real one). */
+class RawQga {
+  private buffer = "";
+  private readonly lines: string[] = [];
+  private wake: (() => void) | undefined;
+
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding("latin1");
+    socket.on("data", (data: string) => {
+      // guest-sync-delimited answers are prefixed with 0xFF so a client can drop half-read junk from before it.
+      this.buffer += data.replaceAll("\xff", "");
+      for (let nl = this.buffer.indexOf("\n"); nl >= 0; nl = this.buffer.indexOf("\n")) {
+        const line = this.buffer.slice(0, nl).trim();
+        this.buffer = this.buffer.slice(nl + 1);
+        if (line !== "") this.lines.push(line);
+      }
+      this.wake?.();
+    });
+  }
+
+  static connect(path: string): Promise<RawQga> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path);
+      socket.once("connect", () => resolve(new RawQga(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  /** Sends one command and returns the first reply line that parses as an object with "return" or "error". */
+  async execute(command: string, args: object | undefined, timeoutMs: number): Promise<Record<string, unknown>> {
+    this.socket.write(
+      `${JSON.stringify(args === undefined ? { execute: command } : { execute: command, arguments: args })}\n`,
+    );
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines.shift();
+      if (line !== undefined) {
+        const parsed: unknown = JSON.parse(line);
+        if (typeof parsed === "object" && parsed !== null && ("return" in parsed || "error" in parsed))
+          return parsed as Record<string, unknown>;
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`No reply to "${command}" within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /**
+   * Until qemu-ga opens its port, bytes written by the host are lost; retry guest-sync-delimited with a fresh id until
+   * the agent echoes that id, which also discards any stale replies.
+   */
+  async sync(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let id = 1000; Date.now() < deadline; id++) {
+      try {
+        const reply = await this.execute("guest-sync-delimited", { id }, 1_500);
+        if (reply.return === id) return;
+      } catch {
+        // No answer yet: the agent is still starting.
+      }
+    }
+    throw new Error(`The guest agent did not answer guest-sync within ${timeoutMs} ms`);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+interface GuestInterface {
+  readonly name: string;
+  readonly "hardware-address"?: string;
+  readonly "ip-addresses"?: readonly { readonly "ip-address": string; readonly "ip-address-type": string }[];
+}
+
+const skip = skipReason();
+
+describe("guest boot under TCG", { skip, concurrency: true }, () => {
+  let imagePromise: Promise<GuestImage> | undefined;
+  const image = (): Promise<GuestImage> => {
+    imagePromise ??= buildGuestImage();
+    return imagePromise;
+  };
+
+  test("guest agent answers guest-ping and guest-network-get-interfaces over virtio-serial with -nic none", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vmnt-boot-"));
+    const socketPath = join(dir, "qga.sock");
+    const guest = startGuest(await image(), "vmnet.net=none vmnet.hostname=vmnt-qga", [
+      "-nic",
+      "none",
+      "-chardev",
+      `socket,id=qga0,path=${socketPath},server=on,wait=off`,
+      "-device",
+      "virtio-serial-pci",
+      "-device",
+      "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+    ]);
+    let qga: RawQga | undefined;
+    try {
+      await guest.waitFor(GUEST_READY_MARKER, BOOT_TIMEOUT_MS);
+      assert.match(guest.console(), /vmnet-guest: qemu-ga started/);
+      qga = await RawQga.connect(socketPath);
+      await qga.sync(20_000);
+      assert.deepEqual(await qga.execute("guest-ping", undefined, 5_000), { return: {} });
+      const reply = await qga.execute("guest-network-get-interfaces", undefined, 5_000);
+      assert.ok(Array.isArray(reply.return), `unexpected reply ${JSON.stringify(reply)}`);
+      const interfaces = reply.return as GuestInterface[];
+      // No NIC: the loopback is all there is, with the addresses init brought up.
+      assert.deepEqual(
+        interfaces.map((i) => i.name),
+        ["lo"],
+      );
+      const lo = interfaces[0];
+      assert.ok(lo !== undefined);
+      assert.ok(lo["ip-addresses"]?.some((a) => a["ip-address"] === "127.0.0.1" && a["ip-address-type"] === "ipv4"));
+      const hostname = await qga.execute("guest-get-host-name", undefined, 5_000);
+      assert.deepEqual(hostname, { return: { "host-name": "vmnt-qga" } });
+    } finally {
+      qga?.close();
+      await guest.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("init's udhcpc leases 10.0.2.15 from QEMU's user-mode DHCP on a virtio-net NIC", async () => {
+    const mac = "52:54:00:12:34:56";
+    const guest = startGuest(await image(), "vmnet.net=dhcp4", [
+      "-netdev",
+      "user,id=n0",
+      "-device",
+      `virtio-net-pci,netdev=n0,mac=${mac}`,
+    ]);
+    try {
+      const lease = await guest.waitFor(guestLeaseMarker("eth0"), BOOT_TIMEOUT_MS);
+      assert.equal(lease, "vmnet-guest: lease eth0 10.0.2.15");
+      await guest.waitFor(GUEST_READY_MARKER, 5_000);
+    } finally {
+      await guest.kill();
+    }
+  });
+
+  test("probeAccel answers tcg or kvm and caches the verdict", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vmnt-accel-"));
+    try {
+      const { kernel, initrd } = await image();
+      const first = await probeAccel({ kernel, initrd, timeoutMs: 15_000, cacheDir: dir });
+      assert.ok(first === Accel.Tcg || first === Accel.Kvm);
+      const started = Date.now();
+      assert.equal(await probeAccel({ kernel, initrd, timeoutMs: 15_000, cacheDir: dir }), first);
+      assert.ok(Date.now() - started < 2_000, "the second probe should come from the cache");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
