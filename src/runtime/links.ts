@@ -240,14 +240,18 @@ export function diffLinks(plan: NetworkPlan, current: readonly LinkView[], optio
     const desired = step.addresses.map(normalizeAddress);
     const deleting = step.deleteAddresses.map(normalizeAddress).filter((a) => target.addresses.includes(a));
     // No op removes one address, so removing some means flushing and re-adding the rest.
-    const flush = step.flushAddresses ? target.addresses.some((a) => !desired.includes(a)) : deleting.length > 0;
+    const rename = target.name !== name;
+    const macChange = mac !== undefined && target.mac !== mac;
+    let flush = step.flushAddresses ? target.addresses.some((a) => !desired.includes(a)) : deleting.length > 0;
+    const down = target.up && (rename || macChange || flush);
+    // Taking a link down drops its IPv6 addresses (keep_addr_on_down=0): flush and re-add what stays, so the result
+    // does not depend on which addresses the kernel dropped.
+    if (down && target.addresses.some(isIpv6)) flush = true;
     const keep = step.flushAddresses ? [] : target.addresses.filter((a) => !deleting.includes(a));
     const toAdd = flush
       ? [...keep, ...desired.filter((a) => !keep.includes(a))]
       : desired.filter((a) => !target.addresses.includes(a));
-    const rename = target.name !== name;
-    const macChange = mac !== undefined && target.mac !== mac;
-    if (target.up && (rename || macChange || flush)) {
+    if (down) {
       ops.push({ op: "setDown", name: target.name });
       target.up = false;
     }
@@ -329,7 +333,10 @@ export function undoLinkOps(undo: LinkUndo, current: readonly LinkView[], routes
     const rename = link.name !== o.name;
     const macChange = link.mac !== o.mac;
     const unwanted = link.addresses.filter((a) => !o.addresses.includes(a));
-    if (link.up && (rename || macChange || unwanted.length > 0)) {
+    const down = link.up && (rename || macChange || unwanted.length > 0);
+    // Going down drops IPv6 addresses: flush and re-add, as in diffLinks.
+    const flush = unwanted.length > 0 || (down && link.addresses.some(isIpv6));
+    if (down) {
       ops.push({ op: "setDown", name: link.name });
       link.up = false;
     }
@@ -347,7 +354,7 @@ export function undoLinkOps(undo: LinkUndo, current: readonly LinkView[], routes
     }
     if (macChange) ops.push({ op: "setMac", name: o.name, mac: o.mac });
     if (link.mtu !== o.mtu) ops.push({ op: "setMtu", name: o.name, mtu: o.mtu });
-    if (unwanted.length > 0) {
+    if (flush) {
       ops.push({ op: "flushAddresses", name: o.name });
       link.addresses = [];
     }

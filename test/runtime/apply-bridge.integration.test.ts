@@ -73,6 +73,26 @@ describe("applyPlan bridge binding in a real pod namespace", { skip }, () => {
     });
   });
 
+  it("applyPlan Virtink bridge: br-eth0, the uplink keeps its IPv6 and loses its IPv4 to the stand-in", async () => {
+    await roundTrip(models.virtinkBridge, ["10.244.1.5/24", "fd00:10:244:1::5/64"], async (netns) => {
+      const links = await ipJson(netns, ["link", "show"]);
+      const by = (n: string) => links.find((l) => l.ifname === n) as Json | undefined;
+      assert.equal(by("eth0-nic")?.master, "br-eth0");
+      assert.equal(by("tap-eth0")?.master, "br-eth0");
+      const nicMac = String(by("eth0-nic")?.address);
+      assert.ok(nicMac.startsWith("0a:58:0a:") && nicMac !== POD_MAC, "same vendor, another MAC");
+      const global = async (dev: string) =>
+        (await ipJson(netns, ["address", "show", "dev", dev])).flatMap((l) =>
+          (l.addr_info as { local: string; prefixlen: number; scope: string }[])
+            .filter((a) => a.scope === "global")
+            .map((a) => `${a.local}/${a.prefixlen}`),
+        );
+      assert.deepEqual(await global("eth0-nic"), ["fd00:10:244:1::5/64"]);
+      assert.deepEqual(await global("eth0"), ["10.244.1.5/24"]);
+      assert.deepEqual(await global("br-eth0"), ["169.254.200.1/30"]);
+    });
+  });
+
   it("applyPlan rolls back everything when the kernel refuses the ruleset", async () => {
     await withNetns(2, async ([pod = "", node = ""]) => {
       let kp: KernelPod | undefined;

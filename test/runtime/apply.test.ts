@@ -123,6 +123,9 @@ const CASES = [
   { name: "masquerade dual-stack", model: models.masquerade, addresses: ["10.244.1.5/24", "fd00:10:244:1::5/64"] },
   { name: "masquerade IPv4 with ports", model: models.masqueradePorts, addresses: ["10.244.1.5/24"] },
   { name: "masquerade IPv6-only", model: models.masquerade, addresses: ["fd00:10:244:1::5/64"] },
+  // Virtink keeps the uplink's IPv6 and removes only its IPv4: no op removes one address, so flush and re-add.
+  { name: "Virtink bridge", model: models.virtinkBridge, addresses: ["10.244.1.5/24", "fd00:10:244:1::5/64"] },
+  { name: "Virtink masquerade", model: models.virtinkMasquerade, addresses: ["10.244.1.5/24"] },
 ] as const;
 
 describe("applyPlan with fake adapters", () => {

@@ -25,6 +25,8 @@ export const models = {
     ],
     [podNet()],
   ),
+  virtinkBridge: vm([iface("default", { kind: "bridge" })], [podNet()], { dialect: "virtink" }),
+  virtinkMasquerade: vm([iface("default", { kind: "masquerade" })], [podNet()], { dialect: "virtink" }),
 } satisfies Record<string, VmNetworkModel>;
 
 /** The pod's resolv.conf. */
