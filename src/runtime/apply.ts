@@ -195,7 +195,11 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
     nftTables: listed.filter((t) => !previous?.nftTables.some((p) => p.family === t.family && p.name === t.name)),
   };
   const merged: PodNetworkState = { ...mergeStates(previous, thisCall), nftTables: tables };
-  await state?.save(merged);
+  try {
+    await state?.save(merged);
+  } catch (cause) {
+    throw fail(ApplyStep.State, cause, undefined);
+  }
 
   let step: ApplyStep = ApplyStep.Links;
   try {
