@@ -93,6 +93,39 @@ describe("applyPlan bridge binding in a real pod namespace", { skip }, () => {
     });
   });
 
+  it("applyPlan rolls back a half-applied batch when the kernel refuses a link", async (t) => {
+    await withNetns(2, async ([pod = "", node = ""]) => {
+      let kp: KernelPod | undefined;
+      try {
+        kp = await setupPod(pod, node, ["10.244.1.5/24", "fd00:10:244:1::5/64"]);
+        if (kp.placeholder === "dummy") {
+          t.skip("this kernel has the dummy driver, so no link op fails on its own");
+          return;
+        }
+        const before = await settledSnapshot(pod);
+        // Asking for a dummy on a kernel without the driver: the batch stops at `link add ... type dummy`, after the
+        // bridge was created and the pod NIC renamed, re-MACed, enslaved and flushed.
+        const rt = { ...runtimeFor(kp), placeholder: "dummy" as const };
+        const plan = await planOn(kp, models.bridge, rt);
+        await assert.rejects(
+          applyPlan(plan, rt),
+          (e: unknown) => e instanceof RuntimeError && e.code === RuntimeErrorCode.ApplyFailed && e.step === "links",
+        );
+        assert.equal(spawnCounts(rt).ipBatch, 2, "the failed batch and the rollback batch");
+        let after: unknown;
+        for (let i = 0; i < 40; i++) {
+          after = await kernelSnapshot(pod);
+          if (JSON.stringify(after) === JSON.stringify(before)) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.deepEqual(after, before);
+        assert.equal(await rt.state.load(), undefined);
+      } finally {
+        await cleanupPod(kp);
+      }
+    });
+  });
+
   it("applyPlan rolls back everything when the kernel refuses the ruleset", async () => {
     await withNetns(2, async ([pod = "", node = ""]) => {
       let kp: KernelPod | undefined;
