@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -173,9 +173,98 @@ class RawQga {
     throw new Error(`The guest agent did not answer guest-sync within ${timeoutMs} ms`);
   }
 
+  /** A whole guest file through guest-file-open/read/close. */
+  async readFile(path: string): Promise<string> {
+    const opened = await this.execute("guest-file-open", { path, mode: "r" }, 5_000);
+    const handle = opened.return;
+    assert.equal(typeof handle, "number", `cannot open "${path}" in the guest: ${JSON.stringify(opened)}`);
+    try {
+      let text = "";
+      for (;;) {
+        const read = await this.execute("guest-file-read", { handle, count: 65536 }, 5_000);
+        const chunk = read.return as { "buf-b64": string; eof: boolean } | undefined;
+        assert.ok(chunk !== undefined, `cannot read "${path}" in the guest: ${JSON.stringify(read)}`);
+        text += Buffer.from(chunk["buf-b64"], "base64").toString("utf8");
+        if (chunk.eof) return text;
+      }
+    } finally {
+      await this.execute("guest-file-close", { handle }, 5_000);
+    }
+  }
+
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** QEMU arguments for a virtio-serial guest agent channel on a Unix socket QEMU listens on. */
+function qgaArgs(socketPath: string): string[] {
+  return [
+    "-chardev",
+    `socket,id=qga0,path=${socketPath},server=on,wait=off`,
+    "-device",
+    "virtio-serial-pci",
+    "-device",
+    "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+  ];
+}
+
+/** A TCP port free on 127.0.0.1 right now (QEMU's hostfwd needs a concrete port). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+/**
+ * Sends `request` to 127.0.0.1:`port` and collects the answer until the peer closes or `expectBytes` arrived. QEMU's
+ * hostfwd accepts before the guest does, so a connection the guest never took is retried.
+ */
+async function tcpExchange(port: number, request: string, expectBytes?: number): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1");
+      let data = "";
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(data);
+      }, 10_000);
+      socket.setEncoding("latin1");
+      socket.on("connect", () => socket.write(request));
+      socket.on("data", (chunk: string) => {
+        data += chunk;
+        if (expectBytes !== undefined && data.length >= expectBytes) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(data);
+        }
+      });
+      socket.on("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      socket.on("close", () => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+    });
+    if (answer !== "" || attempt >= 4) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** The listed keys of a parsed JSON object. */
+function pick(value: unknown, keys: readonly string[]): Record<string, unknown> {
+  assert.ok(typeof value === "object" && value !== null, `not an object: ${JSON.stringify(value)}`);
+  const record = value as Record<string, unknown>;
+  return Object.fromEntries(keys.map((k) => [k, record[k]]));
 }
 
 interface GuestInterface {
@@ -199,12 +288,7 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
     const guest = startGuest(await image(), "vmnet.net=none vmnet.hostname=vmnt-qga", [
       "-nic",
       "none",
-      "-chardev",
-      `socket,id=qga0,path=${socketPath},server=on,wait=off`,
-      "-device",
-      "virtio-serial-pci",
-      "-device",
-      "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+      ...qgaArgs(socketPath),
     ]);
     let qga: RawQga | undefined;
     try {
@@ -233,20 +317,55 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
     }
   });
 
-  test("init's udhcpc leases 10.0.2.15 from QEMU's user-mode DHCP on a virtio-net NIC", async () => {
+  test("init's udhcpc leases 10.0.2.15 from QEMU's user-mode DHCP; SLAAC, the HTTP page and TCP echo work", async () => {
     const mac = "52:54:00:12:34:56";
-    const guest = startGuest(await image(), "vmnet.net=dhcp4", [
+    const dir = await mkdtemp(join(tmpdir(), "vmnt-boot-"));
+    const socketPath = join(dir, "qga.sock");
+    const [httpPort, echoPort] = [await freePort(), await freePort()];
+    const guest = startGuest(await image(), "vmnet.net=dhcp4,dhcp6 vmnet.hostname=vmnt-nic", [
       "-netdev",
-      "user,id=n0",
+      `user,id=n0,hostfwd=tcp:127.0.0.1:${httpPort}-:80,hostfwd=tcp:127.0.0.1:${echoPort}-:7`,
       "-device",
       `virtio-net-pci,netdev=n0,mac=${mac}`,
+      ...qgaArgs(socketPath),
     ]);
+    let qga: RawQga | undefined;
     try {
       const lease = await guest.waitFor(guestLeaseMarker("eth0"), BOOT_TIMEOUT_MS);
       assert.equal(lease, "vmnet-guest: lease eth0 10.0.2.15");
-      await guest.waitFor(GUEST_READY_MARKER, 5_000);
+      await guest.waitFor(GUEST_READY_MARKER, 10_000);
+      // dhcpcd does SLAAC with EUI-64 identifiers on QEMU's fec0::/64.
+      assert.equal(
+        await guest.waitFor("vmnet-guest: addr6 eth0 ", 20_000),
+        "vmnet-guest: addr6 eth0 fec0::5054:ff:fe12:3456",
+      );
+
+      qga = await RawQga.connect(socketPath);
+      await qga.sync(20_000);
+      const lease4: unknown = JSON.parse(await qga.readFile("/run/vmnet/eth0.dhcp4.json"));
+      assert.deepEqual(pick(lease4, ["interface", "ip", "prefix", "routers", "dns", "serverId"]), {
+        interface: "eth0",
+        ip: "10.0.2.15",
+        prefix: 24,
+        routers: ["10.0.2.2"],
+        dns: ["10.0.2.3"],
+        serverId: "10.0.2.2",
+      });
+      assert.match(await qga.readFile("/etc/resolv.conf"), /^nameserver 10\.0\.2\.3$/m);
+      const reply = await qga.execute("guest-network-get-interfaces", undefined, 5_000);
+      const eth0 = (reply.return as GuestInterface[]).find((i) => i.name === "eth0");
+      assert.equal(eth0?.["hardware-address"], mac);
+      assert.ok(eth0?.["ip-addresses"]?.some((a) => a["ip-address"] === "10.0.2.15"));
+
+      const page = await tcpExchange(httpPort, "GET / HTTP/1.0\r\n\r\n");
+      assert.match(page, /^HTTP\/1\.0 200 OK\r\n/);
+      assert.match(page, /^hostname vmnt-nic$/m);
+      assert.match(page, /^address eth0 10\.0\.2\.15\/24$/m);
+      assert.equal(await tcpExchange(echoPort, "ping vmnet\n", "ping vmnet\n".length), "ping vmnet\n");
     } finally {
+      qga?.close();
       await guest.kill();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
