@@ -10,6 +10,7 @@ import type { Dhcpv4Plan, Dhcpv6Plan, NetworkPlan, RaPlan, Sysctl } from "../pla
 import { readNetwork } from "./discover.ts";
 import { ApplyStep, RuntimeError, RuntimeErrorCode } from "./errors.ts";
 import {
+  createdKindOf,
   diffLinks,
   type LinkOptions,
   type LinkView,
@@ -122,6 +123,37 @@ function changedBy(
   return out;
 }
 
+/** The parts of a record that `plan` no longer has: links it does not create or change, sysctls, nft tables. */
+export function staleParts(record: PodNetworkState, plan: NetworkPlan, options: LinkOptions = {}): PodNetworkState {
+  const steps = planSteps(plan);
+  const created = new Set(steps.flatMap((s) => (createdKindOf(s, options) === undefined ? [] : [s.name.value])));
+  const existing = steps.filter((s) => s.kind === "existing");
+  return {
+    ...emptyState(record.planHash, record.phase),
+    createdLinks: record.createdLinks.filter((l) => !created.has(l.name)),
+    changedLinks: record.changedLinks.filter(
+      (o) =>
+        !existing.some((s) => s.ifindex === o.ifindex || s.renameFrom?.value === o.name || s.name.value === o.name),
+    ),
+    sysctls: record.sysctls.filter((x) => !plan.sysctls.some((p) => p.key === x.key)),
+    nftTables: record.nftTables.filter((t) => !plan.nft.tables.some((p) => p.family === t.family && p.name === t.name)),
+  };
+}
+
+function isEmptyRecord(r: PodNetworkState): boolean {
+  return r.createdLinks.length + r.changedLinks.length + r.sysctls.length + r.nftTables.length === 0;
+}
+
+function withoutParts(record: PodNetworkState, parts: PodNetworkState): PodNetworkState {
+  return {
+    ...record,
+    createdLinks: record.createdLinks.filter((l) => !parts.createdLinks.includes(l)),
+    changedLinks: record.changedLinks.filter((l) => !parts.changedLinks.includes(l)),
+    sysctls: record.sysctls.filter((l) => !parts.sysctls.includes(l)),
+    nftTables: record.nftTables.filter((l) => !parts.nftTables.includes(l)),
+  };
+}
+
 function fail(step: ApplyStep, cause: unknown, rollbackError: unknown): RuntimeError {
   const detail = cause instanceof Error ? cause.message : String(cause);
   if (rollbackError !== undefined) {
@@ -157,6 +189,15 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
     await state?.remove();
     previous = undefined;
     recovered = true;
+  }
+  if (previous !== undefined && previous.planHash !== hash) {
+    const stale = staleParts(previous, plan, options);
+    if (!isEmptyRecord(stale)) {
+      // A changed plan: first undo what only the old plan had (its own batch), then apply the new one as usual.
+      await undoRecord(stale, options);
+      previous = withoutParts(previous, stale);
+      await state?.save(previous);
+    }
   }
 
   const { views, routes } = await readNetwork(netlink);

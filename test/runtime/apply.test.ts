@@ -177,6 +177,25 @@ describe("applyPlan with fake adapters", () => {
     assert.equal(s?.ra?.interface.value, "k6t-eth0");
   });
 
+  it("applyPlan of a changed plan first undoes what only the old plan had", async () => {
+    const rt = fakeRuntime(["10.244.1.5/24"]);
+    const before = await netlinkSnapshot(rt.kernel);
+    const bridgePlan = await planFor(models.bridge, rt.kernel);
+    await applyPlan(bridgePlan, { netns: "vmnt-fake", ...rt });
+    // The facts CNI left, as discovery reads them back from the record, planned for masquerade now.
+    const masqPlan = await planFor(models.masquerade, rt.kernel, rt.state);
+    await applyPlan(masqPlan, { netns: "vmnt-fake", ...rt });
+    const links = await rt.kernel.links();
+    assert.deepEqual(links.map((l) => l.name).sort(), ["eth0", "k6t-eth0", "lo", "tap0"]);
+    const eth0 = links.find((l) => l.name === "eth0");
+    assert.equal(eth0?.kind, "veth", "the pod NIC is back under its name");
+    assert.equal(links.find((l) => l.name === "k6t-eth0")?.mac, "02:00:00:00:00:00");
+    assert.equal(await rt.sysctl.get("net.ipv4.conf.all.arp_ignore"), "0", "the bridge-only sysctl is restored");
+    assert.deepEqual((await rt.state.load())?.createdLinks.map((l) => l.name).sort(), ["k6t-eth0", "tap0"]);
+    await teardownPlan(masqPlan, rt);
+    assert.deepEqual(await netlinkSnapshot(rt.kernel), before);
+  });
+
   it("applyPlan restores sysctls on teardown and keeps the first recorded value across re-applies", async () => {
     const rt = fakeRuntime(["10.244.1.5/24"]);
     const plan = await planFor(models.bridge, rt.kernel);
