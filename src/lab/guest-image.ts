@@ -11,10 +11,11 @@ import { access, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { gzip } from "node:zlib";
+import { gunzip, gzip } from "node:zlib";
 
 const execFileAsync = promisify(execFile);
 const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
 
 /** Bumped whenever the image layout changes in a way file stats and script contents do not capture. */
 export const GUEST_IMAGE_FORMAT = 1;
@@ -84,6 +85,7 @@ export interface GuestImage {
 type ImageEntry =
   | { readonly kind: "dir"; readonly path: string }
   | { readonly kind: "file"; readonly path: string; readonly source: string; readonly mode: number }
+  | { readonly kind: "module"; readonly path: string; readonly source: string }
   | { readonly kind: "data"; readonly path: string; readonly data: Buffer; readonly mode: number }
   | { readonly kind: "symlink"; readonly path: string; readonly target: string }
   | { readonly kind: "chardev"; readonly path: string; readonly major: number; readonly minor: number };
@@ -171,7 +173,7 @@ async function imageEntries(kernelVersion: string, initScript: string): Promise<
     addFile(`/usr/share/vmnet/${name}`, join(GUEST_SOURCE_DIR, name), 0o755);
   }
 
-  const modules = await resolveModules(kernelVersion, GUEST_MODULES);
+  const modules = await resolveModules(`/lib/modules/${kernelVersion}`, GUEST_MODULES);
   for (const rel of modules)
     addFile(`/lib/modules/${kernelVersion}/${rel}`, `/lib/modules/${kernelVersion}/${rel}`, 0o644);
   addData("/etc/vmnet/modules", modules.map((rel) => `/lib/modules/${kernelVersion}/${rel}\n`).join(""), 0o644);
@@ -209,6 +211,25 @@ export async function sharedLibraries(binary: string): Promise<string[]> {
   return libs;
 }
 
+const COMPRESSED_MODULE = /\.ko\.(xz|gz|zst)$/;
+
+/**
+ * The bytes of a kernel module file, decompressed when it is a .ko.xz / .ko.gz / .ko.zst (Debian 12 ships plain .ko;
+ * later releases compress them).
+ */
+export async function readModule(path: string): Promise<Buffer> {
+  const compression = COMPRESSED_MODULE.exec(path)?.[1];
+  if (compression === undefined) return readFile(path);
+  if (compression === "gz") return gunzipAsync(await readFile(path));
+  const tool = compression === "xz" ? "xz" : "zstd";
+  try {
+    const { stdout } = await execFileAsync(tool, ["-dc", "--", path], { encoding: "buffer", maxBuffer: 256 << 20 });
+    return stdout;
+  } catch (cause) {
+    throw new Error(`Cannot decompress kernel module "${path}" with "${tool}"`, { cause });
+  }
+}
+
 /** A module name as modules.dep and modules.builtin spell it, with "-" and "_" treated alike (as modprobe does). */
 function moduleKey(pathOrName: string): string {
   const base = pathOrName.slice(pathOrName.lastIndexOf("/") + 1).replace(/\.ko(\.(xz|gz|zst))?$/, "");
@@ -216,11 +237,11 @@ function moduleKey(pathOrName: string): string {
 }
 
 /**
- * The modules to load for `wanted` plus their dependencies, as paths relative to /lib/modules/<release>, dependencies
- * first. Built-in names are dropped; a name that is neither a module nor built in is an error.
+ * The modules to load for `wanted` plus their dependencies, as paths relative to `base` (a /lib/modules/<release>
+ * directory), dependencies first. Built-in names are dropped; a name that is neither a module nor built in is an
+ * error.
  */
-export async function resolveModules(kernelVersion: string, wanted: readonly string[]): Promise<string[]> {
-  const base = `/lib/modules/${kernelVersion}`;
+export async function resolveModules(base: string, wanted: readonly string[]): Promise<string[]> {
   const depText = await readFile(join(base, "modules.dep"), "utf8");
   const builtinText = await readFile(join(base, "modules.builtin"), "utf8").catch(() => "");
   const deps = new Map<string, { path: string; deps: string[] }>();
@@ -253,9 +274,6 @@ export async function resolveModules(kernelVersion: string, wanted: readonly str
     for (const dep of entry.deps) visit(moduleKey(dep), [...chain, key]);
     visiting.delete(key);
     done.add(key);
-    if (/\.ko\.(xz|gz|zst)$/.test(entry.path))
-      // Debian 12 ships plain .ko; a compressed one would need decompressing or kernel support, so say so.
-      throw new Error(`Cannot load compressed kernel module "${entry.path}" with busybox insmod`);
     order.push(entry.path);
   };
   for (const name of wanted) visit(moduleKey(name), [name]);
@@ -279,6 +297,11 @@ async function hashInputs(kernel: string, entries: readonly ImageEntry[]): Promi
         // Scripts are small and edited in place within one mtime tick by tools and tests; hash their content too.
         if (entry.source.startsWith(GUEST_SOURCE_DIR) || entry.path === "/init")
           hash.update(await readFile(entry.source));
+        break;
+      }
+      case "module": {
+        const s = await stat(entry.source);
+        hash.update(`module ${entry.path} ${entry.source} ${s.size} ${s.mtimeMs}\n`);
         break;
       }
       case "data":
@@ -316,6 +339,11 @@ async function writeCpio(entries: readonly ImageEntry[]): Promise<Buffer> {
         // Host libraries are often symlinks (libc.so.6 -> libc-2.36.so); the image gets the target's bytes.
         const data = await readFile(await realpath(entry.source));
         chunks.push(...cpioRecord({ name: entry.path, mode: S_IFREG | entry.mode, ino: ino++, nlink: 1, data }));
+        break;
+      }
+      case "module": {
+        const data = await readModule(entry.source);
+        chunks.push(...cpioRecord({ name: entry.path, mode: S_IFREG | 0o644, ino: ino++, nlink: 1, data }));
         break;
       }
       case "data":

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -381,5 +382,77 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** A stand-in QEMU: answers --version, records its pid, then hangs (like nested KVM here) or prints the ready marker. */
+async function fakeQemu(dir: string, behaviour: "hang" | "ready"): Promise<string> {
+  const path = join(dir, `qemu-${behaviour}`);
+  const ready = behaviour === "ready" ? `echo "${GUEST_READY_MARKER}"` : "";
+  await writeFile(
+    path,
+    `#!/bin/sh\nif [ "$1" = --version ]; then echo "QEMU emulator version 9.9.9 (fake)"; exit 0; fi\necho $$ >"${dir}/pid-${behaviour}"\necho "$@" >"${dir}/args-${behaviour}"\n${ready}\nexec sleep 300\n`,
+  );
+  await chmod(path, 0o755);
+  return path;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("probeAccel", () => {
+  const image = { kernel: "/boot/vmlinuz-test", initrd: "/nonexistent/initrd" };
+
+  test("probeAccel kills a KVM guest that never reaches the ready marker and answers tcg", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vmnt-accel-"));
+    try {
+      const qemu = await fakeQemu(dir, "hang");
+      const kvmDevice = join(dir, "kvm");
+      await writeFile(kvmDevice, "");
+      assert.equal(await probeAccel({ ...image, qemu, kvmDevice, timeoutMs: 500, cacheDir: dir }), Accel.Tcg);
+      const pid = Number(await readFile(join(dir, "pid-hang"), "utf8"));
+      assert.equal(alive(pid), false, "the hung QEMU is killed");
+      assert.match(await readFile(join(dir, "args-hang"), "utf8"), /-accel kvm .*-kernel \/boot\/vmlinuz-test -initrd/);
+      const verdict: unknown = JSON.parse(await readFile(join(dir, "accel-vmlinuz-test-9.9.9.json"), "utf8"));
+      assert.equal((verdict as { accel: string }).accel, Accel.Tcg);
+      assert.match((verdict as { reason: string }).reason, /no ready marker within 500 ms/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("probeAccel answers kvm when the KVM guest prints the ready marker, and caches it per host boot", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vmnt-accel-"));
+    try {
+      const qemu = await fakeQemu(dir, "ready");
+      const kvmDevice = join(dir, "kvm");
+      await writeFile(kvmDevice, "");
+      assert.equal(await probeAccel({ ...image, qemu, kvmDevice, timeoutMs: 5_000, cacheDir: dir }), Accel.Kvm);
+      assert.equal(alive(Number(await readFile(join(dir, "pid-ready"), "utf8"))), false, "the probe guest is killed");
+
+      // A cached verdict is used without booting, even when KVM has since become unusable ...
+      const cacheFile = join(dir, "accel-vmlinuz-test-9.9.9.json");
+      await rm(join(dir, "pid-ready"));
+      const missing = join(dir, "no-kvm");
+      assert.equal(await probeAccel({ ...image, qemu, kvmDevice: missing, cacheDir: dir }), Accel.Kvm);
+      assert.equal(existsSync(join(dir, "pid-ready")), false);
+      // ... but only within the host boot it was measured in.
+      const cached = JSON.parse(await readFile(cacheFile, "utf8")) as Record<string, unknown>;
+      await writeFile(cacheFile, JSON.stringify({ ...cached, bootId: "another-boot" }));
+      assert.equal(await probeAccel({ ...image, qemu, kvmDevice: missing, cacheDir: dir }), Accel.Tcg);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("accelArgs selects the accelerator", () => {
+    assert.deepEqual(accelArgs(Accel.Tcg), ["-accel", "tcg"]);
+    assert.deepEqual(accelArgs(Accel.Kvm), ["-accel", "kvm", "-cpu", "host"]);
   });
 });

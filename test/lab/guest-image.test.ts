@@ -1,0 +1,256 @@
+/**
+ * The guest initramfs: module ordering against a synthetic modules.dep and the host's real one, the newc record
+ * layout, and real builds (contents read back with GNU cpio, caching, rebuild on input change, concurrent builders).
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
+import {
+  buildGuestImage,
+  cpioRecord,
+  GUEST_MODULES,
+  GUEST_SOURCE_DIR,
+  newestKernel,
+  readModule,
+  resolveModules,
+  sharedLibraries,
+} from "../../src/lab/guest-image.ts";
+
+const MODULES_DEP = [
+  "kernel/drivers/virtio/virtio_ring.ko:",
+  "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko",
+  "kernel/net/core/failover.ko:",
+  "kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko",
+  "kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko",
+  "kernel/drivers/dca/dca.ko:",
+  "kernel/drivers/i2c/algos/i2c-algo-bit.ko:",
+  "kernel/drivers/net/ethernet/intel/igb/igb.ko: kernel/drivers/dca/dca.ko kernel/drivers/i2c/algos/i2c-algo-bit.ko",
+  "kernel/drivers/net/ethernet/8390/8390.ko:",
+  "kernel/drivers/net/ethernet/8390/ne2k-pci.ko.xz: kernel/drivers/net/ethernet/8390/8390.ko",
+  "kernel/loop/a.ko: kernel/loop/b.ko",
+  "kernel/loop/b.ko: kernel/loop/a.ko",
+  "",
+].join("\n");
+
+const MODULES_BUILTIN = ["kernel/net/packet/af_packet.ko", "kernel/net/ipv6/ipv6.ko", ""].join("\n");
+
+describe("resolveModules", () => {
+  let dir = "";
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "vmnt-modules-"));
+    await writeFile(join(dir, "modules.dep"), MODULES_DEP);
+    await writeFile(join(dir, "modules.builtin"), MODULES_BUILTIN);
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const cases: { name: string; wanted: string[]; expected: string[] }[] = [
+    {
+      name: "virtio_net after virtio_ring, virtio and the failover pair",
+      wanted: ["virtio_net"],
+      expected: [
+        "kernel/net/core/failover.ko",
+        "kernel/drivers/net/net_failover.ko",
+        "kernel/drivers/virtio/virtio_ring.ko",
+        "kernel/drivers/virtio/virtio.ko",
+        "kernel/drivers/net/virtio_net.ko",
+      ],
+    },
+    {
+      name: "igb after dca and i2c-algo-bit",
+      wanted: ["igb"],
+      expected: [
+        "kernel/drivers/dca/dca.ko",
+        "kernel/drivers/i2c/algos/i2c-algo-bit.ko",
+        "kernel/drivers/net/ethernet/intel/igb/igb.ko",
+      ],
+    },
+    {
+      name: "ne2k-pci spelled with an underscore, compressed, after 8390",
+      wanted: ["ne2k_pci"],
+      expected: ["kernel/drivers/net/ethernet/8390/8390.ko", "kernel/drivers/net/ethernet/8390/ne2k-pci.ko.xz"],
+    },
+    { name: "built-in af_packet and ipv6 need nothing", wanted: ["af_packet", "ipv6"], expected: [] },
+    {
+      name: "a shared dependency is listed once",
+      wanted: ["virtio", "virtio_ring", "virtio"],
+      expected: ["kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/virtio/virtio.ko"],
+    },
+  ];
+  for (const c of cases) {
+    test(`resolveModules orders ${c.name}`, async () => {
+      assert.deepEqual(await resolveModules(dir, c.wanted), c.expected);
+    });
+  }
+
+  test("resolveModules rejects an unknown module naming the chain", async () => {
+    await assert.rejects(resolveModules(dir, ["nope"]), /Cannot find kernel module "nope"/);
+  });
+
+  test("resolveModules rejects a dependency cycle", async () => {
+    await assert.rejects(resolveModules(dir, ["a"]), /depends on itself/);
+  });
+});
+
+const kernelSkip = ((): string | undefined => {
+  if (!existsSync("/bin/busybox")) return "busybox-static is missing";
+  if (!existsSync("/usr/sbin/qemu-ga")) return "qemu-guest-agent is missing";
+  if (spawnSync("cpio", ["--version"]).status !== 0) return "GNU cpio (to read the archive back) is missing";
+  if (!existsSync("/boot") || !existsSync("/lib/modules")) return "no kernel in /boot";
+  return undefined;
+})();
+
+test("resolveModules puts every dependency of the host's guest modules first", { skip: kernelSkip }, async () => {
+  const base = `/lib/modules/${await newestKernel()}`;
+  const order = await resolveModules(base, GUEST_MODULES);
+  const deps = new Map<string, string[]>();
+  for (const line of (await readFile(join(base, "modules.dep"), "utf8")).split("\n")) {
+    const [path, rest] = line.split(":");
+    if (path !== undefined && rest !== undefined) deps.set(path, rest.trim() === "" ? [] : rest.trim().split(/\s+/));
+  }
+  for (const [i, path] of order.entries())
+    for (const dep of deps.get(path) ?? [])
+      assert.ok(order.indexOf(dep) >= 0 && order.indexOf(dep) < i, `${dep} before ${path}`);
+  for (const name of ["virtio_pci.ko", "virtio_net.ko", "virtio_console.ko", "igb.ko", "8139cp.ko", "pcnet32.ko"])
+    assert.ok(
+      order.some((p) => p.endsWith(`/${name}`)),
+      `${name} is in the image`,
+    );
+});
+
+test("cpioRecord writes the newc header, NUL-terminated name and 4-byte padding", () => {
+  const record = Buffer.concat(cpioRecord({ name: "/a", mode: 0o100644, ino: 1, nlink: 1, data: Buffer.from("hi") }));
+  const header = [
+    "070701",
+    "00000001", // ino
+    "000081a4", // mode
+    "00000000", // uid
+    "00000000", // gid
+    "00000001", // nlink
+    "00000000", // mtime
+    "00000002", // filesize
+    "00000000", // devmajor
+    "00000000", // devminor
+    "00000000", // rdevmajor
+    "00000000", // rdevminor
+    "00000002", // namesize, with the NUL
+    "00000000", // check
+  ].join("");
+  // 110-byte header + "a\0" is 112, already aligned; "hi" is padded to 4.
+  assert.equal(record.toString("latin1"), `${header}a\0hi\0\0`);
+});
+
+test("readModule decompresses .ko.xz and .ko.gz and passes .ko through", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "vmnt-ko-"));
+  try {
+    const bytes = Buffer.from("\x7fELF fake module bytes");
+    await writeFile(join(dir, "m.ko"), bytes);
+    execFileSync("xz", ["-k", join(dir, "m.ko")]);
+    execFileSync("gzip", ["-k", join(dir, "m.ko")]);
+    for (const name of ["m.ko", "m.ko.xz", "m.ko.gz"]) assert.deepEqual(await readModule(join(dir, name)), bytes, name);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** `cpio -itv` lines of a gzip'd archive. */
+function listArchive(initrd: string): Promise<string[]> {
+  return readFile(initrd).then((gz) => {
+    const out = execFileSync("cpio", ["-itv", "--quiet"], { input: gunzipSync(gz), maxBuffer: 64 << 20 });
+    return out.toString("utf8").split("\n");
+  });
+}
+
+/** One file's bytes out of a gzip'd archive. */
+async function extract(initrd: string, path: string): Promise<Buffer> {
+  const gz = await readFile(initrd);
+  return execFileSync("cpio", ["-i", "--quiet", "--to-stdout", path], { input: gunzipSync(gz), maxBuffer: 64 << 20 });
+}
+
+describe("buildGuestImage", { skip: kernelSkip }, () => {
+  let dir = "";
+  let initScript = "";
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "vmnt-guest-image-"));
+    initScript = join(dir, "init");
+    await copyFile(join(GUEST_SOURCE_DIR, "init"), initScript);
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("buildGuestImage builds once, then serves the cache, and rebuilds when the init script changes", async () => {
+    const cacheDir = join(dir, "cache");
+    const first = await buildGuestImage({ cacheDir, initScript });
+    assert.equal(first.built, true);
+    assert.ok(first.initrd.startsWith(cacheDir));
+    assert.equal(first.kernel, `/boot/vmlinuz-${first.kernelVersion}`);
+    const firstStat = await stat(first.initrd);
+
+    const second = await buildGuestImage({ cacheDir, initScript });
+    assert.equal(second.built, false);
+    assert.deepEqual({ ...second, built: true }, first);
+    assert.equal((await stat(second.initrd)).mtimeMs, firstStat.mtimeMs);
+
+    await writeFile(initScript, `${await readFile(initScript, "utf8")}\n# changed\n`);
+    const third = await buildGuestImage({ cacheDir, initScript });
+    assert.equal(third.built, true);
+    assert.notEqual(third.hash, first.hash);
+    assert.match((await extract(third.initrd, "init")).toString("utf8"), /# changed\n$/);
+  });
+
+  test("buildGuestImage packs init, busybox applets, qemu-ga with its libraries and ordered modules", async () => {
+    const image = await buildGuestImage({ cacheDir: join(dir, "contents"), initScript });
+    const lines = await listArchive(image.initrd);
+    const entry = (path: string): string | undefined =>
+      lines.find((l) => l.endsWith(` ${path}`) || l.includes(` ${path} -> `));
+
+    assert.match(entry("init") ?? "", /^-rwxr-xr-x/);
+    assert.match(entry("dev/console") ?? "", /^crw------- .* 5,\s+1 /);
+    assert.match(entry("bin/busybox") ?? "", /^-rwxr-xr-x/);
+    // Where `busybox --list-full` puts them, which is where init's PATH finds them.
+    for (const applet of [
+      "bin/sh",
+      "sbin/insmod",
+      "sbin/ip",
+      "usr/bin/nc",
+      "sbin/udhcpc",
+      "sbin/sysctl",
+      "usr/bin/setsid",
+    ])
+      assert.ok(
+        lines.some((l) => l.endsWith(` ${applet} -> /bin/busybox`)),
+        `${applet} links to busybox`,
+      );
+    assert.match(entry("usr/sbin/qemu-ga") ?? "", /^-rwxr-xr-x/);
+    for (const lib of await sharedLibraries("/usr/sbin/qemu-ga"))
+      assert.ok(entry(lib.slice(1)) !== undefined, `${lib} is in the image`);
+    for (const name of ["udhcpc.script", "dhcpcd.script", "dhcpcd.conf", "http-page", "resolv-update"])
+      assert.ok(entry(`usr/share/vmnet/${name}`) !== undefined, `${name} is in the image`);
+
+    const modules = (await extract(image.initrd, "etc/vmnet/modules")).toString("utf8").trim().split("\n");
+    const index = (name: string): number => modules.findIndex((m) => m.endsWith(`/${name}`));
+    assert.ok(index("virtio_ring.ko") >= 0 && index("virtio_ring.ko") < index("virtio.ko"));
+    assert.ok(index("virtio.ko") < index("virtio_pci.ko"));
+    assert.ok(index("failover.ko") < index("net_failover.ko") && index("net_failover.ko") < index("virtio_net.ko"));
+    assert.ok(index("8390.ko") < index("ne2k-pci.ko"));
+    for (const module of modules) assert.ok(entry(module.slice(1)) !== undefined, `${module} is in the image`);
+  });
+
+  test("buildGuestImage lets concurrent builders share one cache entry without temp files left over", async () => {
+    const cacheDir = join(dir, "concurrent");
+    const images = await Promise.all([1, 2, 3].map(() => buildGuestImage({ cacheDir, initScript })));
+    assert.equal(new Set(images.map((i) => i.initrd)).size, 1);
+    assert.deepEqual(await readdir(cacheDir), [images[0]?.initrd.slice(cacheDir.length + 1)]);
+    // Identical inputs give identical bytes (mtime 0, sequential inodes), so whichever rename lands last is the same.
+    const rebuilt = await buildGuestImage({ cacheDir: join(dir, "again"), initScript });
+    const [a, b] = [await readFile(images[0]?.initrd ?? ""), await readFile(rebuilt.initrd)];
+    assert.ok(gunzipSync(a).equals(gunzipSync(b)));
+  });
+});
