@@ -50,8 +50,19 @@ export interface DhcpAgentOptions extends ServedInterfacesOptions {
   readonly resourceLimits?: ResourceLimits;
   /** The worker module; defaults to pod-worker.ts beside this file (a compiled deployment passes its .js). */
   readonly workerModule?: URL;
-  /** How long a worker may take to open its sockets, and to answer a request. Default 10 s. */
+  /** How long a worker may take to open its sockets, and to answer a request. Default 30 s. */
   readonly timeoutMs?: number;
+  /** Workers starting at once; each start compiles and loads modules, so a burst of pods queues. Default 2. */
+  readonly startConcurrency?: number;
+}
+
+/**
+ * libuv's thread pool size for this process. Each open ICMPv6 socket of the netns-worker shim keeps one pool thread
+ * in a blocking read, so more advertising devices than pool threads starve every fs and dns call of the process.
+ */
+export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number.parseInt(env.UV_THREADPOOL_SIZE ?? "", 10);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
 }
 
 /** The agent's view of one pod. */
@@ -110,11 +121,16 @@ export class DhcpAgent {
   readonly #options: DhcpAgentOptions;
   readonly #backoff: BackoffOptions;
   readonly #timeoutMs: number;
+  readonly #startConcurrency: number;
+  #starting = 0;
+  readonly #startQueue: (() => void)[] = [];
+  #warnedThreadPool = false;
 
   constructor(options: DhcpAgentOptions = {}) {
     this.#options = options;
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
-    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#startConcurrency = Math.max(1, options.startConcurrency ?? 2);
   }
 
   /**
@@ -238,15 +254,48 @@ export class DhcpAgent {
     }
   }
 
+  /** {@link #launch} once a start slot is free, so a burst of pods does not time out on a busy machine. */
+  async #spawn(pod: Pod): Promise<void> {
+    if (this.#starting >= this.#startConcurrency) {
+      await new Promise<void>((resolve) => this.#startQueue.push(resolve));
+    }
+    this.#starting += 1;
+    try {
+      if (this.#pods.get(pod.podId) !== pod || pod.state === PodState.Stopping) {
+        throw new DhcpAgentError(`DHCP for pod "${pod.podId}" was stopped before its worker started`);
+      }
+      this.#checkThreadPool(pod);
+      await this.#launch(pod);
+    } finally {
+      this.#starting -= 1;
+      this.#startQueue.shift()?.();
+    }
+  }
+
+  /** Warns once when the advertising devices would hold every libuv pool thread (see {@link threadPoolSize}). */
+  #checkThreadPool(pod: Pod): void {
+    if (this.#warnedThreadPool) return;
+    let advertising = 0;
+    for (const p of this.#pods.values()) advertising += p.served.filter((s) => s.ra !== undefined).length;
+    const size = threadPoolSize();
+    if (advertising < size) return;
+    this.#warnedThreadPool = true;
+    this.#emit({
+      kind: "warning",
+      podId: pod.podId,
+      message: `${advertising} devices send router advertisements but UV_THREADPOOL_SIZE is ${size}: each holds a pool thread, so file and DNS calls of this process stall; start the agent with UV_THREADPOOL_SIZE above the number of advertising devices`,
+    });
+  }
+
   /** Starts a worker with the pod's current configuration; resolves when it is ready, rejects if it dies first. */
-  #spawn(pod: Pod): Promise<void> {
-    const data: PodWorkerData = { podId: pod.podId, interfaces: pod.served };
+  #launch(pod: Pod): Promise<void> {
+    const launchedWith = pod.served;
+    const data: PodWorkerData = { podId: pod.podId, interfaces: launchedWith };
     const worker = startNetnsWorker(pod.netns, this.#options.workerModule ?? DEFAULT_WORKER, data, {
       resourceLimits: this.#options.resourceLimits ?? DEFAULT_WORKER_LIMITS,
     });
     pod.worker = worker;
     pod.ready = false;
-    pod.state = pod.state === PodState.Stopping ? PodState.Stopping : PodState.Starting;
     let failure: Error | undefined;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -261,6 +310,12 @@ export class DhcpAgent {
             pod.readyAt = Date.now();
             if (pod.state === PodState.Starting) pod.state = PodState.Running;
             this.#emit({ kind: "ready", podId: pod.podId, restarts: pod.restarts });
+            // reconfigure() while this worker was starting: it opened the older configuration.
+            if (pod.served !== launchedWith && pod.state === PodState.Running) {
+              this.#request(pod, { op: "reconfigure", interfaces: pod.served }).catch((e: unknown) =>
+                this.#emit({ kind: "warning", podId: pod.podId, message: String(e) }),
+              );
+            }
             resolve();
           } else {
             this.#emit({
@@ -309,6 +364,7 @@ export class DhcpAgent {
     pod.restartTimer = setTimeout(() => {
       pod.restartTimer = undefined;
       if (this.#pods.get(pod.podId) !== pod || pod.state !== PodState.Backoff) return;
+      pod.state = PodState.Starting;
       pod.restarts += 1;
       // A failed restart lands in the exit handler again, which schedules the next attempt.
       this.#spawn(pod).catch(() => undefined);

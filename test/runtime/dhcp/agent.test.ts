@@ -1,0 +1,215 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { InterfaceName } from "../../../src/plan/namescheme.ts";
+import type { Dhcpv4Plan } from "../../../src/plan/plan.ts";
+import {
+  DhcpAgent,
+  DhcpAgentError,
+  type DhcpAgentEvent,
+  type DhcpPodStatus,
+  threadPoolSize,
+} from "../../../src/runtime/dhcp/agent.ts";
+import { addresses, exitOf, ipIn, Lab, missingTool, rootSkipReason, waitFor } from "./harness.ts";
+
+const GUEST_MAC = "02:00:00:aa:bb:01";
+
+function v4(bridge: string, ip: string): Dhcpv4Plan {
+  return {
+    serverInterface: InterfaceName.of(bridge),
+    serverIdentifier: "169.254.75.10",
+    filterClientMac: true,
+    client: {
+      mac: GUEST_MAC,
+      ip,
+      prefix: 24,
+      subnetMask: "255.255.255.0",
+      router: "10.1.0.1",
+      routes: [],
+      dnsServers: ["10.96.0.10"],
+      searchDomains: ["cluster.local"],
+      mtu: 1500,
+      leaseSeconds: 3600,
+    },
+    options: { ntpServers: [], privateOptions: [] },
+  };
+}
+
+describe("threadPoolSize", () => {
+  const cases: [string | undefined, number][] = [
+    [undefined, 4],
+    ["16", 16],
+    ["0", 4],
+    ["many", 4],
+    ["5000", 1024],
+  ];
+  for (const [value, want] of cases) {
+    it(`reads UV_THREADPOOL_SIZE=${String(value)} as ${want}`, () => {
+      assert.equal(threadPoolSize(value === undefined ? {} : { UV_THREADPOOL_SIZE: value }), want);
+    });
+  }
+});
+
+describe("DhcpAgent without a namespace", () => {
+  it("start rejects a bad configuration before any worker starts, naming the device", async () => {
+    const agent = new DhcpAgent();
+    const bad = {
+      ...v4("k6t-eth0", "10.1.0.5"),
+      client: { ...v4("k6t-eth0", "10.1.0.5").client, searchDomains: ["a..b"] },
+    };
+    await assert.rejects(agent.start("p", "vmnt-never-used", [{ dhcpv4: bad }]), {
+      name: "RangeError",
+      message: /^Cannot serve DHCP on "k6t-eth0": Search domain is not valid/,
+    });
+    assert.equal(agent.status("p"), undefined);
+  });
+
+  it("start rejects a missing namespace with the setns error and forgets the pod", async () => {
+    const agent = new DhcpAgent();
+    await assert.rejects(agent.start("p", "vmnt-missing-0000", [{ dhcpv4: v4("k6t-eth0", "10.1.0.5") }]), /ENOENT/);
+    assert.deepEqual(agent.pods(), []);
+  });
+
+  const unknown: [string, (a: DhcpAgent) => Promise<unknown>][] = [
+    ["stats", (a) => a.stats("nope")],
+    ["reconfigure", (a) => a.reconfigure("nope", [])],
+    ["stop", (a) => a.stop("nope")],
+  ];
+  for (const [name, call] of unknown) {
+    it(`${name} of a pod it does not serve rejects with DhcpAgentError`, async () => {
+      await assert.rejects(call(new DhcpAgent()), (e: unknown) => {
+        assert.ok(e instanceof DhcpAgentError);
+        assert.equal(e.message, `Cannot find DHCP for pod "nope": it is not served`);
+        return true;
+      });
+    });
+  }
+});
+
+const skip = rootSkipReason() ?? missingTool("/usr/sbin/udhcpc");
+
+describe("DhcpAgent in a pod namespace", { skip }, () => {
+  const lab = new Lab();
+  let pod = "";
+  let guest = "";
+  const agents: DhcpAgent[] = [];
+
+  before(async () => {
+    pod = await lab.netns("apod");
+    guest = await lab.netns("aguest");
+    for (const [bridge, port] of [
+      ["k6t-a", "tapa"],
+      ["k6t-b", "tapb"],
+    ] as const) {
+      await ipIn(pod, "link", "add", bridge, "type", "bridge");
+      await ipIn(pod, "link", "set", bridge, "up");
+      if (bridge === "k6t-a") {
+        await ipIn(
+          pod,
+          "link",
+          "add",
+          port,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "eth0",
+          "address",
+          GUEST_MAC,
+          "netns",
+          guest,
+        );
+        await ipIn(guest, "link", "set", "eth0", "up");
+      } else {
+        await ipIn(pod, "link", "add", port, "type", "veth", "peer", "name", `${port}p`);
+        await ipIn(pod, "link", "set", `${port}p`, "up");
+      }
+      await ipIn(pod, "link", "set", port, "master", bridge, "up");
+    }
+  });
+
+  after(async () => {
+    for (const a of agents) await a.stopAll().catch(() => undefined);
+    await lab.cleanup();
+  });
+
+  async function lease(): Promise<string | undefined> {
+    await ipIn(guest, "addr", "flush", "dev", "eth0");
+    const script = join(lab.dir, "udhcpc.sh");
+    writeFileSync(script, '#!/bin/sh\n[ "$1" = bound ] && ip addr add "$ip/$mask" dev "$interface"\nexit 0\n', {
+      mode: 0o755,
+    });
+    const child = lab.spawnIn(guest, ["udhcpc", "-i", "eth0", "-f", "-n", "-q", "-t", "2", "-T", "1", "-s", script]);
+    if ((await exitOf(child)) !== 0) return undefined;
+    return (await addresses(guest, "eth0")).find((a) => a.family === "inet")?.cidr;
+  }
+
+  it("start of a pod already served rejects; a device that is missing fails the start with ENODEV", async () => {
+    const agent = new DhcpAgent();
+    agents.push(agent);
+    await agent.start("twice", pod, [{ dhcpv4: v4("k6t-a", "10.1.0.5") }]);
+    await assert.rejects(agent.start("twice", pod, []), DhcpAgentError);
+    await agent.stop("twice");
+    await assert.rejects(agent.start("missing", pod, [{ dhcpv4: v4("k6t-zz", "10.1.0.5") }]), /errno 19/);
+    assert.equal(agent.status("missing"), undefined);
+  });
+
+  it("reconfigure changes a lease in place, adds a device and removes one", async () => {
+    const agent = new DhcpAgent();
+    agents.push(agent);
+    await agent.start("re", pod, [{ dhcpv4: v4("k6t-a", "10.1.0.5") }]);
+    assert.equal(await lease(), "10.1.0.5/24");
+    await agent.reconfigure("re", [{ dhcpv4: v4("k6t-a", "10.1.0.6") }, { dhcpv4: v4("k6t-b", "10.2.0.6") }]);
+    assert.deepEqual(Object.keys((await agent.stats("re")).interfaces), ["k6t-a", "k6t-b"]);
+    assert.equal(await lease(), "10.1.0.6/24");
+    // Lease records and counters of k6t-a survived the update.
+    assert.equal((await agent.stats("re")).interfaces["k6t-a"]?.dhcpv4?.sent.ack, 2);
+    await agent.reconfigure("re", [{ dhcpv4: v4("k6t-b", "10.2.0.6") }]);
+    assert.deepEqual(Object.keys((await agent.stats("re")).interfaces), ["k6t-b"]);
+    assert.equal(await lease(), undefined, "k6t-a is no longer served");
+    await assert.rejects(agent.reconfigure("re", [{ dhcpv4: v4("k6t-zz", "10.1.0.5") }]), /errno 19/);
+    assert.equal(agent.status("re")?.state, "running");
+    await agent.stop("re");
+  });
+
+  it("a worker that dies is restarted with exponential backoff and the error is surfaced", async () => {
+    const failures = join(lab.dir, "failures");
+    writeFileSync(failures, "2");
+    process.env.VMNT_DHCP_FAILURES = failures;
+    const events: DhcpAgentEvent[] = [];
+    const statusAtExit: (DhcpPodStatus | undefined)[] = [];
+    const agent: DhcpAgent = new DhcpAgent({
+      workerModule: new URL("./fixtures/failing-worker.ts", import.meta.url),
+      backoff: { initialMs: 100, maxMs: 1000, resetAfterMs: 60_000 },
+      onEvent: (e) => {
+        events.push(e);
+        if (e.kind === "exited") statusAtExit.push(agent.status("crash"));
+      },
+    });
+    agents.push(agent);
+    try {
+      await agent.start("crash", pod, [{ dhcpv4: v4("k6t-a", "10.1.0.5") }]);
+      await waitFor("two restarts", () => (events.filter((e) => e.kind === "ready").length === 3 ? true : undefined));
+      const exits = events.flatMap((e) => (e.kind === "exited" ? [e] : []));
+      assert.deepEqual(
+        exits.map((e) => e.restartInMs),
+        [100, 200],
+      );
+      assert.match(exits[0]?.error.message ?? "", /Injected failure, 1 left/);
+      assert.deepEqual(
+        statusAtExit.map((s) => s?.state),
+        ["backoff", "backoff"],
+      );
+      const status = agent.status("crash");
+      assert.equal(status?.state, "running");
+      assert.equal(status?.restarts, 2);
+      assert.match(status?.lastError ?? "", /Injected failure, 0 left/);
+      const stats = await agent.stats("crash");
+      assert.equal(stats.restarts, 2);
+      assert.equal(await lease(), "10.1.0.5/24", "the restarted worker serves");
+    } finally {
+      delete process.env.VMNT_DHCP_FAILURES;
+    }
+  });
+});
