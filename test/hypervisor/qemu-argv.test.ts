@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
@@ -16,6 +17,7 @@ import {
   renderQemuNet,
   slirpNic,
 } from "../../src/hypervisor/qemu-argv.ts";
+import { kernelSkipReason, withNetns } from "../host/harness.ts";
 import { nic, plan } from "./fixtures.ts";
 import type { RunningQemu } from "./qemu-harness.ts";
 import { qemuSkipReason, withQemu } from "./qemu-harness.ts";
@@ -330,5 +332,39 @@ describe("qemuNet argv against a real QEMU", { skip }, () => {
       server.close();
       await import("node:fs/promises").then((fs) => fs.rm(dir, { recursive: true, force: true }));
     }
+  });
+});
+
+describe("qemuNet argv with real taps in a namespace", { skip: skip ?? kernelSkipReason() }, () => {
+  it("QEMU opens a multiqueue tap with the planned queue count and a single-queue tap with one", async () => {
+    await withNetns(1, async ([ns = ""]) => {
+      const ip = (...args: string[]) => {
+        const r = spawnSync("ip", ["-n", ns, ...args], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+      };
+      ip("tuntap", "add", "dev", "tap0", "mode", "tap", "multi_queue");
+      ip("tuntap", "add", "dev", "tap1", "mode", "tap");
+      const config = qemuNet(
+        plan(
+          nic("default", { queues: 3, bootOrder: 1, pciAddress: "0000:00:04.0" }),
+          nic("blue", { binding: "bridge", tap: "tap1", mac: "02:00:00:00:00:02", linkState: "down" }),
+        ),
+        { vcpus: 3 },
+      );
+      await withQemu(
+        config.argv,
+        async (q) => {
+          for (const a of config.postStart) await q.qmp.execute(a.execute, a.arguments);
+          await checkDevices(q, config);
+          const info = String(await q.qmp.execute("human-monitor-command", { "command-line": "info network" }));
+          const backends = (id: string) =>
+            info.split("\n").filter((l) => l.includes(`${id}: index=`) && l.includes("type=tap"));
+          assert.equal(backends("net-default").length, 3, info);
+          assert.equal(backends("net-blue").length, 1, info);
+          assert.match(info, /ifname=tap0/u);
+        },
+        { netns: ns, smp: 3 },
+      );
+    });
   });
 });

@@ -29,7 +29,13 @@ export interface RunningQemu {
 export async function withQemu<T>(
   args: readonly string[],
   fn: (q: RunningQemu) => Promise<T>,
-  options: { readonly machine?: string; readonly smp?: number; readonly preArgs?: readonly string[] } = {},
+  options: {
+    readonly machine?: string;
+    readonly smp?: number;
+    readonly preArgs?: readonly string[];
+    /** Run QEMU inside this network namespace (for taps made there). */
+    readonly netns?: string;
+  } = {},
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "vmnt-qemu-"));
   const socket = join(dir, "qmp.sock");
@@ -37,9 +43,11 @@ export async function withQemu<T>(
   let child: ChildProcess | undefined;
   let qmp: QmpClient | undefined;
   const exited = new Promise<number | null>((resolve) => {
+    const prefix = options.netns === undefined ? [] : ["netns", "exec", options.netns, "qemu-system-x86_64"];
     child = spawn(
-      "qemu-system-x86_64",
+      options.netns === undefined ? "qemu-system-x86_64" : "ip",
       [
+        ...prefix,
         "-accel",
         "tcg",
         "-machine",
