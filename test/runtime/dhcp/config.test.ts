@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { InterfaceName } from "../../../src/plan/namescheme.ts";
 import type { Dhcpv4Plan, Dhcpv6Plan, RaPlan } from "../../../src/plan/plan.ts";
 import { planPod } from "../../../src/plan/plan.ts";
+import { podNetworkOf } from "../../../src/runtime/apply.ts";
 import {
   dhcp4Binding,
   dhcp6Config,
@@ -137,6 +138,14 @@ describe("servedInterfaces", () => {
     ]);
     assert.equal(s.dhcpv6, undefined);
     assert.equal(s.ra, undefined);
+  });
+
+  it("takes the runtime's PodNetwork services as they are", () => {
+    const plan = planPod(vm([iface("default", { kind: "masquerade" })], [podNet()]), {
+      config: config(),
+      pod: pod([link("eth0", 3, MAC, DUAL)]),
+    });
+    assert.deepEqual(servedInterfaces(podNetworkOf(plan, "vmnt-x").services), servedInterfaces(plan.interfaces));
   });
 
   it("gives each served bridge its own entry, and an interface without plans nothing", () => {
