@@ -82,6 +82,8 @@ export interface QemuNetConfig {
   readonly postStart: readonly QmpAction[];
   /** PCI controllers generated for non-root buses, in argv order. */
   readonly controllers: readonly QemuProps[];
+  /** Ids of the spare root ports (`options.spareRootPorts`), free for {@link hotplugNic}'s `bus`. */
+  readonly hotplugBuses: readonly string[];
   /** The NICs in plan order. */
   readonly nics: readonly RenderedNic[];
 }
@@ -100,6 +102,11 @@ export interface QemuNetOptions {
   readonly bus?: string;
   /** Devices this QEMU has ({@link probeQemuDevices}); every table device is assumed present when absent. */
   readonly available?: ReadonlySet<string>;
+  /**
+   * Empty `pcie-root-port`s to add for later NIC hotplug (q35 only; q35's root bus takes no hotplug), with ids
+   * `pci.<n>` after the highest bus the NICs use; {@link kubevirtSpareRootPorts} gives KubeVirt's count. Default 0.
+   */
+  readonly spareRootPorts?: number;
 }
 
 /** The root bus of a machine type. */
@@ -358,8 +365,8 @@ interface Placed {
   readonly address?: PciAddress;
 }
 
-/** PCI controllers for non-root buses, with slots on the root bus counted down from 0x1e. */
-function controllersFor(placed: readonly Placed[], machine: QemuMachine): QemuProps[] {
+/** PCI controllers for non-root buses, then `spare` empty root ports, with root slots counted down from 0x1e. */
+function controllersFor(placed: readonly Placed[], machine: QemuMachine, spare: number): QemuProps[] {
   const root = rootBus(machine);
   const used = new Set(placed.filter((p) => p.address?.bus === 0).map((p) => p.address?.slot));
   const buses = new Map<number, Placed[]>();
@@ -368,20 +375,41 @@ function controllersFor(placed: readonly Placed[], machine: QemuMachine): QemuPr
     buses.set(p.address.bus, [...(buses.get(p.address.bus) ?? []), p]);
   }
   let slot = 0x1e;
+  const nextSlot = (what: string): string => {
+    while (used.has(slot)) slot--;
+    if (slot < 1) throw new RangeError(`Cannot place ${what}: no free slot left on the root bus`);
+    used.add(slot);
+    return `${hex(slot, 2)}.0`;
+  };
   const out: QemuProps[] = [];
   for (const bus of [...buses.keys()].sort((a, b) => a - b)) {
-    while (used.has(slot)) slot--;
-    if (slot < 1) throw new RangeError(`Cannot place a PCI controller for bus 0x${hex(bus, 2)}: no free root slot`);
+    const addr = nextSlot(`a PCI controller for bus 0x${hex(bus, 2)}`);
     const onlySlotZero = (buses.get(bus) ?? []).every((p) => p.address?.slot === 0);
-    const addr = `${hex(slot, 2)}.0`;
     out.push(
       machine === QemuMachine.Q35 && onlySlotZero
         ? { driver: "pcie-root-port", id: pciControllerId(bus), bus: root, addr, chassis: bus, port: bus }
         : { driver: "pci-bridge", id: pciControllerId(bus), bus: root, addr, chassis_nr: bus },
     );
-    used.add(slot);
+  }
+  if (spare > 0 && machine !== QemuMachine.Q35) {
+    throw new RangeError(`Cannot add ${spare} spare PCIe root ports to machine "${machine}": only q35 has PCIe`);
+  }
+  let bus = Math.max(0, ...buses.keys());
+  for (let i = 0; i < spare; i++) {
+    bus++;
+    if (bus > 0xff) throw new RangeError(`Cannot add ${spare} spare PCIe root ports: bus numbers run out`);
+    const addr = nextSlot(`spare PCIe root port ${i + 1}`);
+    out.push({ driver: "pcie-root-port", id: pciControllerId(bus), bus: root, addr, chassis: bus, port: bus });
   }
   return out;
+}
+
+/**
+ * How many empty PCIe root ports KubeVirt leaves for NIC hotplug on q35 (reference §7.6): 4 minus the interface
+ * count when there is at least one interface, never negative.
+ */
+export function kubevirtSpareRootPorts(interfaceCount: number): number {
+  return interfaceCount > 0 ? Math.max(0, 4 - interfaceCount) : 0;
 }
 
 /**
@@ -416,7 +444,8 @@ export function renderQemuNet(nics: readonly QemuNic[], options: QemuNetOptions)
     }
     slotOwners.set(key, [...owners, p]);
   }
-  const controllers = controllersFor(placed, machine);
+  const controllers = controllersFor(placed, machine, options.spareRootPorts ?? 0);
+  const hotplugBuses = controllers.slice(controllers.length - (options.spareRootPorts ?? 0)).map((c) => String(c.id));
   const rendered: RenderedNic[] = placed.map((p) => {
     const queues = queuesOf(p.nic, options.vcpus);
     const a = p.address;
@@ -443,7 +472,7 @@ export function renderQemuNet(nics: readonly QemuNic[], options: QemuNetOptions)
   const postStart: QmpAction[] = placed
     .filter((p) => p.nic.linkState === "down")
     .map((p) => ({ execute: "set_link", arguments: { name: p.id, up: false } }));
-  return { argv, postStart, controllers, nics: rendered };
+  return { argv, postStart, controllers, hotplugBuses, nics: rendered };
 }
 
 /** Argv, post-start actions and controllers for every guest NIC of `plan`. */

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { NicModelUnavailableError } from "../../src/hypervisor/nic-models.ts";
 import type { QemuNetConfig, QemuNetOptions, QemuNic } from "../../src/hypervisor/qemu-argv.ts";
 import {
+  kubevirtSpareRootPorts,
   macvtapNic,
   passtNic,
   qemuNet,
@@ -84,6 +85,11 @@ const cases: ArgvCase[] = [
       nic("auto", { binding: "bridge", mac: "02:00:00:00:00:05", tap: "tap4", linkState: "down" }),
     ),
     options: { vcpus: 1 },
+  },
+  {
+    name: "spare-root-ports",
+    nics: fromPlan(nic("default", { pciAddress: "0000:02:00.0" })),
+    options: { vcpus: 1, spareRootPorts: kubevirtSpareRootPorts(1) },
   },
   {
     name: "pc-machine-bridge",
@@ -214,6 +220,17 @@ describe("qemuNet argv (golden files in test/hypervisor/golden; UPDATE_GOLDEN=1 
     assert.match(devices[1] ?? "", /id=net-auto/u);
   });
 
+  const spare: [number, number][] = [
+    [0, 0],
+    [1, 3],
+    [3, 1],
+    [4, 0],
+    [6, 0],
+  ];
+  for (const [count, want] of spare) {
+    it(`kubevirtSpareRootPorts(${count}) is ${want}`, () => assert.equal(kubevirtSpareRootPorts(count), want));
+  }
+
   it("renderQemuNet honours options.bus for NICs without an address", () => {
     const argv = qemuNetArgs(plan(nic("default")), { vcpus: 1, bus: "hotplug.1" });
     assert.ok(argv.some((a) => a.includes(",bus=hotplug.1,")));
@@ -294,16 +311,23 @@ describe("qemuNet argv (golden files in test/hypervisor/golden; UPDATE_GOLDEN=1 
 describe("qemuNet argv against a real QEMU", { skip }, () => {
   for (const c of cases) {
     if (c.name === "macvtap-fds" || c.name === "model-igb" || c.name === "passt-stream") continue;
-    it(`QEMU accepts ${c.name} and builds the devices as rendered`, async () => {
+    // Slirp's hostfwd listens on the host: that case runs in a namespace of its own, or not at all.
+    const hostPorts = c.name === "slirp";
+    it(`QEMU accepts ${c.name} and builds the devices as rendered`, {
+      skip: hostPorts && kernelSkipReason(),
+    }, async () => {
       const config = renderQemuNet(c.nics, c.options);
-      await withQemu(
-        withUserNetdevs(config.argv),
-        async (q) => {
-          for (const a of config.postStart) await q.qmp.execute(a.execute, a.arguments);
-          await checkDevices(q, config);
-        },
-        { machine: c.options.machine ?? "q35", smp: c.options.vcpus },
-      );
+      const run = (netns?: string) =>
+        withQemu(
+          withUserNetdevs(config.argv),
+          async (q) => {
+            for (const a of config.postStart) await q.qmp.execute(a.execute, a.arguments);
+            await checkDevices(q, config);
+          },
+          { machine: c.options.machine ?? "q35", smp: c.options.vcpus, ...(netns === undefined ? {} : { netns }) },
+        );
+      if (hostPorts) await withNetns(1, ([ns]) => run(ns));
+      else await run();
     });
   }
 

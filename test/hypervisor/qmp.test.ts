@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { QemuNic } from "../../src/hypervisor/qemu-argv.ts";
-import { renderQemuNet } from "../../src/hypervisor/qemu-argv.ts";
+import { kubevirtSpareRootPorts, renderQemuNet } from "../../src/hypervisor/qemu-argv.ts";
 import {
   flattenPci,
   hotplugNic,
@@ -227,7 +227,7 @@ const hot: QemuNic = {
   mtu: 1400,
   linkState: "down",
   pciAddress: "0000:03:00.0",
-  backend: { kind: "user", dnsSearch: [], hostForwards: [{ protocol: "tcp", port: 8080 }] },
+  backend: { kind: "user", dnsSearch: [], hostForwards: [] },
 };
 
 describe("QmpClient against a real QEMU", { skip: qemuSkipReason() }, () => {
@@ -262,24 +262,39 @@ describe("QmpClient against a real QEMU", { skip: qemuSkipReason() }, () => {
   it("hotplugNic puts a virtio-net on a pcie-root-port that query-pci sees, and unplugNic removes it", async () => {
     // Native PCIe hotplug (not ACPI) so the unplug completes without a guest OS acknowledging it; SeaBIOS runs first
     // to number the root port's secondary bus, without which query-pci cannot see behind the port.
-    const argv = ["-device", "pcie-root-port,id=pci.3,bus=pcie.0,addr=1e.0,chassis=3,port=3"];
+    const config = renderQemuNet([], { vcpus: 1, spareRootPorts: kubevirtSpareRootPorts(1) });
+    assert.deepEqual(config.hotplugBuses, ["pci.1", "pci.2", "pci.3"]);
     await withQemu(
-      argv,
+      config.argv,
       async ({ qmp }) => {
         await qmp.execute("cont");
         assert.equal((await qmp.queryStatus()).running, true);
         await new Promise((r) => setTimeout(r, 1500));
         await hotplugNic(qmp, hot, { vcpus: 1 });
-        const plugged = flattenPci(await qmp.queryPci()).find((d) => d.qdevId === "net-hot");
+        const auto: QemuNic = { ...hot, name: "auto", mac: "02:00:00:00:00:34", linkState: "up" };
+        delete (auto as { pciAddress?: string }).pciAddress;
+        await hotplugNic(qmp, auto, { vcpus: 1, bus: config.hotplugBuses[0] ?? "" });
+        const all = flattenPci(await qmp.queryPci());
+        const plugged = all.find((d) => d.qdevId === "net-hot");
         assert.ok(plugged, "query-pci lists net-hot");
         assert.equal(plugged.slot, 0);
         assert.equal(plugged.vendorId, 0x1af4);
         assert.equal(plugged.deviceId, 0x1041);
+        assert.ok(
+          all.some((d) => d.qdevId === "net-auto"),
+          "query-pci lists net-auto",
+        );
         assert.equal(await qmp.execute("qom-get", { path: "/machine/peripheral/net-hot", property: "mac" }), hot.mac);
+        assert.equal(
+          await qmp.execute("qom-get", { path: "/machine/peripheral/net-auto", property: "parent_bus" }),
+          "/machine/peripheral/pci.1/pci.1",
+        );
         await setNicLink(qmp, hot, true);
         await unplugNic(qmp, hot, { timeoutMs: 10_000 });
+        await unplugNic(qmp, auto, { timeoutMs: 10_000 });
+        const left = flattenPci(await qmp.queryPci());
         assert.equal(
-          flattenPci(await qmp.queryPci()).find((d) => d.qdevId === "net-hot"),
+          left.find((d) => d.qdevId === "net-hot" || d.qdevId === "net-auto"),
           undefined,
         );
         await assert.rejects(qmp.netdevDel("net-hot"), QmpError);
