@@ -317,6 +317,36 @@ describe("DhcpAgent DHCPv4 with real clients in a bridge-binding pod", { skip },
     assert.equal(agent.status(podId)?.restarts, 0);
   });
 
+  it("a REBINDING request (ciaddr set) is answered by unicast to ciaddr out of a bridge without a route to it", async () => {
+    // After the previous test the guest holds 10.244.1.5; REBINDING broadcasts a REQUEST naming it in ciaddr.
+    const before = (await stats("k6t-eth0")).transport;
+    const client = [
+      "import socket",
+      `mac = bytes.fromhex('${GUEST1_MAC.replaceAll(":", "")}')`,
+      "p = bytearray(240)",
+      "p[0:4] = bytes([1, 1, 6, 0])",
+      "p[4:8] = bytes.fromhex('0badcafe')",
+      "p[12:16] = socket.inet_aton('10.244.1.5')",
+      "p[28:34] = mac",
+      "p[236:240] = bytes.fromhex('63825363')",
+      "p += bytes([53, 1, 3, 255])",
+      "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+      "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)",
+      "s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'eth0')",
+      "s.bind(('', 68))",
+      "s.settimeout(3)",
+      "s.sendto(bytes(p), ('255.255.255.255', 67))",
+      "data, peer = s.recvfrom(1500)",
+      "print(peer[0], data[0], data[4:8].hex(), socket.inet_ntoa(data[16:20]))",
+    ].join("\n");
+    const out = (await execIn(guest1, "python3", "-c", client)).trim();
+    assert.equal(out, "169.254.75.10 2 0badcafe 10.244.1.5");
+    const after = (await stats("k6t-eth0")).transport;
+    assert.equal(after.unicastFallbackToBroadcast, before.unicastFallbackToBroadcast, "sent as unicast");
+    assert.equal(after.chaddrAsBroadcast, before.chaddrAsBroadcast);
+    assert.deepEqual(after.sendErrors, {});
+  });
+
   it("the bridges carry no routable address afterwards", async () => {
     for (const [bridge, own] of [
       ["k6t-eth0", "169.254.75.10/32"],
