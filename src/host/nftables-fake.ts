@@ -4,7 +4,10 @@
  * hooks that allow them) and lists the ruleset the way `nft -j list ruleset` does (single-element anonymous sets
  * collapsed, set elements sorted, counters as zero). The shared contract test keeps it honest against real `nft`.
  *
- * Not modelled: `delete` of anything but tables, base-chain redefinition, element type checking, set timeouts.
+ * `flush` and `delete` take tables, chains, sets and maps with the kernel's semantics (a flushed chain keeps no rule, a
+ * flushed set no element; a chain still jumped to, or a set still referred to, cannot be deleted).
+ *
+ * Not modelled: deleting rules or elements, base-chain redefinition, element type checking, set timeouts.
  */
 import {
   NftApplyError,
@@ -17,8 +20,10 @@ import {
   type NftJson,
   type NftListed,
   type NftObject,
+  type NftRef,
   type NftRule,
   type NftSet,
+  type NftTarget,
   type NftValue,
   nftTable,
   ruleset,
@@ -63,6 +68,15 @@ function* walk(value: NftValue): Generator<NftValue> {
   yield value;
   if (Array.isArray(value)) for (const v of value) yield* walk(v);
   else if (isRecord(value)) for (const v of Object.values(value)) yield* walk(v);
+}
+
+/** The chain a `jump` or `goto` statement names, if `e` is one. */
+function jumpTarget(e: NftExpr): string | undefined {
+  for (const verdict of ["jump", "goto"]) {
+    const target = e[verdict] ?? null;
+    if (isRecord(target) && typeof target.target === "string") return target.target;
+  }
+  return undefined;
 }
 
 function elemKey(v: NftValue): [number, string] {
@@ -121,6 +135,7 @@ export class FakeNftables implements Nftables {
     const draft = clone(this.#tables);
     let nextTableHandle = this.#nextTableHandle;
     for (const entry of rs.nftables) {
+      // A listing's objects are no commands; they fall through to the refusal at the end.
       const cmd = entry as NftCommand;
       if ("add" in cmd || "create" in cmd) {
         const obj: NftObject = "add" in cmd ? cmd.add : cmd.create;
@@ -141,18 +156,18 @@ export class FakeNftables implements Nftables {
           this.#add(draft, obj, "create" in cmd);
         }
       } else if ("delete" in cmd) {
-        const obj = cmd.delete;
-        if (!("table" in obj)) throw new RangeError("FakeNftables models only table deletion");
-        const i = draft.findIndex((t) => t.family === obj.table.family && t.name === obj.table.name);
-        if (i < 0) fail(NftFailure.NotFound, "Could not process rule: No such file or directory");
-        draft.splice(i, 1);
+        this.#delete(draft, cmd.delete);
       } else if ("flush" in cmd) {
         const obj = cmd.flush;
         if ("ruleset" in obj) draft.splice(0, draft.length);
         else if ("table" in obj) {
           const t = this.#table(draft, obj.table.family, obj.table.name);
           for (const c of t.chains) c.rules = [];
-        } else throw new RangeError("FakeNftables models only table and ruleset flushes");
+        } else if ("chain" in obj) {
+          this.#chain(draft, obj.chain).rules = [];
+        } else {
+          this.#set(draft, "set" in obj ? obj.set : obj.map).elem = [];
+        }
       } else {
         throw new RangeError(`FakeNftables cannot apply "${Object.keys(entry).join(",")}"`);
       }
@@ -166,6 +181,48 @@ export class FakeNftables implements Nftables {
     const t = tables.find((x) => x.family === family && x.name === name);
     if (t === undefined) fail(NftFailure.NotFound, "Could not process rule: No such file or directory");
     return t;
+  }
+
+  #chain(tables: TableState[], ref: NftRef): ChainState {
+    const c = this.#table(tables, ref.family, ref.table).chains.find((x) => x.def.name === ref.name);
+    if (c === undefined) fail(NftFailure.NotFound, "Could not process rule: No such file or directory");
+    return c;
+  }
+
+  #set(tables: TableState[], ref: NftRef): SetState {
+    const s = this.#table(tables, ref.family, ref.table).sets.find((x) => x.def.name === ref.name);
+    if (s === undefined) fail(NftFailure.NotFound, "Could not process rule: No such file or directory");
+    return s;
+  }
+
+  /**
+   * `delete`: a table goes with everything in it, a chain with its rules, a set with its elements. The kernel refuses
+   * (EBUSY) to delete a chain another chain's rule jumps to, or a set a rule refers to.
+   */
+  #delete(tables: TableState[], target: NftTarget): void {
+    if ("table" in target) {
+      const i = tables.findIndex((t) => t.family === target.table.family && t.name === target.table.name);
+      if (i < 0) fail(NftFailure.NotFound, "Could not process rule: No such file or directory");
+      tables.splice(i, 1);
+      return;
+    }
+    const ref = "chain" in target ? target.chain : "set" in target ? target.set : target.map;
+    const t = this.#table(tables, ref.family, ref.table);
+    if ("chain" in target) {
+      const chain = this.#chain(tables, ref);
+      const jumpedTo = t.chains.some(
+        (c) => c !== chain && c.rules.some((r) => r.expr.some((e) => jumpTarget(e) === ref.name)),
+      );
+      if (jumpedTo) fail(NftFailure.Busy, "Could not process rule: Device or resource busy");
+      t.chains = t.chains.filter((c) => c !== chain);
+      return;
+    }
+    const set = this.#set(tables, ref);
+    const used = t.chains.some((c) =>
+      c.rules.some((r) => [...walk(r.expr as NftValue)].some((v) => v === `@${ref.name}`)),
+    );
+    if (used) fail(NftFailure.Busy, "Could not process rule: Device or resource busy");
+    t.sets = t.sets.filter((x) => x !== set);
   }
 
   #add(tables: TableState[], obj: Exclude<NftObject, { readonly table: unknown }>, create: boolean): void {
@@ -274,7 +331,7 @@ export class FakeNftables implements Nftables {
     }
   }
 
-  async list(): Promise<NftJson> {
+  async list(): Promise<NftJson<NftListed>> {
     const out: NftListed[] = [{ metainfo: { version: "fake", release_name: "fake", json_schema_version: 1 } }];
     for (const t of this.#tables) {
       out.push({ table: { family: t.family, name: t.name, handle: t.handle } });

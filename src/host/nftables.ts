@@ -36,6 +36,8 @@ export interface NftChain {
   readonly hook?: NftHook;
   readonly prio?: number;
   readonly policy?: "accept" | "drop";
+  /** The device of a netdev `ingress` base chain. */
+  readonly dev?: string;
 }
 
 /** A rule object. */
@@ -77,19 +79,40 @@ export type NftObject =
   | { readonly map: NftSet }
   | { readonly element: NftElement };
 
+/** A chain, set or map named without its definition, as `flush` and `delete` take it. */
+export interface NftRef {
+  readonly family: NftFamily;
+  readonly table: string;
+  readonly name: string;
+  readonly handle?: number;
+}
+
+/**
+ * What `delete` removes and `flush` empties: a table (with everything in it / its chains' rules), a chain (with its
+ * rules / its rules), a set or map (with its elements / its elements).
+ */
+export type NftTarget =
+  | { readonly table: NftTable }
+  | { readonly chain: NftRef }
+  | { readonly set: NftRef }
+  | { readonly map: NftRef };
+
 /** One command of a transaction. */
 export type NftCommand =
   | { readonly add: NftObject }
   | { readonly create: NftObject }
-  | { readonly delete: NftObject }
-  | { readonly flush: NftObject | { readonly ruleset: null } };
+  | { readonly delete: NftTarget }
+  | { readonly flush: NftTarget | { readonly ruleset: null } };
 
 /** A listed object, including the `metainfo` header. */
 export type NftListed = NftObject | { readonly metainfo: { readonly [key: string]: NftValue } };
 
-/** The top-level JSON document: a transaction to load, or a listing. */
-export interface NftJson {
-  readonly nftables: readonly (NftCommand | NftListed)[];
+/**
+ * The top-level JSON document: a transaction to load (`NftJson<NftCommand>`, what the planner renders), a listing
+ * (`NftJson<NftListed>`), or either.
+ */
+export interface NftJson<E extends NftCommand | NftListed = NftCommand | NftListed> {
+  readonly nftables: readonly E[];
 }
 
 /** Why a transaction was refused (mapped from the kernel's errno text). */
@@ -131,7 +154,7 @@ export interface Nftables {
   /** Loads every command of `ruleset` as one transaction: all or nothing ({@link NftApplyError}). */
   apply(ruleset: NftJson): Promise<void>;
   /** The whole ruleset, as `nft -j list ruleset` prints it. */
-  list(): Promise<NftJson>;
+  list(): Promise<NftJson<NftListed>>;
   /** Deletes one table with everything in it. */
   deleteTable(family: NftFamily, name: string): Promise<void>;
 }
@@ -139,7 +162,7 @@ export interface Nftables {
 // ---- builders: commands --------------------------------------------------------------------------------------------
 
 /** A transaction document from commands. */
-export function ruleset(commands: readonly NftCommand[]): NftJson {
+export function ruleset(commands: readonly NftCommand[]): NftJson<NftCommand> {
   return { nftables: [...commands] };
 }
 
@@ -401,13 +424,13 @@ export class NftCli implements Nftables {
     }
   }
 
-  async list(): Promise<NftJson> {
+  async list(): Promise<NftJson<NftListed>> {
     const { stdout } = await this.#executor.run("nft", ["-j", "list", "ruleset"], this.#opts());
     const parsed: unknown = JSON.parse(stdout);
     if (typeof parsed !== "object" || parsed === null || !("nftables" in parsed) || !Array.isArray(parsed.nftables)) {
       throw new SyntaxError(`Cannot parse "nft -j list ruleset" output "${stdout.slice(0, 80)}"`);
     }
-    return parsed as NftJson;
+    return parsed as NftJson<NftListed>;
   }
 
   deleteTable(family: NftFamily, name: string): Promise<void> {

@@ -3,6 +3,7 @@
  * lists in sets; the shapes below mirror libnftables' JSON (`meta`/`payload` left-hand sides, set references) so the
  * runtime translates them one to one. `renderNftText` prints the equivalent `nft -f` text for review and golden files.
  */
+import type { NftCommand, NftExpr, NftJson, NftValue } from "../host/nftables.ts";
 
 /** Table families vmnet uses. */
 export const NftFamily = { Ip: "ip", Ip6: "ip6", Bridge: "bridge", Netdev: "netdev" } as const;
@@ -220,12 +221,7 @@ export class NftBuilder {
   }
 }
 
-/** A libnftables JSON command list (`{"nftables": [...]}`), fed to `nft -j -f -` as one transaction. */
-export interface NftJson {
-  readonly nftables: readonly Record<string, unknown>[];
-}
-
-function jsonElement(e: NftElement): unknown {
+function jsonElement(e: NftElement): NftValue {
   if (typeof e === "object") return { range: [e.range[0], e.range[1]] };
   const slash = typeof e === "string" ? e.indexOf("/") : -1;
   if (typeof e === "string" && slash > 0) {
@@ -234,19 +230,19 @@ function jsonElement(e: NftElement): unknown {
   return e;
 }
 
-function jsonRight(r: NftRight): unknown {
+function jsonRight(r: NftRight): NftValue {
   if (typeof r === "object" && "set" in r) return { set: r.set.map(jsonElement) };
   if (typeof r === "object" && "setRef" in r) return `@${r.setRef}`;
   return jsonElement(r);
 }
 
-function jsonLeft(l: NftLeft): unknown {
+function jsonLeft(l: NftLeft): NftExpr {
   return "meta" in l
     ? { meta: { key: l.meta } }
     : { payload: { protocol: l.payload.protocol, field: l.payload.field } };
 }
 
-function jsonVerdict(v: NftVerdict): Record<string, unknown> {
+function jsonVerdict(v: NftVerdict): NftExpr {
   switch (v.kind) {
     case "dnat":
     case "snat":
@@ -259,12 +255,12 @@ function jsonVerdict(v: NftVerdict): Record<string, unknown> {
 }
 
 /**
- * The ruleset as one libnftables JSON transaction. Every chain and set is flushed right after it is (idempotently)
+ * The ruleset as one libnftables JSON transaction, in the host adapter's {@link NftJson} shape. Every chain and set is flushed right after it is (idempotently)
  * added, so loading the same plan twice leaves exactly one copy of each rule, and rules of other owners in a shared
  * table (`ip nat` under Istio) are untouched.
  */
-export function renderNftJson(ruleset: NftRuleset): NftJson {
-  const cmds: Record<string, unknown>[] = [];
+export function renderNftJson(ruleset: NftRuleset): NftJson<NftCommand> {
+  const cmds: NftCommand[] = [];
   for (const t of ruleset.tables) {
     const base = { family: t.family, table: t.name };
     cmds.push({ add: { table: { family: t.family, name: t.name } } });
@@ -292,7 +288,7 @@ export function renderNftJson(ruleset: NftRuleset): NftJson {
     }
     for (const c of t.chains) {
       for (const r of c.rules) {
-        const expr: unknown[] = r.matches.map((m) => ({
+        const expr: NftExpr[] = r.matches.map((m) => ({
           match: { op: m.op, left: jsonLeft(m.left), right: jsonRight(m.right) },
         }));
         if (r.counter) expr.push({ counter: null });

@@ -63,24 +63,31 @@ export function recordTables(plan: NetworkPlan, listing: NftJson): RecordedNftTa
   });
 }
 
-function commandTable(cmd: Record<string, unknown>): { family: unknown; table: unknown; kind: string } | undefined {
-  for (const verb of ["add", "flush", "delete"]) {
-    const body = cmd[verb];
-    if (!isObject(body)) continue;
-    for (const [kind, o] of Object.entries(body)) {
-      if (!isObject(o)) continue;
-      return { family: o.family, table: kind === "table" ? o.name : o.table, kind: `${verb} ${kind}` };
-    }
-  }
-  return undefined;
+/** The table a command works on, and whether it is a flush. */
+function commandTable(cmd: NftCommand): { family: NftFamily; table: string; flush: boolean } | undefined {
+  const target = "add" in cmd ? cmd.add : "create" in cmd ? cmd.create : "delete" in cmd ? cmd.delete : cmd.flush;
+  const flush = "flush" in cmd;
+  if ("ruleset" in target) return undefined;
+  if ("table" in target) return { family: target.table.family, table: target.table.name, flush };
+  const o =
+    "chain" in target
+      ? target.chain
+      : "set" in target
+        ? target.set
+        : "map" in target
+          ? target.map
+          : "rule" in target
+            ? target.rule
+            : target.element;
+  return { family: o.family, table: o.table, flush };
 }
 
 /**
  * The one transaction that loads the plan's ruleset. `owned` are the tables vmnet created (from the record); they are
  * dropped and rebuilt inside the transaction, which makes the chain and set flushes for them redundant.
  */
-export function applyTransaction(plan: NetworkPlan, owned: readonly RecordedNftTable[]): NftJson {
-  const isOwned = (family: unknown, name: unknown) =>
+export function applyTransaction(plan: NetworkPlan, owned: readonly RecordedNftTable[]): NftJson<NftCommand> {
+  const isOwned = (family: NftFamily, name: string) =>
     owned.some((t) => t.created && t.family === family && t.name === name);
   const cmds: NftCommand[] = [];
   for (const t of plan.nft.tables) {
@@ -91,9 +98,8 @@ export function applyTransaction(plan: NetworkPlan, owned: readonly RecordedNftT
   }
   for (const cmd of renderNftJson(plan.nft).nftables) {
     const target = commandTable(cmd);
-    if (target?.kind.startsWith("flush ") === true && isOwned(target.family, target.table)) continue;
-    // renderNftJson emits libnftables JSON commands; the host adapter's type describes the same schema.
-    cmds.push(cmd as unknown as NftCommand);
+    if (target?.flush === true && isOwned(target.family, target.table)) continue;
+    cmds.push(cmd);
   }
   return { nftables: cmds };
 }
@@ -103,7 +109,10 @@ export function applyTransaction(plan: NetworkPlan, owned: readonly RecordedNftT
  * were not there before (flushed first, so jumps between them do not block the deletes). Undefined when nothing is
  * left to remove.
  */
-export function undoTransaction(tables: readonly RecordedNftTable[], listing: NftJson): NftJson | undefined {
+export function undoTransaction(
+  tables: readonly RecordedNftTable[],
+  listing: NftJson,
+): NftJson<NftCommand> | undefined {
   const now = listedObjects(listing);
   const cmds: NftCommand[] = [];
   const flushes: NftCommand[] = [];
@@ -123,8 +132,7 @@ export function undoTransaction(tables: readonly RecordedNftTable[], listing: Nf
     }
     for (const s of now.sets) {
       if (s.family !== t.family || s.table !== t.name || t.sets.includes(s.name)) continue;
-      // `delete set` needs no type, which the adapter's set shape requires.
-      deletes.push({ delete: { set: { family, table: t.name, name: s.name } } } as unknown as NftCommand);
+      deletes.push({ delete: { set: { family, table: t.name, name: s.name } } });
     }
   }
   const all = [...cmds, ...flushes, ...deletes];

@@ -29,6 +29,7 @@ import {
   snat,
 } from "../../src/host/nftables.ts";
 import { FakeNftables } from "../../src/host/nftables-fake.ts";
+import { NftBuilder, type NftRuleset, renderNftJson } from "../../src/plan/nft.ts";
 import { nftSkipReason, withNetns } from "./harness.ts";
 
 /** KubeVirt's masquerade ruleset for one family (reference §5.4), with ports given as a named interval set. */
@@ -59,6 +60,26 @@ function masqueradeRules(f: "ip" | "ip6", guest: string, gateway: string, lo: st
     ]),
     nat.rule("output", [daddr(f, anonSet([lo])), dport("tcp", setRef("tcp-ports")), counter(), dnat(guest)]),
   ];
+}
+
+/** A small planner ruleset: a port set, a base chain jumping to a regular one that DNATs the set's ports. */
+function plannedRuleset(): NftRuleset {
+  const b = new NftBuilder();
+  b.table("ip", "nat")
+    .set({ name: "ports", type: "inet_service", interval: true, elements: [22, { range: [8000, 8080] }] })
+    .chain("prerouting", { type: "nat", hook: "prerouting", priority: -100, policy: "accept" })
+    .chain("INBOUND")
+    .rule("prerouting", {
+      matches: [{ op: "==", left: { meta: "iifname" }, right: "eth0" }],
+      counter: true,
+      verdict: { kind: "jump", target: "INBOUND" },
+    })
+    .rule("INBOUND", {
+      matches: [{ op: "==", left: { payload: { protocol: "tcp", field: "dport" } }, right: { setRef: "ports" } }],
+      counter: true,
+      verdict: { kind: "dnat", addr: "10.0.2.2" },
+    });
+  return b.build();
 }
 
 const ipNat = nftTable("ip", "nat");
@@ -175,6 +196,119 @@ const cases: NftCase[] = [
     ]),
     tables: ["ip nat"],
     rules: 1,
+  },
+  {
+    name: "flush chain empties its rules and flush set its elements; both stay",
+    setup: [ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22, 80]))],
+    tx: ruleset([
+      { flush: { chain: { family: "ip", table: "nat", name: "postrouting" } } },
+      { flush: { set: { family: "ip", table: "nat", name: "tcp-ports" } } },
+    ]),
+    tables: ["ip nat"],
+    rules: 5,
+  },
+  {
+    name: "a set flushed inside the transaction that adds it keeps only later elements",
+    tx: ruleset([
+      ipNat.add(),
+      ipNat.set("ports", "inet_service", { elem: [1, 2] }),
+      { flush: { set: { family: "ip", table: "nat", name: "ports" } } },
+      ipNat.element("ports", [3]),
+    ]),
+    tables: ["ip nat"],
+    rules: 0,
+  },
+  {
+    name: "a map is flushed and deleted as a set",
+    setup: [
+      ruleset([
+        ipNat.add(),
+        ipNat.map("pm", { key: "inet_service", value: "ipv4_addr" }, { elem: [[8080, "10.0.2.3"]] }),
+      ]),
+    ],
+    tx: ruleset([
+      { flush: { map: { family: "ip", table: "nat", name: "pm" } } },
+      { delete: { map: { family: "ip", table: "nat", name: "pm" } } },
+    ]),
+    tables: ["ip nat"],
+    rules: 0,
+  },
+  {
+    name: "renderNftJson's transaction (add and flush every chain and set) loads twice",
+    setup: [renderNftJson(plannedRuleset())],
+    tx: renderNftJson(plannedRuleset()),
+    tables: ["ip nat"],
+    rules: 2,
+  },
+  {
+    name: "flushing a missing chain applies nothing",
+    setup: [ruleset([ipNat.add(), ipNat.chain("prerouting", PREROUTING), ipNat.rule("prerouting", [counter()])])],
+    tx: ruleset([
+      { flush: { chain: { family: "ip", table: "nat", name: "prerouting" } } },
+      { flush: { chain: { family: "ip", table: "nat", name: "nope" } } },
+    ]),
+    error: "notFound",
+    tables: ["ip nat"],
+    rules: 1,
+  },
+  {
+    name: "flushing a missing set applies nothing",
+    setup: [ruleset([ipNat.add()])],
+    tx: ruleset([{ flush: { set: { family: "ip", table: "nat", name: "nope" } } }]),
+    error: "notFound",
+    tables: ["ip nat"],
+    rules: 0,
+  },
+  {
+    name: "deleting a chain another chain jumps to applies nothing",
+    setup: [ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22]))],
+    tx: ruleset([
+      { delete: { chain: { family: "ip", table: "nat", name: "output" } } },
+      { delete: { chain: { family: "ip", table: "nat", name: "KUBEVIRT_PREINBOUND" } } },
+      { flush: { chain: { family: "ip", table: "nat", name: "prerouting" } } },
+    ]),
+    error: "busy",
+    tables: ["ip nat"],
+    rules: 7,
+  },
+  {
+    name: "deleting a chain no rule jumps to any more, with its rules",
+    setup: [ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22]))],
+    tx: ruleset([
+      { flush: { chain: { family: "ip", table: "nat", name: "prerouting" } } },
+      { delete: { chain: { family: "ip", table: "nat", name: "KUBEVIRT_PREINBOUND" } } },
+      { delete: { chain: { family: "ip", table: "nat", name: "output" } } },
+    ]),
+    tables: ["ip nat"],
+    rules: 3,
+  },
+  {
+    name: "deleting a set a rule refers to is refused",
+    setup: [ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22]))],
+    tx: ruleset([{ delete: { set: { family: "ip", table: "nat", name: "tcp-ports" } } }]),
+    error: "busy",
+    tables: ["ip nat"],
+    rules: 7,
+  },
+  {
+    name: "deleting a set once its rules are gone, as vmnet's undo does",
+    setup: [ruleset(masqueradeRules("ip", "10.0.2.2", "10.0.2.1", "127.0.0.1", [22]))],
+    tx: ruleset([
+      { flush: { chain: { family: "ip", table: "nat", name: "KUBEVIRT_PREINBOUND" } } },
+      { flush: { chain: { family: "ip", table: "nat", name: "KUBEVIRT_POSTINBOUND" } } },
+      { flush: { chain: { family: "ip", table: "nat", name: "output" } } },
+      { delete: { set: { family: "ip", table: "nat", name: "tcp-ports" } } },
+    ]),
+    tables: ["ip nat"],
+    rules: 3,
+  },
+  {
+    name: "deleting a missing chain",
+    setup: [ruleset([ipNat.add()])],
+    tx: ruleset([{ delete: { chain: { family: "ip", table: "nat", name: "nope" } } }]),
+    error: "notFound",
+    tables: ["ip nat"],
+    rules: 0,
   },
 ];
 
