@@ -128,6 +128,10 @@ export function qemuNetId(name: string): string {
   return `net-${name.replace(/[^A-Za-z0-9._-]/gu, "_")}`;
 }
 
+function isList(v: QemuValue): v is readonly string[] {
+  return Array.isArray(v);
+}
+
 /** One argv option value: `a=b,c=d`, with commas inside values doubled as QEMU's option parser requires. */
 export function renderProps(props: QemuProps): string {
   const one = (k: string, v: string | number | boolean): string => {
@@ -135,7 +139,7 @@ export function renderProps(props: QemuProps): string {
     return `${k}=${text.replaceAll(",", ",,")}`;
   };
   return Object.entries(props)
-    .flatMap(([k, v]) => (Array.isArray(v) ? v.map((item: string) => one(k, item)) : [one(k, v as string)]))
+    .flatMap(([k, v]) => (isList(v) ? v.map((item) => one(k, item)) : [one(k, v)]))
     .join(",");
 }
 
@@ -147,8 +151,17 @@ export function renderOption(props: QemuProps, leadKey: "driver" | "type"): stri
   return tail === "" ? lead : `${lead},${tail}`;
 }
 
-/** The QEMU NIC of a planned tap-attached interface (bridge, masquerade). */
+/** Bindings whose guest NIC is a tap the runtime made (reference §7.1: domain attachment `tap`). */
+const TAP_BINDINGS: ReadonlySet<string> = new Set(["bridge", "masquerade", "plugin"]);
+
+/**
+ * The QEMU NIC of a planned tap-attached interface (bridge, masquerade, tap plugins). TypeError for other bindings,
+ * which have their own constructors ({@link slirpNic}, {@link passtNic}, {@link macvtapNic}) or are not QEMU NICs.
+ */
 export function qemuNicOfInterface(iface: InterfacePlan): QemuNic {
+  if (!TAP_BINDINGS.has(iface.binding)) {
+    throw new TypeError(`Cannot attach interface "${iface.name}" through a tap: binding "${iface.binding}"`);
+  }
   const g = iface.guest;
   return {
     name: iface.name,
