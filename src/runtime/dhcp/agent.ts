@@ -114,6 +114,7 @@ interface Pod {
 }
 
 const DEFAULT_WORKER = new URL("./pod-worker.ts", import.meta.url);
+const STOP_TIMEOUT_MS = 5000;
 
 /** Serves DHCPv4, DHCPv6 and RA for many pods from one process, one worker per pod. */
 export class DhcpAgent {
@@ -186,7 +187,8 @@ export class DhcpAgent {
     pod.state = PodState.Stopping;
     clearTimeout(pod.restartTimer);
     try {
-      if (wasRunning) await this.#request(pod, { op: "stop" });
+      // Final RAs and closing the ICMPv6 socket take one read timeout (200 ms); a stuck worker is terminated anyway.
+      if (wasRunning) await this.#request(pod, { op: "stop" }, Math.min(this.#timeoutMs, STOP_TIMEOUT_MS));
     } finally {
       await pod.worker?.terminate();
       pod.worker = undefined;
@@ -374,6 +376,7 @@ export class DhcpAgent {
   #request(
     pod: Pod,
     body: { op: "reconfigure"; interfaces: readonly ServedInterface[] } | { op: "stats" } | { op: "stop" },
+    timeoutMs = this.#timeoutMs,
   ) {
     const worker = pod.worker;
     if (worker === undefined) {
@@ -386,11 +389,9 @@ export class DhcpAgent {
       const timer = setTimeout(() => {
         pod.pending.delete(seq);
         reject(
-          new DhcpAgentError(
-            `DHCP worker of pod "${pod.podId}" did not answer "${body.op}" within ${this.#timeoutMs} ms`,
-          ),
+          new DhcpAgentError(`DHCP worker of pod "${pod.podId}" did not answer "${body.op}" within ${timeoutMs} ms`),
         );
-      }, this.#timeoutMs);
+      }, timeoutMs);
       pod.pending.set(seq, { resolve, reject, timer });
       worker.postMessage(request);
     });
