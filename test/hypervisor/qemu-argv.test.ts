@@ -293,6 +293,16 @@ describe("qemuNet argv (golden files in test/hypervisor/golden; UPDATE_GOLDEN=1 
       run: () => qemuNetArgs(plan(nic("a", { model: "igb" })), { vcpus: 1, available: new Set(["e1000"]) }),
       error: NicModelUnavailableError,
     },
+    {
+      name: "spare root ports on pc",
+      run: () => qemuNetArgs(plan(nic("a")), { vcpus: 1, machine: "pc", spareRootPorts: 1 }),
+      error: /only q35/u,
+    },
+    {
+      name: "an SR-IOV interface (a hostdev, not a tap)",
+      run: () => qemuNetArgs(plan({ ...nic("vf"), binding: "sriov" }), { vcpus: 1 }),
+      error: /binding "sriov"/u,
+    },
     { name: "macvtap without fds", run: () => macvtapNic({ name: "m", model: "virtio", fds: [] }), error: RangeError },
     {
       name: "slirp port with an unknown protocol",
