@@ -519,3 +519,48 @@ export async function setNicLink(qmp: QmpClient, nic: InterfacePlan | QemuNic, u
   const q = asQemuNic(nic);
   await qmp.setLink(qemuNetId(q.name), up ?? q.linkState === "up");
 }
+
+/** One interface as the "domain" info source reports it (reference §1.8, §8.4 step 1), read from the live QEMU. */
+export interface DomainInterfaceStatus {
+  /** The interface name (KubeVirt: the alias without `ua-`). */
+  readonly name: string;
+  /** The MAC the device really has. */
+  readonly mac: string;
+  /** Queues QEMU opened on the backend; 1 for a single-queue NIC. */
+  readonly queueCount: number;
+  /** QEMU cannot report a NIC's link state, so this is the last state set: `linkStates`, else the plan's. */
+  readonly linkState: "up" | "down";
+}
+
+/**
+ * The NICs of `nics` that exist in the running QEMU, in the given order, with their real MAC (QOM `mac`) and queue
+ * count (backend queues in `info network`). NICs QEMU does not have (not plugged yet, or unplugged) are left out.
+ */
+export async function queryDomainInterfaces(
+  qmp: QmpClient,
+  nics: readonly (InterfacePlan | QemuNic)[],
+  options: { readonly linkStates?: ReadonlyMap<string, "up" | "down"> } = {},
+): Promise<DomainInterfaceStatus[]> {
+  const info = String(await qmp.execute("human-monitor-command", { "command-line": "info network" }));
+  const out: DomainInterfaceStatus[] = [];
+  for (const n of nics) {
+    const q = asQemuNic(n);
+    const id = qemuNetId(q.name);
+    let mac: unknown;
+    try {
+      mac = await qmp.execute("qom-get", { path: `/machine/peripheral/${id}`, property: "mac" });
+    } catch (e) {
+      if (e instanceof QmpError && e.code === QmpErrorCode.CommandFailed) continue;
+      throw e;
+    }
+    // Backend lines are indented under their NIC: ` \ net-x: index=0,type=tap,...`, one per queue.
+    const queues = info.split("\n").filter((l) => l.startsWith(` \\ ${id}: index=`)).length;
+    out.push({
+      name: q.name,
+      mac: String(mac),
+      queueCount: Math.max(queues, 1),
+      linkState: options.linkStates?.get(q.name) ?? q.linkState,
+    });
+  }
+  return out;
+}

@@ -18,6 +18,7 @@ import {
   renderQemuNet,
   slirpNic,
 } from "../../src/hypervisor/qemu-argv.ts";
+import { queryDomainInterfaces } from "../../src/hypervisor/qmp.ts";
 import { kernelSkipReason, withNetns } from "../host/harness.ts";
 import { nic, plan } from "./fixtures.ts";
 import type { RunningQemu } from "./qemu-harness.ts";
@@ -33,7 +34,8 @@ interface ArgvCase {
   readonly options: QemuNetOptions;
 }
 
-const fromPlan = (...ifaces: Parameters<typeof plan>) => plan(...ifaces).interfaces.map(qemuNicOfInterface);
+const qemuNetNics = (p: ReturnType<typeof plan>) => p.interfaces.map(qemuNicOfInterface);
+const fromPlan = (...ifaces: Parameters<typeof plan>) => qemuNetNics(plan(...ifaces));
 
 const cases: ArgvCase[] = [
   { name: "masquerade-virtio-default", nics: fromPlan(nic("default")), options: { vcpus: 1 } },
@@ -396,6 +398,21 @@ describe("qemuNet argv with real taps in a namespace", { skip: skip ?? kernelSki
           assert.equal(backends("net-default").length, 3, info);
           assert.equal(backends("net-blue").length, 1, info);
           assert.match(info, /ifname=tap0/u);
+          const ifaces = config.nics.map((n) => n.id.slice("net-".length));
+          assert.deepEqual(
+            await queryDomainInterfaces(q.qmp, [
+              ...qemuNetNics(
+                plan(
+                  nic("default", { queues: 3 }),
+                  nic("blue", { tap: "tap1", mac: "02:00:00:00:00:02", linkState: "down" }),
+                ),
+              ),
+            ]),
+            [
+              { name: ifaces[0], mac: "02:00:00:00:00:01", queueCount: 3, linkState: "up" },
+              { name: ifaces[1], mac: "02:00:00:00:00:02", queueCount: 1, linkState: "down" },
+            ],
+          );
         },
         { netns: ns, smp: 3 },
       );

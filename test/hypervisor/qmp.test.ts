@@ -13,6 +13,7 @@ import {
   QmpClient,
   QmpError,
   QmpErrorCode,
+  queryDomainInterfaces,
   setNicLink,
   toQmpArguments,
   unplugNic,
@@ -289,6 +290,10 @@ describe("QmpClient against a real QEMU", { skip: qemuSkipReason() }, () => {
           await qmp.execute("qom-get", { path: "/machine/peripheral/net-auto", property: "parent_bus" }),
           "/machine/peripheral/pci.1/pci.1",
         );
+        assert.deepEqual(await queryDomainInterfaces(qmp, [hot, auto, { ...auto, name: "never-plugged" }]), [
+          { name: "hot", mac: "02:00:00:00:00:33", queueCount: 1, linkState: "down" },
+          { name: "auto", mac: "02:00:00:00:00:34", queueCount: 1, linkState: "up" },
+        ]);
         await setNicLink(qmp, hot, true);
         await unplugNic(qmp, hot, { timeoutMs: 10_000 });
         await unplugNic(qmp, auto, { timeoutMs: 10_000 });
