@@ -246,6 +246,34 @@ describe("DhcpAgent DHCPv6 and RA with real clients in a pod", { skip }, () => {
     );
   });
 
+  it("reconfigure replaces the advertiser and the DHCPv6 server in place; counters carry over", async () => {
+    const before = await stats();
+    await agent.reconfigure(podId, [
+      { dhcpv6: { ...dhcpv6, dnsServers: ["fd00:10:96::c"] }, ra: { ...ra, mtu: 1300 } },
+    ]);
+    // The new advertiser sends at once; the guest kernel takes the new MTU from it.
+    await waitFor("the new MTU in the guest", async () =>
+      (await execIn(guest1, "sysctl", "-n", "net.ipv6.conf.eth0.mtu")).trim() === "1300" ? true : undefined,
+    );
+    const after = await stats();
+    assert.ok((after.ra?.unsolicited ?? 0) > (before.ra?.unsolicited ?? 0));
+    assert.equal(after.dhcpv6?.receivedByType[1], before.dhcpv6?.receivedByType[1]);
+    const ask = [
+      "import socket",
+      "idx = socket.if_nametoindex('eth0')",
+      "u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)",
+      "u.bind(('::', 546, 0, idx))",
+      "u.settimeout(3)",
+      // Information-request asking (option 6) for DNS servers (23).
+      "u.sendto(bytes.fromhex('0b abcdef 0006 0002 0017'.replace(' ', '')), ('ff02::1:2', 547, 0, idx))",
+      "print(u.recvfrom(1500)[0].hex())",
+    ].join("\n");
+    const reply = (await execIn(guest1, "python3", "-c", ask)).trim();
+    // Reply (7), same transaction id, and option 23 holding the new server fd00:10:96::c.
+    assert.ok(reply.startsWith("07abcdef"), reply);
+    assert.ok(reply.endsWith("00170010fd00001000960000000000000000000c"), reply);
+  });
+
   it("stop sends a final RA (router lifetime 0) and the guest drops its default route", async () => {
     const r = await routes(guest1, "-6", "eth0");
     assert.ok(r.includes(`default via ${ROUTER}`), String(r));
