@@ -17,7 +17,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_CLUSTER_CONFIG } from "../src/api/cluster-config.ts";
 import type { InterfaceSpec, PortSpec, VmNetworkModel } from "../src/api/model.ts";
-import { hostExecutor, RecordingExecutor } from "../src/host/exec.ts";
+import { type ExecResult, type Executor, hostExecutor, type RunOptions } from "../src/host/exec.ts";
 import { IprouteNetlink, type NetlinkOp, renderBatch, renderOp } from "../src/host/netlink.ts";
 import { canonicalListing, NftCli, type NftJson } from "../src/host/nftables.ts";
 import { ProcSysctl, sysctlPath } from "../src/host/sysctl.ts";
@@ -82,6 +82,8 @@ export interface SetupResult {
   readonly floor: readonly number[];
   readonly perRule: readonly number[];
   readonly perRuleCapped: boolean;
+  /** vmnet's processes by kind. */
+  readonly breakdown: Breakdown;
   readonly processes: { readonly vmnet: number; readonly floor: number; readonly perRule: number };
 }
 
@@ -124,6 +126,61 @@ export function setupCases(ports: readonly number[], dualPorts: readonly number[
       ports: n,
     })),
   ];
+}
+
+// ---- where vmnet's time goes ---------------------------------------------------------------------------------------
+
+/** Kinds of process vmnet starts during one setup. */
+export const ProcessKind = {
+  IpRead: "ip read",
+  IpBatch: "ip -batch",
+  SysctlGet: "sysctl get",
+  SysctlSet: "sysctl set",
+  NftList: "nft list",
+  NftLoad: "nft load",
+  Other: "other",
+} as const;
+export type ProcessKind = (typeof ProcessKind)[keyof typeof ProcessKind];
+
+/** What kind of process a run of `program args` is. */
+export function processKind(program: string, args: readonly string[]): ProcessKind {
+  if (program === "ip") return args.includes("-batch") ? ProcessKind.IpBatch : ProcessKind.IpRead;
+  if (program === "sysctl") return args.includes("-w") ? ProcessKind.SysctlSet : ProcessKind.SysctlGet;
+  if (program === "nft") return args.includes("-f") ? ProcessKind.NftLoad : ProcessKind.NftList;
+  return ProcessKind.Other;
+}
+
+/** One timed process run. */
+interface TimedCall {
+  readonly kind: ProcessKind;
+  readonly ms: number;
+}
+
+/** Wraps the host executor and times every process, by kind. */
+class TimingExecutor implements Executor {
+  readonly calls: TimedCall[] = [];
+
+  async run(program: string, args: readonly string[], options?: RunOptions): Promise<ExecResult> {
+    const t0 = process.hrtime.bigint();
+    try {
+      return await hostExecutor.run(program, args, options);
+    } finally {
+      this.calls.push({ kind: processKind(program, args), ms: elapsedMs(t0) });
+    }
+  }
+}
+
+/** Per kind: how many processes one setup started and their summed wall time (median over iterations). */
+export type Breakdown = Partial<Record<ProcessKind, { readonly count: number; readonly ms: number }>>;
+
+function breakdownOf(runs: readonly (readonly TimedCall[])[]): Breakdown {
+  const out: Breakdown = {};
+  for (const kind of Object.values(ProcessKind)) {
+    const per = runs.map((calls) => calls.filter((c) => c.kind === kind));
+    const count = median(per.map((p) => p.length));
+    if (count > 0) out[kind] = { count, ms: median(per.map((p) => p.reduce((a, c) => a + c.ms, 0))) };
+  }
+  return out;
 }
 
 // ---- the baselines' scripts ----------------------------------------------------------------------------------------
@@ -346,11 +403,12 @@ async function runCase(res: Resources, c: SetupCase, options: SetupBenchOptions)
     const perRule: number[] = [];
     const perRuleCapped = c.ports > options.perRuleMaxPorts && options.iterations > 1;
     let vmnetProcesses = 0;
+    const timed: TimedCall[][] = [];
     let reference: Snapshot | undefined;
     for (let i = 0; i < options.iterations; i++) {
       // Methods take turns within an iteration, so drift in the machine's load hits all three alike.
       await resetPod(p);
-      const executor = new RecordingExecutor(hostExecutor);
+      const executor = new TimingExecutor();
       const netlink = new IprouteNetlink(p.pod, { executor });
       const adapters = {
         netns: p.pod,
@@ -367,6 +425,7 @@ async function runCase(res: Resources, c: SetupCase, options: SetupBenchOptions)
       const applied = await applyPlan(plan, adapters);
       vmnet.push(elapsedMs(t0));
       vmnetProcesses = executor.calls.length;
+      timed.push(executor.calls);
       if (JSON.stringify(applied.ops) !== JSON.stringify(base.ops)) {
         throw new Error(`vmnet applied other link operations than the baselines: ${JSON.stringify(applied.ops)}`);
       }
@@ -394,6 +453,7 @@ async function runCase(res: Resources, c: SetupCase, options: SetupBenchOptions)
       floor,
       perRule,
       perRuleCapped,
+      breakdown: breakdownOf(timed),
       // The floor: sh, ip -batch, ip netns exec (exec'ing sh), nft.
       processes: { vmnet: vmnetProcesses, floor: plan4(refPlan), perRule: base.perRuleProcesses },
     };
@@ -444,6 +504,21 @@ export function renderSetupTable(results: readonly SetupResult[]): string {
   );
 }
 
+/** Where vmnet's time goes, per case: processes of each kind and their summed time. */
+export function renderBreakdownTable(results: readonly SetupResult[]): string {
+  const kinds = Object.values(ProcessKind).filter((k) => results.some((r) => r.breakdown[k] !== undefined));
+  return table(
+    ["case", ...kinds],
+    results.map((r) => [
+      r.name,
+      ...kinds.map((k) => {
+        const b = r.breakdown[k];
+        return b === undefined ? "-" : `${b.count} / ${fmt(b.ms)}`;
+      }),
+    ]),
+  );
+}
+
 /** Runs every case and prints the table; namespaces and files are removed whatever happens. */
 export async function runSetupBench(options: SetupBenchOptions): Promise<SetupResult[]> {
   const why = missingPrerequisite(["ip", "nft"]);
@@ -474,6 +549,11 @@ export async function runSetupBench(options: SetupBenchOptions): Promise<SetupRe
   out("from one shell. per-rule = one process per link op and per nft table/chain/rule, one rule per port");
   out("(KubeVirt's nft driver). procs = processes each method starts. Each method starts from a fresh pod;");
   out("the first iteration checks that all three leave the same links, addresses, routes, sysctls and chains.");
+  out("");
+  out("where vmnet's time goes: processes of each kind per setup / their summed wall time in ms (medians);");
+  out("discovery and apply each read links, addresses and both route tables with 4 `ip` runs at once, so the sum");
+  out("of those exceeds their share of the wall time.");
+  out(renderBreakdownTable(results));
   if (results.some((r) => r.perRuleCapped)) {
     out(
       `* per-rule ran once (not ${options.iterations} times) for cases with more than ${options.perRuleMaxPorts} ports; ` +
