@@ -3,8 +3,17 @@
  * the same failures as the real kernel (checked by the shared contract test): duplicate names and addresses, missing
  * links, non-bridge masters, MTU limits, a batch stopping at its first failing operation.
  *
+ * What the kernel does to addresses and routes is mirrored as a real kernel shows it (checked by the contract test):
+ * - a link taken down loses every route through it, IPv4 and IPv6, and its IPv6 addresses (`keep_addr_on_down=0`, the
+ *   default, is the only setting modelled); its IPv4 addresses stay and their prefix routes come back with `up`;
+ * - removing an address removes its prefix route only; other routes through the link stay, even a gateway route whose
+ *   gateway is no longer on-link, until the link's LAST IPv4 address goes, which takes every IPv4 route through it;
+ *   IPv6 routes stay when IPv6 addresses go;
+ * - routes are keyed by (family, destination, metric): IPv4 routes default to metric 0, IPv6 ones to 1024 and the
+ *   kernel's prefix routes use 256; `boot` is the default protocol and, as `ip` does, is not listed.
+ *
  * Not modelled: IPv6 link-local autoconfiguration, DAD, neighbour/ARP state, bridge MTU propagation, link-local
- * (`fe80::/64`) routes.
+ * (`fe80::/64`) routes, routes removed with their preferred source address.
  */
 import { formatIpv6, parseIpv6 } from "./inet6.ts";
 import {
@@ -16,6 +25,7 @@ import {
   NetlinkFailure,
   type NetlinkOp,
   type Route,
+  routeFamily,
   type TunInfo,
   validateOp,
 } from "./netlink.ts";
@@ -37,6 +47,10 @@ export interface FakeRouteSeed {
   readonly dst: string;
   readonly via?: string;
   readonly dev: string;
+  /** Needed only for an IPv6 route without an IPv6 `dst` or `via`. */
+  readonly family?: 4 | 6;
+  readonly protocol?: string;
+  readonly metric?: number;
 }
 
 interface LinkState {
@@ -68,6 +82,19 @@ interface RouteState {
   readonly dst: string;
   readonly gateway: string | undefined;
   readonly ifindex: number;
+  /** Undefined for `boot`, which `ip` does not print. */
+  readonly protocol: string | undefined;
+  readonly metric: number;
+}
+
+/** The kernel's metric for a route added without one. */
+function defaultMetric(family: 4 | 6): number {
+  return family === 4 ? 0 : 1024;
+}
+
+/** Metric of the prefix routes the kernel adds for addresses. */
+function connectedMetric(family: 4 | 6): number {
+  return family === 4 ? 0 : 256;
 }
 
 interface State {
@@ -179,11 +206,14 @@ export class FakeNetlink implements Netlink {
     for (const r of seed.routes ?? []) {
       const link = this.#find(this.#state, r.dev);
       if (link === undefined) throw new RangeError(`Cannot seed route via missing link "${r.dev}"`);
+      const family = r.family ?? (r.dst.includes(":") || r.via?.includes(":") === true ? 6 : 4);
       this.#state.routes.push({
-        family: r.dst.includes(":") || r.via?.includes(":") === true ? 6 : 4,
+        family,
         dst: r.dst,
         gateway: r.via,
         ifindex: link.ifindex,
+        protocol: r.protocol === "boot" ? undefined : r.protocol,
+        metric: r.metric ?? defaultMetric(family),
       });
     }
   }
@@ -309,7 +339,16 @@ export class FakeNetlink implements Netlink {
       .filter((r) => r.family === family)
       .map((r): Route => {
         const dev = s.links.find((l) => l.ifindex === r.ifindex)?.name ?? "";
-        return r.gateway === undefined ? { dst: r.dst, dev, scope: "link" } : { dst: r.dst, gateway: r.gateway, dev };
+        // `ip` prints an IPv4 route's metric only when it is not 0, an IPv6 route's always; a gatewayless IPv4 route
+        // is scope link.
+        return {
+          dst: r.dst,
+          ...(r.gateway === undefined ? {} : { gateway: r.gateway }),
+          dev,
+          ...(r.protocol === undefined ? {} : { protocol: r.protocol }),
+          ...(family === 4 && r.gateway === undefined ? { scope: "link" } : {}),
+          ...(family === 6 || r.metric !== 0 ? { metric: r.metric } : {}),
+        };
       });
     return [...explicit, ...this.#connected(s, family)];
   }
@@ -366,6 +405,11 @@ export class FakeNetlink implements Netlink {
     this.#adjustBridgeMtu(s, link.master);
     s.addresses = s.addresses.filter((a) => a.ifindex !== link.ifindex);
     s.routes = s.routes.filter((r) => r.ifindex !== link.ifindex);
+  }
+
+  /** A link's last IPv4 address went: the kernel drops every IPv4 route through it (fib_disable_ip). */
+  #lastV4Gone(s: State, l: LinkState): void {
+    s.routes = s.routes.filter((r) => r.ifindex !== l.ifindex || r.family !== 4);
   }
 
   #apply(s: State, op: NetlinkOp): void {
@@ -438,12 +482,40 @@ export class FakeNetlink implements Netlink {
       case "setUp":
         this.#must(s, op.name).up = true;
         return;
-      case "setDown":
-        this.#must(s, op.name).up = false;
+      case "setDown": {
+        const l = this.#must(s, op.name);
+        if (!l.up) return;
+        l.up = false;
+        s.routes = s.routes.filter((r) => r.ifindex !== l.ifindex);
+        s.addresses = s.addresses.filter((a) => a.ifindex !== l.ifindex || a.family !== "inet6");
         return;
+      }
       case "flushAddresses": {
         const l = this.#must(s, op.name);
+        const hadV4 = s.addresses.some((a) => a.ifindex === l.ifindex && a.family === "inet");
         s.addresses = s.addresses.filter((a) => a.ifindex !== l.ifindex);
+        if (hadV4) this.#lastV4Gone(s, l);
+        return;
+      }
+      case "deleteAddress": {
+        const l = this.#must(s, op.name);
+        const [ip = "", len = ""] = op.address.split("/");
+        const local = canonicalIp(ip);
+        const family = familyOf(ip);
+        const prefixlen = Number.parseInt(len, 10);
+        const i = s.addresses.findIndex(
+          (a) => a.ifindex === l.ifindex && a.local === local && a.prefixlen === prefixlen,
+        );
+        if (i < 0) {
+          throw new OpFailure(
+            NetlinkFailure.NotFound,
+            family === "inet" ? "Error: ipv4: Address not found." : "Error: ipv6: address not found.",
+          );
+        }
+        s.addresses.splice(i, 1);
+        if (family === "inet" && !s.addresses.some((a) => a.ifindex === l.ifindex && a.family === "inet")) {
+          this.#lastV4Gone(s, l);
+        }
         return;
       }
       case "addAddress": {
@@ -475,8 +547,13 @@ export class FakeNetlink implements Netlink {
       }
       case "addRoute": {
         const l = this.#must(s, op.name);
-        const family: 4 | 6 = op.dst.includes(":") || op.via?.includes(":") === true ? 6 : 4;
-        if (!l.up) throw new OpFailure(NetlinkFailure.Invalid, "Error: Nexthop device is not up.");
+        const family = routeFamily(op);
+        if (!l.up) {
+          throw new OpFailure(
+            NetlinkFailure.Invalid,
+            family === 4 ? "Error: Device for nexthop is not up." : "Error: Nexthop device is not up.",
+          );
+        }
         if (op.via !== undefined) {
           const via = op.via;
           // A link-local IPv6 gateway (a router learnt from RAs) is on-link by definition.
@@ -488,11 +565,24 @@ export class FakeNetlink implements Netlink {
           op.dst === "default" || !op.dst.includes("/")
             ? op.dst
             : networkOf(op.dst.split("/")[0] ?? "", Number(op.dst.split("/")[1]));
-        const shown = dst.endsWith(family === 4 ? "/32" : "/128") ? (dst.split("/")[0] ?? dst) : dst;
-        if (s.routes.some((r) => r.family === family && r.dst === shown)) {
-          throw new OpFailure(NetlinkFailure.Exists, "RTNETLINK answers: File exists");
-        }
-        s.routes.push({ family, dst: shown, gateway: op.via, ifindex: l.ifindex });
+        const zero = family === 4 ? "0.0.0.0/0" : "::/0";
+        const shown =
+          dst === zero ? "default" : dst.endsWith(family === 4 ? "/32" : "/128") ? (dst.split("/")[0] ?? dst) : dst;
+        const metric = op.metric ?? defaultMetric(family);
+        // IPv6 stores metric 0 as its default.
+        const stored = family === 6 && metric === 0 ? defaultMetric(6) : metric;
+        const taken =
+          s.routes.some((r) => r.family === family && r.dst === shown && r.metric === stored) ||
+          (stored === connectedMetric(family) && this.#connected(s, family).some((r) => r.dst === shown));
+        if (taken) throw new OpFailure(NetlinkFailure.Exists, "RTNETLINK answers: File exists");
+        s.routes.push({
+          family,
+          dst: shown,
+          gateway: op.via,
+          ifindex: l.ifindex,
+          protocol: op.protocol === "boot" ? undefined : op.protocol,
+          metric: stored,
+        });
         return;
       }
       case "deleteLink":

@@ -89,6 +89,7 @@ export const NetlinkOpType = {
   SetDown: "setDown",
   FlushAddresses: "flushAddresses",
   AddAddress: "addAddress",
+  DeleteAddress: "deleteAddress",
   SetLearningOff: "setLearningOff",
   AddRoute: "addRoute",
   DeleteLink: "deleteLink",
@@ -121,10 +122,33 @@ export type NetlinkOp =
   | { readonly op: "flushAddresses"; readonly name: string }
   /** `address` with prefix, e.g. `10.0.2.1/24`; `noDad` skips IPv6 duplicate address detection. */
   | { readonly op: "addAddress"; readonly name: string; readonly address: string; readonly noDad?: boolean }
+  /** Removes the one address `address` (with its prefix, which must match too). */
+  | { readonly op: "deleteAddress"; readonly name: string; readonly address: string }
   | { readonly op: "setLearningOff"; readonly name: string }
-  /** `dst` is `default` or a prefix; `via` a gateway. Goes to the main table. */
-  | { readonly op: "addRoute"; readonly name: string; readonly dst: string; readonly via?: string }
+  | AddRouteOp
   | { readonly op: "deleteLink"; readonly name: string };
+
+/**
+ * A route for the main table. `dst` is `default` or a prefix; `via` a gateway. The family follows `dst` or `via`;
+ * `family: 6` is needed only for an IPv6 route that names neither (`default` without a gateway, `ip -6 route add
+ * default dev X`). `protocol` is a name from rt_protos (`static`, `dhcp`, ...) or a number; the kernel's default is
+ * `boot`. `metric` defaults to the kernel's (0 for IPv4, 1024 for IPv6).
+ */
+export interface AddRouteOp {
+  readonly op: "addRoute";
+  readonly name: string;
+  readonly dst: string;
+  readonly via?: string;
+  readonly family?: 4 | 6;
+  readonly protocol?: string;
+  readonly metric?: number;
+}
+
+/** The address family of a route operation: explicit, else from `dst` or `via`, else IPv4. */
+export function routeFamily(op: AddRouteOp): 4 | 6 {
+  if (op.family !== undefined) return op.family;
+  return op.dst.includes(":") || op.via?.includes(":") === true ? 6 : 4;
+}
 
 /** Why a batch operation failed, mapped from the kernel's answer. */
 export const NetlinkFailure = {
@@ -188,6 +212,8 @@ export function assertInterfaceName(name: string): void {
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-fA-F:.]{2,45}$/;
+// A name from rt_protos, or the protocol number itself.
+const PROTOCOL = /^(?:[a-z][a-z0-9_-]{0,31}|25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 function assertAddress(addr: string, withPrefix: boolean): void {
   const [ip, len, ...extra] = addr.split("/");
@@ -232,12 +258,26 @@ export function validateOp(op: NetlinkOp): void {
       }
       break;
     case "addAddress":
+    case "deleteAddress":
       assertAddress(op.address, true);
       break;
-    case "addRoute":
+    case "addRoute": {
       if (op.dst !== "default") assertAddress(op.dst, false);
       if (op.via !== undefined) assertAddress(op.via, false);
+      const family = routeFamily(op);
+      for (const ip of [op.dst, op.via]) {
+        if (ip !== undefined && ip !== "default" && ip.includes(":") !== (family === 6)) {
+          throw new RangeError(`Invalid route "${renderOp(op)}": "${ip}" is not an IPv${family} address`);
+        }
+      }
+      if (op.protocol !== undefined && !PROTOCOL.test(op.protocol)) {
+        throw new RangeError(`Invalid route protocol "${op.protocol}": expected a name or a number from 0 to 255`);
+      }
+      if (op.metric !== undefined && (!Number.isInteger(op.metric) || op.metric < 0 || op.metric > 0xffffffff)) {
+        throw new RangeError(`Invalid route metric "${op.metric}": must be an integer from 0 to 4294967295`);
+      }
       break;
+    }
     default:
       break;
   }
@@ -278,10 +318,20 @@ export function renderOp(op: NetlinkOp): string {
       return `address flush dev ${op.name}`;
     case "addAddress":
       return `address add ${op.address} dev ${op.name}${op.noDad === true ? " nodad" : ""}`;
+    case "deleteAddress":
+      return `address del ${op.address} dev ${op.name}`;
     case "setLearningOff":
       return `link set dev ${op.name} type bridge_slave learning off`;
-    case "addRoute":
-      return `route add ${op.dst}${op.via === undefined ? "" : ` via ${op.via}`} dev ${op.name}`;
+    case "addRoute": {
+      // `ip -batch` lines take no `-6`, and a bare `default` is IPv4: `::/0` names the IPv6 default.
+      const dst = op.dst === "default" && op.via === undefined && routeFamily(op) === 6 ? "::/0" : op.dst;
+      const parts = [`route add ${dst}`];
+      if (op.via !== undefined) parts.push(`via ${op.via}`);
+      parts.push(`dev ${op.name}`);
+      if (op.protocol !== undefined) parts.push(`proto ${op.protocol}`);
+      if (op.metric !== undefined) parts.push(`metric ${op.metric}`);
+      return parts.join(" ");
+    }
     case "deleteLink":
       return `link del dev ${op.name}`;
   }
@@ -296,7 +346,9 @@ export function renderBatch(ops: readonly NetlinkOp[]): string {
 /** Maps the kernel's (or iproute2's) complaint to a {@link NetlinkFailure}. */
 export function classifyFailure(stderr: string): NetlinkFailure {
   if (/File exists|already assigned|already exists/i.test(stderr)) return NetlinkFailure.Exists;
-  if (/Cannot find device|No such device|does not exist/i.test(stderr)) return NetlinkFailure.NotFound;
+  // "Address not found": `address del` of an address (or prefix length) the link does not have.
+  if (/Cannot find device|No such device|does not exist|address not found/i.test(stderr))
+    return NetlinkFailure.NotFound;
   if (/Device or resource busy|Resource temporarily unavailable/i.test(stderr)) return NetlinkFailure.Busy;
   // "Unknown device type": the kernel lacks the link driver (e.g. no CONFIG_DUMMY).
   if (/not supported|Unknown device type/i.test(stderr)) return NetlinkFailure.NotSupported;

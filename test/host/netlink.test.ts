@@ -13,6 +13,7 @@ import {
   parseAddresses,
   parseLinks,
   parseRoutes,
+  type Route,
   renderOp,
 } from "../../src/host/netlink.ts";
 import { FakeNetlink } from "../../src/host/netlink-fake.ts";
@@ -53,6 +54,17 @@ describe("renderOp", () => {
       line: "route add default via 10.244.0.1 dev eth0",
     },
     { op: { op: "deleteLink", name: "tap0" }, line: "link del dev tap0" },
+    { op: { op: "deleteAddress", name: "eth0", address: "10.0.2.1/24" }, line: "address del 10.0.2.1/24 dev eth0" },
+    {
+      op: { op: "addRoute", name: "eth0", dst: "10.8.0.0/16", via: "10.0.2.254", protocol: "dhcp", metric: 100 },
+      line: "route add 10.8.0.0/16 via 10.0.2.254 dev eth0 proto dhcp metric 100",
+    },
+    { op: { op: "addRoute", name: "eth0", dst: "default", family: 6 }, line: "route add ::/0 dev eth0" },
+    { op: { op: "addRoute", name: "eth0", dst: "default" }, line: "route add default dev eth0" },
+    {
+      op: { op: "addRoute", name: "eth0", dst: "default", via: "fe80::1", protocol: "ra", metric: 1024 },
+      line: "route add default via fe80::1 dev eth0 proto ra metric 1024",
+    },
   ];
   for (const c of cases) {
     it(`renders ${c.op.op} as "${c.line}"`, () => assert.equal(renderOp(c.op), c.line));
@@ -70,6 +82,18 @@ describe("FakeNetlink.batch validation", () => {
     { name: "an address without prefix", op: { op: "addAddress", name: "eth0", address: "10.0.2.1" } },
     { name: "an IPv4 prefix over 32", op: { op: "addAddress", name: "eth0", address: "10.0.2.1/33" } },
     { name: "a bad octet", op: { op: "addAddress", name: "eth0", address: "10.0.2.256/24" } },
+    { name: "an address to delete without prefix", op: { op: "deleteAddress", name: "eth0", address: "10.0.2.1" } },
+    {
+      name: "an IPv6 route to an IPv4 gateway",
+      op: { op: "addRoute", name: "eth0", dst: "fd00::/8", via: "10.0.0.1" },
+    },
+    {
+      name: "family 6 with an IPv4 destination",
+      op: { op: "addRoute", name: "eth0", dst: "10.0.0.0/8", family: 6 },
+    },
+    { name: "a protocol with a space", op: { op: "addRoute", name: "eth0", dst: "default", protocol: "a b" } },
+    { name: "a protocol number over 255", op: { op: "addRoute", name: "eth0", dst: "default", protocol: "256" } },
+    { name: "a negative metric", op: { op: "addRoute", name: "eth0", dst: "default", metric: -1 } },
   ];
   for (const c of bad) {
     it(`rejects ${c.name} with a RangeError before applying anything`, async () => {
@@ -144,6 +168,9 @@ describe("ip output parsing", () => {
     { stderr: "Error: Unknown device type.", reason: "notSupported" },
     { stderr: "Error: mtu greater than device maximum.", reason: "invalid" },
     { stderr: "RTNETLINK answers: Device or resource busy", reason: "busy" },
+    { stderr: "Error: ipv4: Address not found.", reason: "notFound" },
+    { stderr: "Error: ipv6: address not found.", reason: "notFound" },
+    { stderr: "Error: Device for nexthop is not up.", reason: "invalid" },
   ];
   for (const f of failures) {
     it(`classifyFailure maps "${f.stderr}" to ${f.reason}`, () => assert.equal(classifyFailure(f.stderr), f.reason));
@@ -198,9 +225,15 @@ interface ContractCase {
   macs?: string[];
   /** Global addresses, as `ifname local/prefixlen`, sorted. */
   addresses?: string[];
-  /** IPv4 routes, as `dst [via gw] dev X`, sorted. */
+  /** IPv4 routes, as `dst [via gw] dev X [proto P] [metric M]`, sorted. */
   routes4?: string[];
+  /** IPv6 routes as routes4, without the kernel's link-local `fe80::/64` (the fake has no link-local addresses). */
+  routes6?: string[];
 }
+
+const route = (r: Route): string =>
+  `${r.dst}${r.gateway === undefined ? "" : ` via ${r.gateway}`} dev ${r.dev ?? ""}` +
+  `${r.protocol === undefined ? "" : ` proto ${r.protocol}`}${r.metric === undefined ? "" : ` metric ${r.metric}`}`;
 
 const tap = (name: string, over: Partial<LinkView> = {}): LinkView => ({
   name,
@@ -220,6 +253,21 @@ const bridge = (name: string, over: Partial<LinkView> = {}): LinkView => ({
   up: false,
   ...over,
 });
+
+/** A bridge with one IPv4 and one IPv6 address, up (4 operations). */
+const addressed: NetlinkOp[] = [
+  { op: "addBridge", name: "br0" },
+  { op: "addAddress", name: "br0", address: "10.0.2.1/24" },
+  { op: "addAddress", name: "br0", address: "fd10:0:2::1/64", noDad: true },
+  { op: "setUp", name: "br0" },
+];
+/** Routes through it: an IPv4 gateway route, an IPv6 on-link default and an IPv6 gateway route. */
+const routed: NetlinkOp[] = [
+  { op: "addRoute", name: "br0", dst: "10.8.0.0/16", via: "10.0.2.254" },
+  { op: "addRoute", name: "br0", dst: "default", family: 6, protocol: "static", metric: 100 },
+  { op: "addRoute", name: "br0", dst: "fd20::/64", via: "fd10:0:2::fe" },
+];
+const v6gw = "fd20::/64 via fd10:0:2::fe dev br0 metric 1024";
 
 const contract: ContractCase[] = [
   {
@@ -403,7 +451,7 @@ const contract: ContractCase[] = [
     ],
     links: [bridge("br0", { up: true })],
     addresses: ["br0 10.0.2.1/24", "br0 169.254.75.10/32", "br0 fd10:0:2::1/120"],
-    routes4: ["10.0.2.0/24 dev br0", "10.8.0.0/16 via 10.0.2.254 dev br0"],
+    routes4: ["10.0.2.0/24 dev br0 proto kernel", "10.8.0.0/16 via 10.0.2.254 dev br0"],
   },
   {
     name: "a gateway outside every connected prefix",
@@ -418,7 +466,7 @@ const contract: ContractCase[] = [
     error: { opIndex: 3, reason: "invalid" },
     links: [bridge("br0", { up: true })],
     addresses: ["br0 10.0.2.1/24"],
-    routes4: ["10.0.2.0/24 dev br0"],
+    routes4: ["10.0.2.0/24 dev br0 proto kernel"],
   },
   {
     name: "duplicate address",
@@ -446,6 +494,143 @@ const contract: ContractCase[] = [
     ],
     links: [bridge("br0")],
     addresses: [],
+  },
+  {
+    name: "taking a link down drops every route through it and its IPv6 addresses, not its IPv4 ones",
+    batches: [[...addressed, ...routed], [{ op: "setDown", name: "br0" }]],
+    links: [bridge("br0")],
+    addresses: ["br0 10.0.2.1/24"],
+    routes4: [],
+    routes6: [],
+  },
+  {
+    name: "bringing it up again brings back only the IPv4 prefix route",
+    batches: [[...addressed, ...routed], [{ op: "setDown", name: "br0" }], [{ op: "setUp", name: "br0" }]],
+    links: [bridge("br0", { up: true })],
+    addresses: ["br0 10.0.2.1/24"],
+    routes4: ["10.0.2.0/24 dev br0 proto kernel"],
+    routes6: [],
+  },
+  {
+    name: "deleting one of two IPv4 addresses drops its prefix route only, even gateway routes through it stay",
+    batches: [
+      [
+        ...addressed,
+        { op: "addAddress", name: "br0", address: "10.0.3.1/24" },
+        { op: "addRoute", name: "br0", dst: "10.8.0.0/16", via: "10.0.2.254" },
+        { op: "addRoute", name: "br0", dst: "10.9.0.0/16", via: "10.0.3.254", protocol: "static", metric: 50 },
+        { op: "deleteAddress", name: "br0", address: "10.0.2.1/24" },
+      ],
+    ],
+    links: [bridge("br0", { up: true })],
+    addresses: ["br0 10.0.3.1/24", "br0 fd10:0:2::1/64"],
+    routes4: [
+      "10.0.3.0/24 dev br0 proto kernel",
+      "10.8.0.0/16 via 10.0.2.254 dev br0",
+      "10.9.0.0/16 via 10.0.3.254 dev br0 proto static metric 50",
+    ],
+  },
+  {
+    name: "deleting the last IPv4 address drops every IPv4 route through the link",
+    batches: [
+      [
+        ...addressed,
+        ...routed,
+        { op: "addRoute", name: "br0", dst: "10.7.0.0/16", protocol: "static", metric: 5 },
+        { op: "deleteAddress", name: "br0", address: "10.0.2.1/24" },
+      ],
+    ],
+    links: [bridge("br0", { up: true })],
+    addresses: ["br0 fd10:0:2::1/64"],
+    routes4: [],
+    routes6: ["default dev br0 proto static metric 100", "fd10:0:2::/64 dev br0 proto kernel metric 256", v6gw],
+  },
+  {
+    name: "IPv6 routes stay when the link's IPv6 addresses go, only the prefix route goes",
+    batches: [[...addressed, ...routed, { op: "deleteAddress", name: "br0", address: "fd10:0:2::1/64" }]],
+    links: [bridge("br0", { up: true })],
+    addresses: ["br0 10.0.2.1/24"],
+    routes4: ["10.0.2.0/24 dev br0 proto kernel", "10.8.0.0/16 via 10.0.2.254 dev br0"],
+    routes6: ["default dev br0 proto static metric 100", v6gw],
+  },
+  {
+    name: "flushing addresses drops the IPv4 routes through the link, not the IPv6 ones",
+    batches: [[...addressed, ...routed, { op: "flushAddresses", name: "br0" }]],
+    links: [bridge("br0", { up: true })],
+    addresses: [],
+    routes4: [],
+    routes6: ["default dev br0 proto static metric 100", v6gw],
+  },
+  {
+    name: "deleting an address needs its prefix length too",
+    batches: [[...addressed, { op: "deleteAddress", name: "br0", address: "10.0.2.1/16" }]],
+    error: { opIndex: 4, reason: "notFound" },
+    links: [bridge("br0", { up: true })],
+    addresses: ["br0 10.0.2.1/24", "br0 fd10:0:2::1/64"],
+  },
+  {
+    name: "deleting a missing IPv6 address",
+    batches: [[...addressed, { op: "deleteAddress", name: "br0", address: "fd10:0:2::9/64" }]],
+    error: { opIndex: 4, reason: "notFound" },
+    links: [bridge("br0", { up: true })],
+    addresses: ["br0 10.0.2.1/24", "br0 fd10:0:2::1/64"],
+  },
+  {
+    name: "an IPv4 route is keyed by destination and metric",
+    batches: [
+      [
+        ...addressed,
+        { op: "addRoute", name: "br0", dst: "10.0.2.0/24", metric: 10 },
+        { op: "addRoute", name: "br0", dst: "10.0.2.0/24", via: "10.0.2.5", metric: 10 },
+      ],
+    ],
+    error: { opIndex: 5, reason: "exists" },
+    links: [bridge("br0", { up: true })],
+    routes4: ["10.0.2.0/24 dev br0 metric 10", "10.0.2.0/24 dev br0 proto kernel"],
+  },
+  {
+    name: "an IPv4 route with the prefix route's destination and metric",
+    batches: [[...addressed, { op: "addRoute", name: "br0", dst: "10.0.2.0/24" }]],
+    error: { opIndex: 4, reason: "exists" },
+    links: [bridge("br0", { up: true })],
+    routes4: ["10.0.2.0/24 dev br0 proto kernel"],
+  },
+  {
+    name: "an IPv6 route is keyed by destination and metric, the prefix route's being 256",
+    batches: [
+      [
+        ...addressed,
+        { op: "addRoute", name: "br0", dst: "fd10:0:2::/64" },
+        { op: "addRoute", name: "br0", dst: "fd10:0:2::/64", metric: 256 },
+      ],
+    ],
+    error: { opIndex: 5, reason: "exists" },
+    links: [bridge("br0", { up: true })],
+    routes6: ["fd10:0:2::/64 dev br0 metric 1024", "fd10:0:2::/64 dev br0 proto kernel metric 256"],
+  },
+  {
+    name: "an IPv6 default route without a gateway through a down link",
+    batches: [
+      [
+        { op: "addBridge", name: "br0" },
+        { op: "addRoute", name: "br0", dst: "default", family: 6 },
+      ],
+    ],
+    error: { opIndex: 1, reason: "invalid" },
+    links: [bridge("br0")],
+    routes6: [],
+  },
+  {
+    name: "an IPv4 route through a down link",
+    batches: [
+      [
+        { op: "addBridge", name: "br0" },
+        { op: "addRoute", name: "br0", dst: "10.1.0.0/16" },
+      ],
+    ],
+    error: { opIndex: 1, reason: "invalid" },
+    links: [bridge("br0")],
+    routes4: [],
   },
 ];
 
@@ -477,10 +662,11 @@ async function runCase(nl: Netlink, c: ContractCase): Promise<number> {
     assert.deepEqual(got, c.addresses);
   }
   if (c.routes4 !== undefined) {
-    const got = (await nl.routes(4))
-      .map((r) => `${r.dst}${r.gateway === undefined ? "" : ` via ${r.gateway}`} dev ${r.dev ?? ""}`)
-      .sort();
-    assert.deepEqual(got, c.routes4);
+    assert.deepEqual((await nl.routes(4)).map(route).sort(), c.routes4);
+  }
+  if (c.routes6 !== undefined) {
+    const got = (await nl.routes(6)).filter((r) => !r.dst.startsWith("fe80::")).map(route);
+    assert.deepEqual(got.sort(), c.routes6);
   }
   return calls;
 }
@@ -549,7 +735,7 @@ describe("FakeNetlink seeding", () => {
   it("accepts a link-local IPv6 gateway", async () => {
     const nl = new FakeNetlink({ links: [{ name: "eth0", kind: "veth", up: true }] });
     await nl.batch([{ op: "addRoute", name: "eth0", dst: "default", via: "fe80::1" }]);
-    assert.deepEqual(await nl.routes(6), [{ dst: "default", gateway: "fe80::1", dev: "eth0" }]);
+    assert.deepEqual(await nl.routes(6), [{ dst: "default", gateway: "fe80::1", dev: "eth0", metric: 1024 }]);
   });
   it("a veth whose peer is down is LOWERLAYERDOWN", async () => {
     const nl = new FakeNetlink({ links: [{ name: "eth0", kind: "veth", up: true, carrier: false }] });
