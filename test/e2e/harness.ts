@@ -396,6 +396,26 @@ export class E2eLab {
     return Object.assign(child, { out: () => out });
   }
 
+  /** Starts `nettool serve` in `ns` and waits until it listens. */
+  async serve(ns: string, ports: { tcp?: number[]; udp?: number[] }) {
+    const args = [
+      ...(ports.tcp === undefined ? [] : ["--tcp", ports.tcp.join(",")]),
+      ...(ports.udp === undefined ? [] : ["--udp", ports.udp.join(",")]),
+    ];
+    const child = this.spawnIn(ns, [PYTHON, NETTOOL, "serve", ...args]);
+    await waitFor(`responders in ${ns}`, () => (child.out().includes("listening") ? true : undefined));
+    return child;
+  }
+
+  /** Starts `nettool peer` in `ns`; `peer()` resolves to the address of the first TCP peer. */
+  async peerPrinter(ns: string, port: number): Promise<{ peer: () => Promise<string> }> {
+    const child = this.spawnIn(ns, [PYTHON, NETTOOL, "peer", String(port)]);
+    await waitFor(`peer printer in ${ns}`, () => (child.out().includes("listening") ? true : undefined));
+    return {
+      peer: () => waitFor(`a peer in ${ns}`, () => /peer (\S+)/.exec(child.out())?.[1], 5000),
+    };
+  }
+
   /** Runs udhcpc on the guest's eth0 until it has a lease (or fails); returns the recorded files and exit code. */
   async udhcpc(ns: string, name: string, extra: string[] = []) {
     const files = udhcpcScript(this.dir, name);
@@ -495,4 +515,26 @@ export class E2eLab {
     assert.deepEqual(left, [], "no namespace of this lab is left");
     if (this.#root !== undefined) assert.deepEqual(await netnsSnapshot(undefined), this.#root, "root netns unchanged");
   }
+}
+
+/** Debian's python3 when present (the pyenv shim costs a bash start per call). */
+export const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+/** The e2e network tools (responders, connect, peer printer, raw frames). */
+export const NETTOOL = fileURLToPath(new URL("./nettool.py", import.meta.url));
+
+/** What `nettool connect` printed: the responder's answer, "refused" or "timeout". */
+export async function connectFrom(ns: string, host: string, port: number, udp = false): Promise<string> {
+  return (await execIn(ns, PYTHON, NETTOOL, "connect", host, String(port), ...(udp ? ["--udp"] : []))).trim();
+}
+
+/** Per-rule packet counters of the anti-spoofing chain of `tap`, in rule order. */
+export async function antiSpoofCounters(ns: string, tap: string): Promise<number[]> {
+  const out = JSON.parse(
+    await execIn(ns, "nft", "-j", "list", "chain", "netdev", "vmnet_antispoof", `antispoof_${tap}`),
+  ) as {
+    nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[];
+  };
+  return out.nftables.flatMap((o) =>
+    o.rule === undefined ? [] : [o.rule.expr.find((e) => e.counter !== undefined)?.counter?.packets ?? 0],
+  );
 }
