@@ -409,8 +409,58 @@ export class GuestAgent {
     }
   }
 
+  /**
+   * Reads a whole guest file (`guest-file-open`, `guest-file-read` until EOF, `guest-file-close`). Rejects with a
+   * `protocol` GuestAgentError when the file is larger than `maxBytes` (default 16 MiB).
+   */
+  async readFile(path: string, options: { readonly maxBytes?: number } = {}): Promise<Buffer> {
+    const max = options.maxBytes ?? 16 << 20;
+    const handle = await this.execute<unknown>("guest-file-open", { path, mode: "r" });
+    if (typeof handle !== "number") {
+      throw new GuestAgentError(GuestAgentErrorCode.Protocol, "guest-file-open did not return a handle");
+    }
+    const parts: Buffer[] = [];
+    let total = 0;
+    try {
+      for (;;) {
+        const r = await this.execute<unknown>("guest-file-read", { handle, count: 65_536 });
+        if (!isRecord(r))
+          throw new GuestAgentError(GuestAgentErrorCode.Protocol, "guest-file-read did not return an object");
+        const chunk = Buffer.from(typeof r["buf-b64"] === "string" ? r["buf-b64"] : "", "base64");
+        total += chunk.length;
+        if (total > max) {
+          throw new GuestAgentError(GuestAgentErrorCode.Protocol, `Guest file "${path}" is larger than ${max} bytes`);
+        }
+        parts.push(chunk);
+        if (r.eof === true || chunk.length === 0) break;
+      }
+    } finally {
+      await this.execute("guest-file-close", { handle }).catch(() => undefined);
+    }
+    return Buffer.concat(parts);
+  }
+
   /** Closes the socket. */
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** The virtio-serial port name qemu-ga opens in the guest. */
+export const GUEST_AGENT_PORT = "org.qemu.guest_agent.0";
+
+/**
+ * QEMU argv for the agent channel: a unix socket chardev QEMU listens on (the host connects with
+ * {@link GuestAgent.connect}), a virtio-serial controller and the `org.qemu.guest_agent.0` port.
+ */
+export function qemuGuestAgentArgs(socketPath: string, options: { readonly id?: string } = {}): string[] {
+  const id = options.id ?? "qga0";
+  return [
+    "-chardev",
+    `socket,id=${id},path=${socketPath.replaceAll(",", ",,")},server=on,wait=off`,
+    "-device",
+    `virtio-serial-pci,id=${id}-serial`,
+    "-device",
+    `virtserialport,bus=${id}-serial.0,chardev=${id},name=${GUEST_AGENT_PORT}`,
+  ];
 }

@@ -35,6 +35,8 @@ export async function withQemu<T>(
     readonly preArgs?: readonly string[];
     /** Run QEMU inside this network namespace (for taps made there). */
     readonly netns?: string;
+    /** More arguments that name files in the run's temporary directory. */
+    readonly argsFromDir?: (dir: string) => readonly string[];
   } = {},
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "vmnt-qemu-"));
@@ -63,6 +65,7 @@ export async function withQemu<T>(
         "-qmp",
         `unix:${socket},server=on,wait=off`,
         ...(options.preArgs ?? []),
+        ...(options.argsFromDir?.(dir) ?? []),
         ...args,
       ],
       { stdio: ["ignore", "ignore", "pipe"] },

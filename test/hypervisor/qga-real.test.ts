@@ -5,12 +5,13 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { GuestAgent } from "../../src/hypervisor/qga.ts";
+import { GuestAgent, GuestAgentError, GuestAgentErrorCode, qemuGuestAgentArgs } from "../../src/hypervisor/qga.ts";
 import { kernelSkipReason, withNetns } from "../host/harness.ts";
+import { qemuSkipReason, withQemu } from "./qemu-harness.ts";
 
 function skipReason(): string | undefined {
   const k = kernelSkipReason();
@@ -48,6 +49,8 @@ describe("GuestAgent against a real qemu-ga", { skip: skipReason() }, () => {
         assert.ok(dummy, JSON.stringify(ifaces));
         assert.equal(dummy.hardwareAddress, "02:00:00:12:34:56");
         assert.ok(dummy.ipAddresses.some((a) => a.type === "ipv4" && a.address === "10.0.2.2" && a.prefix === 24));
+        writeFileSync(join(dir, "probe.txt"), "vmnet probe\n");
+        assert.equal((await ga.readFile(join(dir, "probe.txt"))).toString(), "vmnet probe\n");
         const r = await ga.exec("/bin/sh", ["-c", "printf out; printf err >&2; exit 3"], { pollIntervalMs: 20 });
         assert.equal(r.exitCode, 3);
         assert.equal(r.stdout.toString(), "out");
@@ -62,5 +65,30 @@ describe("GuestAgent against a real qemu-ga", { skip: skipReason() }, () => {
         rmSync(dir, { recursive: true, force: true });
       }
     });
+  });
+});
+
+describe("qemuGuestAgentArgs against a real QEMU", { skip: qemuSkipReason() }, () => {
+  it("QEMU accepts the agent channel and listens on its socket; with no guest the handshake times out", async () => {
+    await withQemu(
+      [],
+      async (q) => {
+        const sock = join(q.dir, "qga.sock");
+        assert.equal(
+          await q.qmp.execute("qom-get", { path: "/machine/peripheral/qga0-serial", property: "type" }),
+          "virtio-serial-pci",
+        );
+        const ga = await GuestAgent.connect(sock, { connectTimeoutMs: 5000 });
+        try {
+          await assert.rejects(
+            ga.sync({ timeoutMs: 300 }),
+            (e: unknown) => e instanceof GuestAgentError && e.code === GuestAgentErrorCode.Timeout,
+          );
+        } finally {
+          ga.close();
+        }
+      },
+      { argsFromDir: (dir) => qemuGuestAgentArgs(join(dir, "qga.sock")) },
+    );
   });
 });

@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { GuestAgent, GuestAgentError, GuestAgentErrorCode } from "../../src/hypervisor/qga.ts";
+import { GuestAgent, GuestAgentError, GuestAgentErrorCode, qemuGuestAgentArgs } from "../../src/hypervisor/qga.ts";
 
 interface FakeAgentOptions {
   /** Commands whose answer is held back by this many ms. */
@@ -32,6 +32,7 @@ async function withFakeAgent<T>(opts: FakeAgentOptions, fn: (path: string, log: 
   const path = join(dir, "qga.sock");
   const log: string[] = [];
   const procs = new Map<number, FakeProcess>();
+  const files = new Map<number, { data: Buffer; offset: number }>();
   let syncs = 0;
   const answer = (s: Socket, cmd: string, m: unknown, prefix = Buffer.alloc(0)) => {
     const write = () => s.write(Buffer.concat([prefix, Buffer.from(`${JSON.stringify(m)}\n`)]));
@@ -105,6 +106,28 @@ async function withFakeAgent<T>(opts: FakeAgentOptions, fn: (path: string, log: 
           });
         return;
       }
+      case "guest-file-open":
+        if (a.path !== "/etc/hostname") {
+          answer(s, req.execute, { error: { class: "GenericError", desc: `failed to open file '${a.path}'` } });
+          return;
+        }
+        files.set(7, { data: Buffer.from("x".repeat(70_000)), offset: 0 });
+        answer(s, req.execute, { return: 7 });
+        return;
+      case "guest-file-read": {
+        const f = files.get(a.handle as number);
+        if (!f) return;
+        const chunk = f.data.subarray(f.offset, f.offset + (a.count as number));
+        f.offset += chunk.length;
+        answer(s, req.execute, {
+          return: { count: chunk.length, "buf-b64": chunk.toString("base64"), eof: f.offset >= f.data.length },
+        });
+        return;
+      }
+      case "guest-file-close":
+        files.delete(a.handle as number);
+        answer(s, req.execute, { return: {} });
+        return;
       default:
         answer(s, req.execute, {
           error: { class: "CommandNotFound", desc: `The command ${req.execute} has not been found` },
@@ -182,6 +205,36 @@ describe("GuestAgent against a fake agent", () => {
       assert.equal(f.exitCode, 1);
       ga.close();
     });
+  });
+
+  it("GuestAgent.readFile reads past one 64 KiB chunk and closes the handle", async () => {
+    await withFakeAgent({}, async (path, log) => {
+      const ga = await GuestAgent.connect(path);
+      const data = await ga.readFile("/etc/hostname");
+      assert.equal(data.length, 70_000);
+      assert.deepEqual(log.slice(1), ["guest-file-open", "guest-file-read", "guest-file-read", "guest-file-close"]);
+      await assert.rejects(
+        ga.readFile("/etc/hostname", { maxBytes: 100 }),
+        (e: unknown) => e instanceof GuestAgentError && e.code === GuestAgentErrorCode.Protocol,
+      );
+      assert.equal(log.at(-1), "guest-file-close");
+      await assert.rejects(
+        ga.readFile("/nope"),
+        (e: unknown) => e instanceof GuestAgentError && e.errorClass === "GenericError",
+      );
+      ga.close();
+    });
+  });
+
+  it("qemuGuestAgentArgs wires a chardev socket to the org.qemu.guest_agent.0 port", () => {
+    assert.deepEqual(qemuGuestAgentArgs("/run/vm,1/qga.sock"), [
+      "-chardev",
+      "socket,id=qga0,path=/run/vm,,1/qga.sock,server=on,wait=off",
+      "-device",
+      "virtio-serial-pci,id=qga0-serial",
+      "-device",
+      "virtserialport,bus=qga0-serial.0,chardev=qga0,name=org.qemu.guest_agent.0",
+    ]);
   });
 
   it("GuestAgent.exec gives up with a timeout while the process runs", async () => {
