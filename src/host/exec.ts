@@ -3,6 +3,8 @@
  * Every other host adapter spawns through an {@link Executor}, so tests can count and inspect the processes started.
  */
 import { spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
 
 /** Options for one program run. */
 export interface RunOptions {
@@ -14,6 +16,12 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Resolve with the result instead of throwing {@link HostCommandError} when the exit code is not 0. */
   readonly allowFailure?: boolean;
+  /**
+   * The program's whole environment, as `env -i K=V ... program` gives it: nothing of vmnet's own environment is
+   * inherited (CNI plugins must see exactly their CNI_* variables). The program itself, and `ip` for a `netns` run, are
+   * still looked up on vmnet's own PATH. Inherited whole when absent.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** What a finished program produced. `code` is -1 when it was killed by a signal. */
@@ -87,6 +95,25 @@ function describe(argv: readonly string[]): string {
   return argv.join(" ");
 }
 
+/**
+ * `program` as an absolute path found on vmnet's own PATH; as given when it has a slash or is not found (the spawn
+ * then fails with ENOENT, as it would have). Node looks a program up on the CHILD's PATH when an env is given.
+ */
+function onOwnPath(program: string): string {
+  if (program.includes("/")) return program;
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir === "") continue;
+    const candidate = join(dir, program);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return program;
+}
+
 /** The real executor: `child_process.spawn` without a shell. */
 export class HostExecutor implements Executor {
   run(program: string, args: readonly string[], options: RunOptions = {}): Promise<ExecResult> {
@@ -94,7 +121,10 @@ export class HostExecutor implements Executor {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const [file, ...rest] = argv as [string, ...string[]];
     return new Promise((resolve, reject) => {
-      const child = spawn(file, rest, { stdio: ["pipe", "pipe", "pipe"], shell: false });
+      const child =
+        options.env === undefined
+          ? spawn(file, rest, { stdio: ["pipe", "pipe", "pipe"], shell: false })
+          : spawn(onOwnPath(file), rest, { stdio: ["pipe", "pipe", "pipe"], shell: false, env: { ...options.env } });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timedOut = false;

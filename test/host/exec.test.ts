@@ -47,6 +47,38 @@ describe("HostExecutor", () => {
       (e: unknown) => e instanceof HostCommandError && e.exitCode === -1 && !e.retryable,
     );
   });
+  it("gives the program exactly the env it is given, still found on vmnet's PATH", async () => {
+    const r = await hostExecutor.run("env", [], { env: { CNI_COMMAND: "ADD", CNI_IFNAME: "eth0" } });
+    assert.deepEqual(
+      r.stdout
+        .split("\n")
+        .filter((l) => l !== "")
+        .sort(),
+      ["CNI_COMMAND=ADD", "CNI_IFNAME=eth0"],
+    );
+  });
+  it("gives an empty environment for an empty env", async () => {
+    assert.equal((await hostExecutor.run("env", [], { env: {} })).stdout, "");
+  });
+  it("inherits vmnet's environment without env", async () => {
+    const r = await hostExecutor.run("env", []);
+    assert.ok(r.stdout.split("\n").includes(`PATH=${process.env.PATH ?? ""}`));
+  });
+  it("reports a missing program as such with an env", async () => {
+    await assert.rejects(
+      hostExecutor.run("vmnt-no-such-program", [], { env: {} }),
+      (e: unknown) => e instanceof HostCommandError && e.exitCode === -1 && !e.retryable,
+    );
+  });
+  it("passes the env through ip netns exec", { skip: kernelSkipReason() }, async () => {
+    await withNetns(1, async ([ns = ""]) => {
+      const r = await hostExecutor.run("env", [], { netns: ns, env: { CNI_NETNS: `/run/netns/${ns}` } });
+      assert.deepEqual(
+        r.stdout.split("\n").filter((l) => l !== ""),
+        [`CNI_NETNS=/run/netns/${ns}`],
+      );
+    });
+  });
   it("commandLine prefixes ip netns exec", () => {
     assert.deepEqual(commandLine("nft", ["list", "ruleset"], "vmnt-a1"), [
       "ip",
