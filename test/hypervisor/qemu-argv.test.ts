@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { NicModelUnavailableError } from "../../src/hypervisor/nic-models.ts";
+import { NicModelUnavailableError, probeQemuDevices } from "../../src/hypervisor/nic-models.ts";
 import type { QemuNetConfig, QemuNetOptions, QemuNic } from "../../src/hypervisor/qemu-argv.ts";
 import {
   kubevirtSpareRootPorts,
@@ -342,6 +342,17 @@ describe("qemuNet argv against a real QEMU", { skip }, () => {
       else await run();
     });
   }
+
+  it("igb is rendered only where this QEMU has it, and that QEMU then accepts it", async () => {
+    const available = await probeQemuDevices();
+    const p = plan(nic("default", { model: "igb" }));
+    if (!available.has("igb")) {
+      assert.throws(() => qemuNet(p, { vcpus: 1, available }), NicModelUnavailableError);
+      return;
+    }
+    const config = qemuNet(p, { vcpus: 1, available });
+    await withQemu(withUserNetdevs(config.argv), (q) => checkDevices(q, config));
+  });
 
   it("QEMU connects the passt stream netdev to its unix socket", async () => {
     const c = cases.find((x) => x.name === "passt-stream");
