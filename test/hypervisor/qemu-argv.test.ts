@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
@@ -9,6 +9,7 @@ import { NicModelUnavailableError, probeQemuDevices } from "../../src/hypervisor
 import type { QemuNetConfig, QemuNetOptions, QemuNic } from "../../src/hypervisor/qemu-argv.ts";
 import {
   kubevirtSpareRootPorts,
+  macvtapDevicePath,
   macvtapNic,
   passtNic,
   qemuNet,
@@ -427,6 +428,57 @@ describe("qemuNet argv with real taps in a namespace", { skip: skip ?? kernelSki
         },
         { netns: ns, smp: 3 },
       );
+    });
+  });
+});
+
+describe("qemuNet argv with a real macvtap", { skip: skip ?? kernelSkipReason() }, () => {
+  it("QEMU takes a macvtap's /dev/tap<ifindex> as an inherited fd", async () => {
+    await withNetns(1, async ([ns = ""]) => {
+      const ip = (...args: string[]) => {
+        const r = spawnSync("ip", ["-n", ns, ...args], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+      };
+      // A high fixed ifindex keeps /dev/tap<ifindex> (devtmpfs is shared by all namespaces) clear of other tests'.
+      const ifindex = 4000 + Math.floor(Math.random() * 900);
+      ip("link", "add", "vmntp", "type", "veth", "peer", "name", "vmntq");
+      ip(
+        "link",
+        "add",
+        "link",
+        "vmntp",
+        "name",
+        "mvt0",
+        "index",
+        String(ifindex),
+        "address",
+        "02:00:00:00:42:42",
+        "type",
+        "macvtap",
+        "mode",
+        "bridge",
+      );
+      ip("link", "set", "mvt0", "up");
+      const fd = openSync(macvtapDevicePath(ifindex), "r+");
+      try {
+        const config = renderQemuNet(
+          [macvtapNic({ name: "macvtap", model: "virtio", mac: "02:00:00:00:42:42", mtu: 1500, fds: [3] })],
+          {
+            vcpus: 1,
+          },
+        );
+        await withQemu(
+          config.argv,
+          async (q) => {
+            await checkDevices(q, config);
+            const info = String(await q.qmp.execute("human-monitor-command", { "command-line": "info network" }));
+            assert.match(info, /net-macvtap: index=0,type=tap,fd=3/u);
+          },
+          { fds: [fd] },
+        );
+      } finally {
+        closeSync(fd);
+      }
     });
   });
 });

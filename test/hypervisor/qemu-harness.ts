@@ -35,6 +35,8 @@ export async function withQemu<T>(
     readonly preArgs?: readonly string[];
     /** Run QEMU inside this network namespace (for taps made there). */
     readonly netns?: string;
+    /** Open file descriptors QEMU inherits as fds 3, 4, … (for `-netdev tap,fd=3`). */
+    readonly fds?: readonly number[];
     /** More arguments that name files in the run's temporary directory. */
     readonly argsFromDir?: (dir: string) => readonly string[];
   } = {},
@@ -68,7 +70,7 @@ export async function withQemu<T>(
         ...(options.argsFromDir?.(dir) ?? []),
         ...args,
       ],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      { stdio: ["ignore", "ignore", "pipe", ...(options.fds ?? [])] },
     );
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (d: string) => {
