@@ -17,6 +17,7 @@ import {
   longestDomain,
   requirePodLink,
 } from "./common.ts";
+import { addDhcpGuardRules } from "./dhcp-guard.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
 import {
   kubevirtBridgeName,
@@ -203,6 +204,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
       },
       options: extraDhcpOptions(ctx.iface),
     };
+    addDhcpGuardRules(ctx.nft, { bridge: bridge.value, uplink: nic.value });
   }
   const antiSpoof: AntiSpoofPlan | undefined = antiSpoofingOn(ctx, false)
     ? { tap, mac, ...(pod4 ? { ipv4: [pod4.address] } : {}) }
@@ -315,6 +317,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
       },
       options: { ntpServers: [], privateOptions: [] },
     };
+    addDhcpGuardRules(ctx.nft, { bridge: bridge.value, uplink: uplink.value });
   }
   const antiSpoof: AntiSpoofPlan | undefined = antiSpoofingOn(ctx, false)
     ? { tap, mac: originalMac, ...(pod4 ? { ipv4: [pod4.address] } : {}) }

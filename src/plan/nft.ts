@@ -15,7 +15,7 @@ export type NftLeft =
   | {
       readonly payload: {
         readonly protocol: "ip" | "ip6" | "tcp" | "udp" | "ether" | "arp";
-        readonly field: "saddr" | "daddr" | "dport" | "saddr ip" | "saddr ether";
+        readonly field: "saddr" | "daddr" | "sport" | "dport" | "saddr ip" | "saddr ether";
       };
     };
 
