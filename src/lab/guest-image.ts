@@ -1,5 +1,6 @@
 /**
- * The project-built guest: a Debian kernel from /boot plus a gzip'd newc initramfs assembled here from packages
+ * The project-built guest: a Debian kernel from /boot (booted as its uncompressed vmlinux through PVH when it can be)
+ * plus a gzip'd newc initramfs assembled here from packages
  * installed on the host (busybox-static, the NIC and virtio-serial kernel modules, qemu-guest-agent and its shared
  * libraries, dhcpcd for DHCPv6 when present) and the scripts in src/lab/guest/. The image is cached under a hash of
  * every input, so a second build with nothing changed only stats files.
@@ -72,7 +73,13 @@ export interface GuestImageOptions {
 
 /** A bootable guest: pass `kernel` to `-kernel` and `initrd` to `-initrd`. */
 export interface GuestImage {
+  /**
+   * The kernel to boot: the uncompressed vmlinux (a PVH-bootable ELF, cached beside the initrd) when the kernel has
+   * CONFIG_PVH, else the bzImage. PVH skips decompressing the kernel inside the guest, seconds under TCG.
+   */
   readonly kernel: string;
+  /** The distribution's compressed kernel (/boot/vmlinuz-<release>). */
+  readonly bzImage: string;
   readonly initrd: string;
   /** Hash of every input; part of the initrd's file name. */
   readonly hash: string;
@@ -95,27 +102,83 @@ export async function buildGuestImage(options: GuestImageOptions = {}): Promise<
   const cacheDir = options.cacheDir ?? DEFAULT_GUEST_CACHE_DIR;
   const initScript = options.initScript ?? join(GUEST_SOURCE_DIR, "init");
   const kernelVersion = options.kernelVersion ?? (await newestKernel());
-  const kernel = `/boot/vmlinuz-${kernelVersion}`;
-  await access(kernel, fsConstants.R_OK).catch((cause: unknown) => {
-    throw new Error(`Cannot read kernel "${kernel}"`, { cause });
+  const bzImage = `/boot/vmlinuz-${kernelVersion}`;
+  await access(bzImage, fsConstants.R_OK).catch((cause: unknown) => {
+    throw new Error(`Cannot read kernel "${bzImage}"`, { cause });
   });
 
   const entries = await imageEntries(kernelVersion, initScript);
-  const hash = await hashInputs(kernel, entries);
+  const hash = await hashInputs(bzImage, entries);
   const initrd = join(cacheDir, `initrd-${kernelVersion}-${hash}.cpio.gz`);
-  if (await exists(initrd)) return { kernel, initrd, hash, kernelVersion, built: false };
+  let built = false;
+  if (!(await exists(initrd))) {
+    await mkdir(cacheDir, { recursive: true });
+    await writeAtomically(initrd, await gzipAsync(await writeCpio(entries), { level: 6 }));
+    built = true;
+  }
+  const kernel = (await kernelHasPvh(kernelVersion)) ? await cachedVmlinux(bzImage, kernelVersion, cacheDir) : bzImage;
+  return { kernel, bzImage, initrd, hash, kernelVersion, built };
+}
 
-  await mkdir(cacheDir, { recursive: true });
-  const archive = await gzipAsync(await writeCpio(entries), { level: 6 });
-  // Concurrent builders each write their own temp file; rename(2) is atomic, and both produce identical bytes.
-  const temp = `${initrd}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+/** Concurrent builders each write their own temp file; rename(2) is atomic, and they all produce identical bytes. */
+async function writeAtomically(path: string, data: Buffer): Promise<void> {
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
-    await writeFile(temp, archive);
-    await rename(temp, initrd);
+    await writeFile(temp, data);
+    await rename(temp, path);
   } finally {
     await rm(temp, { force: true });
   }
-  return { kernel, initrd, hash, kernelVersion, built: true };
+}
+
+async function kernelHasPvh(kernelVersion: string): Promise<boolean> {
+  const config = await readFile(`/boot/config-${kernelVersion}`, "utf8").catch(() => "");
+  return /^CONFIG_PVH=y$/m.test(config);
+}
+
+/** The vmlinux inside `bzImage`, extracted once per kernel file (keyed by its size and mtime) into `cacheDir`. */
+async function cachedVmlinux(bzImage: string, kernelVersion: string, cacheDir: string): Promise<string> {
+  const s = await stat(bzImage);
+  const key = createHash("sha256").update(`${bzImage} ${s.size} ${s.mtimeMs}`).digest("hex").slice(0, 16);
+  const path = join(cacheDir, `vmlinux-${kernelVersion}-${key}`);
+  if (await exists(path)) return path;
+  await mkdir(cacheDir, { recursive: true });
+  await writeAtomically(path, await extractVmlinux(await readFile(bzImage)));
+  return path;
+}
+
+/**
+ * The uncompressed ELF kernel inside a bzImage. The x86 boot protocol's setup header locates the compressed payload:
+ * it starts `payload_offset` (0x248) bytes into the protected-mode code, which follows `setup_sects` (0x1f1) + 1
+ * 512-byte sectors, and is `payload_length` (0x24c) bytes long.
+ */
+export async function extractVmlinux(bzImage: Buffer): Promise<Buffer> {
+  if (bzImage.length < 0x250 || bzImage.toString("latin1", 0x202, 0x206) !== "HdrS")
+    throw new Error('Cannot find the x86 boot protocol header ("HdrS") in the kernel image');
+  const setupSects = bzImage.readUInt8(0x1f1) || 4;
+  const start = (setupSects + 1) * 512 + bzImage.readUInt32LE(0x248);
+  const payload = bzImage.subarray(start, start + bzImage.readUInt32LE(0x24c));
+  let vmlinux: Buffer;
+  if (payload[0] === 0x1f && payload[1] === 0x8b) vmlinux = await gunzipAsync(payload);
+  else if (payload.subarray(0, 6).equals(Buffer.from("fd377a585a00", "hex")))
+    vmlinux = await decompressWith("xz", ["-dc", "--single-stream"], payload);
+  else if (payload.subarray(0, 4).equals(Buffer.from("28b52ffd", "hex")))
+    vmlinux = await decompressWith("zstd", ["-dc"], payload);
+  else throw new Error(`Cannot decompress the kernel payload (magic "${payload.subarray(0, 4).toString("hex")}")`);
+  if (!vmlinux.subarray(0, 4).equals(Buffer.from("7f454c46", "hex")))
+    throw new Error("Cannot use the decompressed kernel payload: it is not an ELF file");
+  return vmlinux;
+}
+
+/** Pipes `input` through a decompressor binary. */
+function decompressWith(tool: string, args: readonly string[], input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(tool, args, { encoding: "buffer", maxBuffer: 1 << 30 }, (error, stdout) => {
+      if (error !== null) reject(new Error(`Cannot decompress with "${tool}"`, { cause: error }));
+      else resolve(stdout);
+    });
+    child.stdin?.end(input);
+  });
 }
 
 /** The newest kernel release that has both /boot/vmlinuz-<release> and /lib/modules/<release>/modules.dep. */
@@ -221,13 +284,7 @@ export async function readModule(path: string): Promise<Buffer> {
   const compression = COMPRESSED_MODULE.exec(path)?.[1];
   if (compression === undefined) return readFile(path);
   if (compression === "gz") return gunzipAsync(await readFile(path));
-  const tool = compression === "xz" ? "xz" : "zstd";
-  try {
-    const { stdout } = await execFileAsync(tool, ["-dc", "--", path], { encoding: "buffer", maxBuffer: 256 << 20 });
-    return stdout;
-  } catch (cause) {
-    throw new Error(`Cannot decompress kernel module "${path}" with "${tool}"`, { cause });
-  }
+  return decompressWith(compression === "xz" ? "xz" : "zstd", ["-dc"], await readFile(path));
 }
 
 /** A module name as modules.dep and modules.builtin spell it, with "-" and "_" treated alike (as modprobe does). */

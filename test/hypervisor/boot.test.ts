@@ -3,7 +3,8 @@
  * one with a user-mode virtio NIC leasing 10.0.2.15 from QEMU's built-in DHCP server. Both boot in parallel.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer, type Socket } from "node:net";
@@ -33,7 +34,12 @@ interface Guest {
   kill(): Promise<void>;
 }
 
-function startGuest(image: GuestImage, append: string, extraArgs: readonly string[]): Guest {
+function startGuest(
+  image: GuestImage,
+  append: string,
+  extraArgs: readonly string[],
+  wrapper: readonly string[] = [],
+): Guest {
   const args = [
     ...accelArgs(Accel.Tcg),
     "-m",
@@ -53,7 +59,9 @@ function startGuest(image: GuestImage, append: string, extraArgs: readonly strin
     `console=ttyS0 quiet panic=-1 ${append}`,
     ...extraArgs,
   ];
-  const child = spawn(QEMU, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's and kill() reaches it.
+  const [command, ...rest] = [...wrapper, QEMU, ...args];
+  const child = spawn(command ?? QEMU, rest, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const waiters = new Set<() => void>();
   const onData = (chunk: Buffer): void => {
@@ -193,6 +201,23 @@ class RawQga {
     }
   }
 
+  /** Runs `path` in the guest through guest-exec and returns its stdout once it exits 0. */
+  async exec(path: string, args: readonly string[]): Promise<string> {
+    const started = await this.execute("guest-exec", { path, arg: args, "capture-output": true }, 5_000);
+    const pid = (started.return as { pid?: number } | undefined)?.pid;
+    assert.equal(typeof pid, "number", `cannot run "${path}" in the guest: ${JSON.stringify(started)}`);
+    for (let i = 0; i < 100; i++) {
+      const status = await this.execute("guest-exec-status", { pid }, 5_000);
+      const result = status.return as { exited: boolean; exitcode?: number; "out-data"?: string } | undefined;
+      if (result?.exited === true) {
+        assert.equal(result.exitcode, 0, `"${path}" failed in the guest: ${JSON.stringify(result)}`);
+        return Buffer.from(result["out-data"] ?? "", "base64").toString("utf8");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`"${path}" did not exit in the guest`);
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -275,6 +300,13 @@ interface GuestInterface {
 }
 
 const skip = skipReason();
+
+function netnsSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return "needs root for a network namespace with a tap";
+  if (spawnSync("ip", ["-V"]).status !== 0) return "iproute2 is missing";
+  if (spawnSync("busybox", ["udhcpd", "--help"]).error !== undefined) return "busybox (udhcpd) is missing";
+  return undefined;
+}
 
 describe("guest boot under TCG", { skip, concurrency: true }, () => {
   let imagePromise: Promise<GuestImage> | undefined;
@@ -366,6 +398,114 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
     } finally {
       qga?.close();
       await guest.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("every NIC model gets a lease, named in PCI order; udhcpd's MTU, routes (121), DNS and search apply", {
+    skip: netnsSkipReason(),
+  }, async () => {
+    const netns = `vmnt-${randomBytes(5).toString("hex")}`;
+    const dir = await mkdtemp(join(tmpdir(), "vmnt-boot-"));
+    const socketPath = join(dir, "qga.sock");
+    let udhcpd: ChildProcess | undefined;
+    let guest: Guest | undefined;
+    let qga: RawQga | undefined;
+    try {
+      const ipn = (...args: string[]): void => {
+        execFileSync("ip", ["-n", netns, ...args]);
+      };
+      execFileSync("ip", ["netns", "add", netns]);
+      ipn("link", "set", "lo", "up");
+      ipn("tuntap", "add", "dev", "tap0", "mode", "tap");
+      ipn("addr", "add", "192.168.77.1/24", "dev", "tap0");
+      ipn("link", "set", "tap0", "up");
+      const conf = join(dir, "udhcpd.conf");
+      await writeFile(
+        conf,
+        [
+          "start 192.168.77.100",
+          // One address, since busybox udhcpd picks a pool address from a hash of the MAC.
+          "end 192.168.77.100",
+          "interface tap0",
+          `lease_file ${join(dir, "udhcpd.leases")}`,
+          `pidfile ${join(dir, "udhcpd.pid")}`,
+          "option subnet 255.255.255.0",
+          "option router 192.168.77.1",
+          "option dns 192.168.77.53",
+          "option domain vmnet.test",
+          "option search a.vmnet.test b.vmnet.test",
+          "option mtu 1400",
+          "option staticroutes 10.200.0.0/16 192.168.77.254, 0.0.0.0/0 192.168.77.1",
+          "option lease 600",
+          "",
+        ].join("\n"),
+      );
+      await writeFile(join(dir, "udhcpd.leases"), "");
+      udhcpd = spawn("ip", ["netns", "exec", netns, "busybox", "udhcpd", "-f", conf], { stdio: "ignore" });
+
+      const models = [
+        { device: "virtio-net-pci", driver: "virtio_net" },
+        { device: "e1000", driver: "e1000" },
+        { device: "e1000e", driver: "e1000e" },
+        { device: "rtl8139", driver: "8139cp" },
+        { device: "ne2k_pci", driver: "ne2k-pci" },
+        { device: "pcnet", driver: "pcnet32" },
+      ] as const;
+      const nicArgs = models.flatMap((m, i) => {
+        const mac = `52:54:00:77:00:0${i}`;
+        // NIC 0 is a tap in the namespace, served by udhcpd; the others each get their own user-mode network.
+        const netdev =
+          i === 0 ? "tap,id=n0,ifname=tap0,script=no,downscript=no" : `user,id=n${i},net=10.0.${i + 2}.0/24`;
+        return ["-netdev", netdev, "-device", `${m.device},netdev=n${i},mac=${mac}`];
+      });
+      guest = startGuest(
+        await image(),
+        "vmnet.net=dhcp4",
+        [...nicArgs, ...qgaArgs(socketPath)],
+        ["ip", "netns", "exec", netns],
+      );
+
+      const leases = await Promise.all(
+        models.map((_, i) => guest?.waitFor(guestLeaseMarker(`eth${i}`), BOOT_TIMEOUT_MS)),
+      );
+      assert.deepEqual(leases, [
+        "vmnet-guest: lease eth0 192.168.77.100",
+        ...models.slice(1).map((_, i) => `vmnet-guest: lease eth${i + 1} 10.0.${i + 3}.15`),
+      ]);
+      for (const [i, m] of models.entries())
+        assert.match(
+          guest.console(),
+          new RegExp(`^vmnet-guest: link eth${i} 52:54:00:77:00:0${i} ${m.driver}\\r?$`, "m"),
+        );
+      assert.match(guest.console(), /^vmnet-guest: modules \d+\r?$/m);
+
+      qga = await RawQga.connect(socketPath);
+      await qga.sync(20_000);
+      const lease: unknown = JSON.parse(await qga.readFile("/run/vmnet/eth0.dhcp4.json"));
+      assert.deepEqual(pick(lease, ["ip", "prefix", "routers", "dns", "domain", "search", "mtu", "staticRoutes"]), {
+        ip: "192.168.77.100",
+        prefix: 24,
+        routers: ["192.168.77.1"],
+        dns: ["192.168.77.53"],
+        domain: "vmnet.test",
+        search: ["a.vmnet.test", "b.vmnet.test"],
+        mtu: 1400,
+        staticRoutes: ["10.200.0.0/16", "192.168.77.254", "0.0.0.0/0", "192.168.77.1"],
+      });
+      assert.equal((await qga.readFile("/sys/class/net/eth0/mtu")).trim(), "1400");
+      const routes = await qga.exec("/sbin/ip", ["-4", "route", "show", "dev", "eth0"]);
+      assert.match(routes, /^default via 192\.168\.77\.1 /m);
+      assert.match(routes, /^10\.200\.0\.0\/16 via 192\.168\.77\.254 /m);
+      const resolv = await qga.readFile("/etc/resolv.conf");
+      assert.match(resolv, /^search( \S+)*( vmnet\.test| a\.vmnet\.test| b\.vmnet\.test){3}/m);
+      assert.match(resolv, /^nameserver 192\.168\.77\.53$/m);
+      assert.match(resolv, /^nameserver 10\.0\.3\.3$/m);
+    } finally {
+      qga?.close();
+      await guest?.kill();
+      udhcpd?.kill("SIGKILL");
+      spawnSync("ip", ["netns", "delete", netns]);
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +13,7 @@ import { gunzipSync } from "node:zlib";
 import {
   buildGuestImage,
   cpioRecord,
+  extractVmlinux,
   GUEST_MODULES,
   GUEST_SOURCE_DIR,
   newestKernel,
@@ -146,6 +147,10 @@ test("cpioRecord writes the newc header, NUL-terminated name and 4-byte padding"
   assert.equal(record.toString("latin1"), `${header}a\0hi\0\0`);
 });
 
+test("extractVmlinux rejects a file without the x86 boot header", async () => {
+  await assert.rejects(extractVmlinux(Buffer.alloc(4096)), /Cannot find the x86 boot protocol header/);
+});
+
 test("readModule decompresses .ko.xz and .ko.gz and passes .ko through", async () => {
   const dir = await mkdtemp(join(tmpdir(), "vmnt-ko-"));
   try {
@@ -174,23 +179,29 @@ async function extract(initrd: string, path: string): Promise<Buffer> {
 }
 
 describe("buildGuestImage", { skip: kernelSkip }, () => {
+  // One cache directory for the whole suite, so the 60+ MB vmlinux is extracted once; each test makes its initrd new
+  // by building from its own variant of the init script.
   let dir = "";
-  let initScript = "";
+  let cacheDir = "";
+  const variant = async (tag: string): Promise<string> => {
+    const path = join(dir, `init-${tag}`);
+    await writeFile(path, `${await readFile(join(GUEST_SOURCE_DIR, "init"), "utf8")}\n# variant ${tag}\n`);
+    return path;
+  };
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "vmnt-guest-image-"));
-    initScript = join(dir, "init");
-    await copyFile(join(GUEST_SOURCE_DIR, "init"), initScript);
+    cacheDir = join(dir, "cache");
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
   test("buildGuestImage builds once, then serves the cache, and rebuilds when the init script changes", async () => {
-    const cacheDir = join(dir, "cache");
+    const initScript = await variant("cache");
     const first = await buildGuestImage({ cacheDir, initScript });
     assert.equal(first.built, true);
     assert.ok(first.initrd.startsWith(cacheDir));
-    assert.equal(first.kernel, `/boot/vmlinuz-${first.kernelVersion}`);
+    assert.equal(first.bzImage, `/boot/vmlinuz-${first.kernelVersion}`);
     const firstStat = await stat(first.initrd);
 
     const second = await buildGuestImage({ cacheDir, initScript });
@@ -198,7 +209,7 @@ describe("buildGuestImage", { skip: kernelSkip }, () => {
     assert.deepEqual({ ...second, built: true }, first);
     assert.equal((await stat(second.initrd)).mtimeMs, firstStat.mtimeMs);
 
-    await writeFile(initScript, `${await readFile(initScript, "utf8")}\n# changed\n`);
+    await writeFile(initScript, `${await readFile(initScript, "utf8")}# changed\n`);
     const third = await buildGuestImage({ cacheDir, initScript });
     assert.equal(third.built, true);
     assert.notEqual(third.hash, first.hash);
@@ -206,7 +217,7 @@ describe("buildGuestImage", { skip: kernelSkip }, () => {
   });
 
   test("buildGuestImage packs init, busybox applets, qemu-ga with its libraries and ordered modules", async () => {
-    const image = await buildGuestImage({ cacheDir: join(dir, "contents"), initScript });
+    const image = await buildGuestImage({ cacheDir, initScript: await variant("contents") });
     const lines = await listArchive(image.initrd);
     const entry = (path: string): string | undefined =>
       lines.find((l) => l.endsWith(` ${path}`) || l.includes(` ${path} -> `));
@@ -243,14 +254,42 @@ describe("buildGuestImage", { skip: kernelSkip }, () => {
     for (const module of modules) assert.ok(entry(module.slice(1)) !== undefined, `${module} is in the image`);
   });
 
+  test("buildGuestImage boots the uncompressed vmlinux (PVH) when the kernel has CONFIG_PVH", async () => {
+    const image = await buildGuestImage({ cacheDir, initScript: await variant("contents") });
+    const config = await readFile(`/boot/config-${image.kernelVersion}`, "utf8").catch(() => "");
+    assert.equal(image.bzImage, `/boot/vmlinuz-${image.kernelVersion}`);
+    if (!/^CONFIG_PVH=y$/m.test(config)) {
+      assert.equal(image.kernel, image.bzImage);
+      return;
+    }
+    assert.ok(image.kernel.startsWith(cacheDir));
+    const head = Buffer.alloc(4);
+    const file = await open(image.kernel);
+    try {
+      await file.read(head, 0, 4, 0);
+    } finally {
+      await file.close();
+    }
+    assert.equal(head.toString("hex"), "7f454c46");
+  });
+
   test("buildGuestImage lets concurrent builders share one cache entry without temp files left over", async () => {
-    const cacheDir = join(dir, "concurrent");
+    const initScript = await variant("concurrent");
     const images = await Promise.all([1, 2, 3].map(() => buildGuestImage({ cacheDir, initScript })));
     assert.equal(new Set(images.map((i) => i.initrd)).size, 1);
-    assert.deepEqual(await readdir(cacheDir), [images[0]?.initrd.slice(cacheDir.length + 1)]);
+    // The initrd and, for a PVH kernel, the extracted vmlinux; no temp files.
+    const files = await readdir(cacheDir);
+    const initrd = images[0]?.initrd ?? "";
+    assert.equal(files.filter((f) => f === initrd.slice(cacheDir.length + 1)).length, 1);
+    assert.deepEqual(
+      files.filter((f) => !f.startsWith("initrd-") && !f.startsWith("vmlinux-")),
+      [],
+    );
     // Identical inputs give identical bytes (mtime 0, sequential inodes), so whichever rename lands last is the same.
-    const rebuilt = await buildGuestImage({ cacheDir: join(dir, "again"), initScript });
-    const [a, b] = [await readFile(images[0]?.initrd ?? ""), await readFile(rebuilt.initrd)];
-    assert.ok(gunzipSync(a).equals(gunzipSync(b)));
+    const before = await readFile(initrd);
+    await rm(initrd);
+    const rebuilt = await buildGuestImage({ cacheDir, initScript });
+    assert.equal(rebuilt.built, true);
+    assert.ok(gunzipSync(await readFile(rebuilt.initrd)).equals(gunzipSync(before)));
   });
 });
