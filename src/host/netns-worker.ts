@@ -17,35 +17,36 @@ import { netnsPath } from "./netns.ts";
 
 // Linux x86-64/arm64 ABI constants (include/uapi/linux/*, asm-generic/socket.h).
 const CLONE_NEWNET = 0x40000000;
+const AF_INET = 2;
 const AF_INET6 = 10;
+const SOCK_DGRAM = 2;
 const SOCK_RAW = 3;
+const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const IPPROTO_IPV6 = 41;
 const IPPROTO_ICMPV6 = 58;
 const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
 const SO_BINDTODEVICE = 25;
-const SO_RCVTIMEO = 20;
 const IPV6_UNICAST_HOPS = 16;
+const IPV6_V6ONLY = 26;
 const IPV6_MULTICAST_HOPS = 18;
 const IPV6_ADD_MEMBERSHIP = 20;
 const ICMP6_FILTER = 1;
+const SOCKADDR_IN_LEN = 16;
 const SOCKADDR_IN6_LEN = 28;
+const EINTR = 4;
+const EAGAIN = 11;
 
 /** libc functions, bound on first use so that importing this module costs nothing in the main thread. */
 interface Libc {
   setns(fd: number, nstype: number): number;
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, addrlen: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
-  /** recvfrom(2) on koffi's thread pool; `done` gets the byte count or -1. */
-  recvfromAsync(
-    fd: number,
-    buf: Buffer,
-    len: number,
-    addr: Buffer,
-    addrlen: Buffer,
-    done: (err: unknown, res: unknown) => void,
-  ): void;
+  /** recvfrom(2) in the calling thread; only ever used on non-blocking sockets, so it never waits. */
+  recvfrom(fd: number, buf: Buffer, len: number, addr: Buffer, addrlen: Buffer): number;
   close(fd: number): number;
   if_nametoindex(name: string): number;
 }
@@ -59,6 +60,7 @@ function lib(): Libc {
     setns: c.func("int setns(int fd, int nstype)"),
     socket: c.func("int socket(int domain, int type, int protocol)"),
     setsockopt: c.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t len)"),
+    bind: c.func("int bind(int fd, const void *addr, uint32_t addrlen)"),
     sendto: c.func("long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)"),
     recvfrom: c.func("long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, void *addrlen)"),
     close: c.func("int close(int fd)"),
@@ -68,8 +70,9 @@ function lib(): Libc {
     setns: (fd, nstype) => bound.setns(fd, nstype) as number,
     socket: (d, t, p) => bound.socket(d, t, p) as number,
     setsockopt: (fd, level, name, value, len) => bound.setsockopt(fd, level, name, value, len) as number,
+    bind: (fd, addr, addrlen) => bound.bind(fd, addr, addrlen) as number,
     sendto: (fd, buf, len, flags, addr, addrlen) => Number(bound.sendto(fd, buf, len, flags, addr, addrlen)),
-    recvfromAsync: (fd, buf, len, addr, addrlen, done) => bound.recvfrom.async(fd, buf, len, 0, addr, addrlen, done),
+    recvfrom: (fd, buf, len, addr, addrlen) => Number(bound.recvfrom(fd, buf, len, 0, addr, addrlen)),
     close: (fd) => bound.close(fd) as number,
     if_nametoindex: (name) => bound.if_nametoindex(name) as number,
   };
@@ -149,27 +152,6 @@ export function enterNetns(netns: string): void {
   }
 }
 
-/**
- * The file descriptor of a bound dgram socket. Node exposes none; this reads the libuv handle through the internal
- * state symbol (`socket[kStateSymbol].handle.fd`, older releases `socket._handle.fd`). Kept in one place so a Node
- * upgrade that moves it breaks one function. Throws when the socket is not bound yet (no fd exists before bind).
- */
-export function dgramSocketFd(socket: dgram.Socket): number {
-  const holder = socket as unknown as Record<string | symbol, unknown>;
-  const candidates: unknown[] = [holder._handle];
-  for (const sym of Object.getOwnPropertySymbols(socket)) {
-    const state = holder[sym];
-    if (typeof state === "object" && state !== null && "handle" in state) candidates.push(state.handle);
-  }
-  for (const handle of candidates) {
-    if (typeof handle === "object" && handle !== null && "fd" in handle) {
-      const fd = handle.fd;
-      if (typeof fd === "number" && fd >= 0) return fd;
-    }
-  }
-  throw new Error("Cannot find the file descriptor of the dgram socket: is it bound?");
-}
-
 /** SO_BINDTODEVICE: the socket only receives from, and only sends through, interface `ifname`. */
 export function bindToDevice(fd: number, ifname: string): void {
   assertInterfaceName(ifname);
@@ -182,6 +164,12 @@ export function ifIndex(ifname: string): number {
   return lib().if_nametoindex(ifname);
 }
 
+function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(value);
+  check(`setsockopt(${what})`, lib().setsockopt(fd, level, name, b, 4));
+}
+
 /** Options of {@link openUdpOnDevice}. */
 export interface UdpOnDeviceOptions {
   readonly ifname: string;
@@ -191,29 +179,51 @@ export interface UdpOnDeviceOptions {
   readonly groups?: readonly string[];
 }
 
+/** The wildcard address with `port`: `struct sockaddr_in` or `struct sockaddr_in6` (port in network byte order). */
+function wildcardSockaddr(family: 4 | 6, port: number): Buffer {
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`Cannot bind to port "${port}"`);
+  const sa = Buffer.alloc(family === 4 ? SOCKADDR_IN_LEN : SOCKADDR_IN6_LEN);
+  sa.writeUInt16LE(family === 4 ? AF_INET : AF_INET6, 0);
+  sa.writeUInt16BE(port, 2);
+  return sa;
+}
+
 /**
  * A UDP socket on the wildcard address bound to one interface: `0.0.0.0:<port>` (broadcast enabled) or
- * `[::]:<port>` joined to `groups` on that interface. `reuseAddr` lets one server per interface share the port.
- * Must run in the namespace's thread (a {@link startNetnsWorker} worker).
+ * `[::]:<port>` (IPv6 only) joined to `groups` on that interface. SO_REUSEADDR lets one server per interface share
+ * the port. The fd is made with socket(2) and gets SO_BINDTODEVICE before bind(2), so not one datagram from another
+ * interface is ever queued on it; Node then adopts the bound fd (`bind({ fd })`). Must run in the namespace's thread
+ * (a {@link startNetnsWorker} worker).
  */
-export function openUdpOnDevice(options: UdpOnDeviceOptions): Promise<dgram.Socket> {
+export async function openUdpOnDevice(options: UdpOnDeviceOptions): Promise<dgram.Socket> {
   assertInterfaceName(options.ifname);
-  const socket = dgram.createSocket({ type: options.family === 4 ? "udp4" : "udp6", reuseAddr: true });
-  return new Promise((resolve, reject) => {
-    socket.once("error", reject);
-    socket.bind({ port: options.port, address: options.family === 4 ? "0.0.0.0" : "::" }, () => {
-      try {
-        bindToDevice(dgramSocketFd(socket), options.ifname);
-        if (options.family === 4) socket.setBroadcast(true);
-        for (const group of options.groups ?? []) socket.addMembership(group, `::%${options.ifname}`);
-        socket.off("error", reject);
-        resolve(socket);
-      } catch (e) {
-        socket.close();
-        reject(e);
-      }
-    });
-  });
+  const { family } = options;
+  const sa = wildcardSockaddr(family, options.port);
+  const c = lib();
+  const fd = check("socket", c.socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  let socket: dgram.Socket | undefined;
+  try {
+    setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+    bindToDevice(fd, options.ifname);
+    if (family === 6) setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+    check("bind", c.bind(fd, sa, sa.length));
+    socket = dgram.createSocket(family === 4 ? "udp4" : "udp6");
+    // Adopting an fd is synchronous (uv_udp_open) and throws on failure; from here on Node owns and closes the fd.
+    socket.bind({ fd });
+  } catch (e) {
+    // The fd is ours until Node adopted it: a socket that never opened its handle does not close it.
+    socket?.close();
+    c.close(fd);
+    throw e;
+  }
+  try {
+    if (family === 4) socket.setBroadcast(true);
+    for (const group of options.groups ?? []) socket.addMembership(group, `::%${options.ifname}`);
+  } catch (e) {
+    socket.close();
+    throw e;
+  }
+  return socket;
 }
 
 /** One received ICMPv6 message (without the IPv6 header, as raw sockets deliver it). */
@@ -230,9 +240,20 @@ export interface Icmpv6SocketOptions {
   readonly groups?: readonly string[];
   /** ICMPv6 types to receive (ICMP6_FILTER); all when absent. */
   readonly types?: readonly number[];
-  /** How long one blocking read waits before checking for close; bounds close latency. Default 200 ms. */
+  /**
+   * How often the socket is polled, in ms; a message waits at most this long. Default 100 ms: RFC 4861 §6.2.6 lets a
+   * router delay a solicited advertisement by up to 0.5 s anyway.
+   */
   readonly pollMs?: number;
+  /**
+   * Called once when reading fails (the socket is closed then). Without it the error is thrown from the poll timer,
+   * i.e. it becomes the thread's uncaught exception, as an unhandled dgram 'error' event would.
+   */
+  readonly onError?: (error: Error) => void;
 }
+
+/** Messages read per poll tick at most, so a flooding peer cannot hold the event loop. */
+const MAX_READS_PER_TICK = 64;
 
 function sockaddrIn6(address: string, scopeId: number): Buffer {
   const sa = Buffer.alloc(SOCKADDR_IN6_LEN);
@@ -244,45 +265,48 @@ function sockaddrIn6(address: string, scopeId: number): Buffer {
 
 /**
  * A raw ICMPv6 socket on one interface, for router advertisements (Node has no raw sockets). Hop limits are 255 as
- * RFC 4861 requires; the kernel fills in the ICMPv6 checksum. Reads are blocking `recvfrom` calls run on koffi's
- * async thread pool (the fd is already in the namespace, so the reading thread's namespace does not matter), with
- * SO_RCVTIMEO so {@link close} is noticed within `pollMs`. The hop limit of received packets is not checked.
+ * RFC 4861 requires; the kernel fills in the ICMPv6 checksum. The socket is non-blocking and drained from a timer
+ * every `pollMs` with synchronous `recvfrom` calls that return EAGAIN when it is empty: no read ever waits, and none
+ * runs on libuv's thread pool, which the process's fs and DNS calls need (a blocking read per socket there stalled
+ * every pod once four advertised). The hop limit of received packets is not checked.
  */
 export class Icmpv6Socket {
   readonly #fd: number;
   readonly #ifindex: number;
+  readonly #onMessage: (m: Icmpv6Message) => void;
+  readonly #onError: ((error: Error) => void) | undefined;
+  readonly #timer: NodeJS.Timeout;
+  readonly #buf = Buffer.alloc(65536);
+  readonly #addr = Buffer.alloc(SOCKADDR_IN6_LEN);
+  readonly #addrlen = Buffer.alloc(4);
   #closed = false;
-  #done: Promise<void>;
 
-  private constructor(fd: number, ifindex: number, onMessage: (m: Icmpv6Message) => void) {
+  private constructor(
+    fd: number,
+    ifindex: number,
+    options: Icmpv6SocketOptions,
+    onMessage: (m: Icmpv6Message) => void,
+  ) {
     this.#fd = fd;
     this.#ifindex = ifindex;
-    this.#done = this.#loop(onMessage);
-    // A failed read (or a throwing onMessage) ends the loop; the error is reported by close(), not as unhandled.
-    this.#done.catch(() => {});
+    this.#onMessage = onMessage;
+    this.#onError = options.onError;
+    this.#timer = setInterval(() => this.#drain(), options.pollMs ?? 100);
   }
 
   /** Opens the socket in the calling thread's namespace and starts delivering messages to `onMessage`. */
   static open(options: Icmpv6SocketOptions, onMessage: (m: Icmpv6Message) => void): Icmpv6Socket {
     assertInterfaceName(options.ifname);
+    const pollMs = options.pollMs ?? 100;
+    if (!Number.isFinite(pollMs) || pollMs < 1) throw new RangeError(`Cannot poll every "${pollMs}" ms`);
     const c = lib();
     const ifindex = c.if_nametoindex(options.ifname);
     if (ifindex === 0) throw new RangeError(`Cannot find interface "${options.ifname}"`);
-    const fd = check("socket", c.socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+    const fd = check("socket", c.socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6));
     try {
-      const int = (v: number) => {
-        const b = Buffer.alloc(4);
-        b.writeInt32LE(v);
-        return b;
-      };
-      check("setsockopt(IPV6_UNICAST_HOPS)", c.setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, int(255), 4));
-      check("setsockopt(IPV6_MULTICAST_HOPS)", c.setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, int(255), 4));
+      setIntOption(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 255, "IPV6_UNICAST_HOPS");
+      setIntOption(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255, "IPV6_MULTICAST_HOPS");
       bindToDevice(fd, options.ifname);
-      const tv = Buffer.alloc(16);
-      const pollMs = options.pollMs ?? 200;
-      tv.writeBigInt64LE(BigInt(Math.floor(pollMs / 1000)), 0);
-      tv.writeBigInt64LE(BigInt((pollMs % 1000) * 1000), 8);
-      check("setsockopt(SO_RCVTIMEO)", c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16));
       if (options.types !== undefined) {
         // struct icmp6_filter: 256 bits, a SET bit BLOCKS that type (Linux semantics).
         const filter = Buffer.alloc(32, 0xff);
@@ -302,35 +326,46 @@ export class Icmpv6Socket {
       c.close(fd);
       throw e;
     }
-    return new Icmpv6Socket(fd, ifindex, onMessage);
+    return new Icmpv6Socket(fd, ifindex, { ...options, pollMs }, onMessage);
   }
 
-  async #loop(onMessage: (m: Icmpv6Message) => void): Promise<void> {
+  /** Reads until EAGAIN (or the per-tick cap); a failed read closes the socket and is reported at once. */
+  #drain(): void {
     const c = lib();
-    const buf = Buffer.alloc(65536);
-    const addr = Buffer.alloc(SOCKADDR_IN6_LEN);
-    const addrlen = Buffer.alloc(4);
-    try {
-      while (!this.#closed) {
-        addrlen.writeUInt32LE(SOCKADDR_IN6_LEN);
-        const n = await new Promise<number>((resolve, reject) => {
-          c.recvfromAsync(this.#fd, buf, buf.length, addr, addrlen, (err, res) =>
-            err ? reject(err) : resolve(Number(res)),
-          );
-        });
-        // -1 is the SO_RCVTIMEO tick (EAGAIN); the errno of koffi's pool thread is not readable from here.
-        if (n < 0 || this.#closed) continue;
-        onMessage({
-          data: Buffer.from(buf.subarray(0, n)),
-          source: formatIpv6(addr.subarray(8, 24)),
-          scopeId: addr.readUInt32LE(24),
-        });
+    for (let i = 0; i < MAX_READS_PER_TICK && !this.#closed; i++) {
+      this.#addrlen.writeUInt32LE(SOCKADDR_IN6_LEN);
+      const n = c.recvfrom(this.#fd, this.#buf, this.#buf.length, this.#addr, this.#addrlen);
+      if (n < 0) {
+        const errno = koffi.errno();
+        if (errno === EAGAIN || errno === EINTR) return;
+        this.#fail(new SocketShimError("recvfrom", errno));
+        return;
       }
-    } finally {
-      // Closed only once no read is in flight, so the fd number cannot be reused under a pending recvfrom.
-      this.#closed = true;
-      c.close(this.#fd);
+      // onMessage runs like a dgram 'message' listener: what it throws is the thread's uncaught exception.
+      this.#onMessage({
+        data: Buffer.from(this.#buf.subarray(0, n)),
+        source: formatIpv6(this.#addr.subarray(8, 24)),
+        scopeId: this.#addr.readUInt32LE(24),
+      });
     }
+  }
+
+  #fail(error: Error): void {
+    this.#shut();
+    if (this.#onError === undefined) throw error;
+    this.#onError(error);
+  }
+
+  #shut(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    lib().close(this.#fd);
+  }
+
+  /** Whether the socket is closed (by {@link close} or after a read error). */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Sends one ICMPv6 message to `destination` (link-local and multicast go out of this socket's interface). */
@@ -340,9 +375,12 @@ export class Icmpv6Socket {
     check("sendto", lib().sendto(this.#fd, message, message.length, 0, sa, sa.length));
   }
 
-  /** Stops reading and closes the socket once the pending read returns; rejects if reading had failed. */
+  /**
+   * Stops polling and closes the fd at once: no read is ever in flight, so the fd number cannot be reused under one.
+   * Resolves when closed (a promise, so callers written for the earlier asynchronous reader keep working).
+   */
   close(): Promise<void> {
-    this.#closed = true;
-    return this.#done;
+    this.#shut();
+    return Promise.resolve();
   }
 }

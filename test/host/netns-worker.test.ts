@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { networkInterfaces } from "node:os";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Worker } from "node:worker_threads";
 import { IprouteNetlink } from "../../src/host/netlink.ts";
@@ -70,6 +72,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // RS: type 133, code 0, checksum (kernel), reserved. RA: type 134, hop limit 64, lifetime 0, timers 0.
 const ROUTER_SOLICITATION = "8500000000000000";
 const ROUTER_ADVERTISEMENT = "86000000400000000000000000000000";
+// Echo request: type 128, code 0, checksum (kernel), identifier 1, sequence 1.
+const ECHO_REQUEST = "8000000000010001";
 
 describe("startNetnsWorker", () => {
   it("reports a missing namespace as the worker's error before the module runs", async () => {
@@ -205,5 +209,50 @@ describe("netns worker: sockets bound to one interface of a pod namespace", { sk
     await p.call({ op: "icmpSend", id: "ra", hex: ROUTER_ADVERTISEMENT, destination: "ff02::1" });
     const ra = await g.waitFor((e) => e.event === "icmp" && e.id === "host");
     assert.ok(ra.event === "icmp" && ra.type === 134 && ra.source.startsWith("fe80::"), JSON.stringify(ra));
+  });
+});
+
+describe("Icmpv6Socket: polled without libuv's thread pool", { skip: kernelSkipReason() }, () => {
+  const ns = uniqueNetnsName();
+  const peers: Peer[] = [];
+  let dir: string | undefined;
+
+  before(async () => {
+    await createNetns(ns);
+    await new IprouteNetlink(ns).batch([{ op: "setUp", name: "lo" }]);
+    dir = await mkdtemp(join(tmpdir(), "vmnt-pool-"));
+  });
+
+  after(async () => {
+    for (const p of peers) await p.stop();
+    if ((await listNetns()).includes(ns)) await deleteNetns(ns);
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("8 workers each reading an ICMPv6 socket leave the main thread's fs.promises calls free, and all receive", async () => {
+    assert.ok(dir !== undefined);
+    // More open sockets than the pool has threads (4 unless UV_THREADPOOL_SIZE says otherwise).
+    for (let i = 0; i < 8; i++) {
+      const p = new Peer(ns);
+      peers.push(p);
+      await p.call({ op: "icmpOpen", id: `s${i}`, ifname: "lo", types: [128] });
+    }
+    const started = performance.now();
+    const files = Array.from({ length: 64 }, (_, i) => join(dir ?? "", `f${i}`));
+    await Promise.all(files.map((f, i) => writeFile(f, String(i))));
+    const read = await Promise.all(files.map((f) => readFile(f, "utf8")));
+    const ms = performance.now() - started;
+    console.log(`64 writes and 64 reads with 8 ICMPv6 sockets open: ${ms.toFixed(1)} ms`);
+    assert.deepEqual(
+      read,
+      files.map((_, i) => String(i)),
+    );
+    // Every socket still reads: one echo request to ::1 on lo is delivered to all eight raw sockets.
+    const [first] = peers;
+    assert.ok(first !== undefined);
+    await first.call({ op: "icmpSend", id: "s0", hex: ECHO_REQUEST, destination: "::1" });
+    for (const [i, p] of peers.entries()) {
+      await p.waitFor((e) => e.event === "icmp" && e.id === `s${i}` && e.type === 128);
+    }
   });
 });

@@ -119,7 +119,7 @@ class ServedDevice {
       const server = new Dhcp4Server(config.dhcpv4);
       const socket = await openUdpOnDevice({ ifname: this.ifname, family: 4, port: SERVER_PORT });
       socket.on("message", (msg, rinfo) => this.#onDhcp4(server, socket, msg, rinfo));
-      socket.on("error", (e) => this.#warn("dhcpv4 socket", e));
+      socket.on("error", (e) => this.warn("dhcpv4 socket", e));
       this.#v4 = { server, socket };
     }
 
@@ -137,7 +137,7 @@ class ServedDevice {
           groups: [ALL_DHCP_SERVERS],
         });
         socket.on("message", (msg, rinfo) => this.#onDhcp6(socket, msg, rinfo));
-        socket.on("error", (e) => this.#warn("dhcpv6 socket", e));
+        socket.on("error", (e) => this.warn("dhcpv6 socket", e));
         this.#v6 = { server, config: config.dhcpv6, socket };
       } else {
         this.#retireV6();
@@ -200,10 +200,11 @@ class ServedDevice {
   sendFailed(what: string, e: unknown): void {
     const code = errorCode(e);
     this.transport.sendErrors[code] = (this.transport.sendErrors[code] ?? 0) + 1;
-    this.#warn(what, e);
+    this.warn(what, e);
   }
 
-  #warn(what: string, e: unknown): void {
+  /** Reports a problem as a warning event, once per cause and device. */
+  warn(what: string, e: unknown): void {
     const key = `${what}:${errorCode(e)}`;
     if (this.#warned.has(key)) return;
     this.#warned.add(key);
@@ -281,6 +282,7 @@ class RaState {
   advertiser: RouterAdvertiser;
   config: RouterAdvertiserConfig;
   #socket: Icmpv6Socket | undefined;
+  #reopen: NodeJS.Timeout | undefined;
   #periodic: NodeJS.Timeout | undefined;
   #multicastReply: NodeJS.Timeout | undefined;
   readonly #unicastReplies = new Set<NodeJS.Timeout>();
@@ -294,11 +296,34 @@ class RaState {
 
   /** Opens the socket and sends the first advertisement at once, so a booting guest need not solicit. */
   start(): void {
-    this.#socket = Icmpv6Socket.open(
-      { ifname: this.#device.ifname, groups: [ALL_ROUTERS], types: [IcmpType.RouterSolicitation] },
+    this.#open();
+    this.#advertise();
+  }
+
+  #open(): void {
+    const socket = Icmpv6Socket.open(
+      {
+        ifname: this.#device.ifname,
+        groups: [ALL_ROUTERS],
+        types: [IcmpType.RouterSolicitation],
+        // A failed read is reported at once and the socket reopened, so solicitations are heard again.
+        onError: (e) => {
+          this.#device.warn("icmpv6 read", e);
+          if (this.#socket !== socket) return;
+          this.#socket = undefined;
+          this.#reopen = setTimeout(() => {
+            this.#reopen = undefined;
+            try {
+              this.#open();
+            } catch (err) {
+              this.#device.warn("icmpv6 reopen", err);
+            }
+          }, RA_RETRY_MS);
+        },
+      },
       (m) => this.#onMessage(m),
     );
-    this.#advertise();
+    this.#socket = socket;
   }
 
   /** New configuration: counters restart and the schedule starts over with its fast initial advertisements. */
@@ -381,6 +406,7 @@ class RaState {
   /** Sends a final advertisement (Router Lifetime 0, RFC 4861 §6.2.5) and closes the socket. */
   async stop(): Promise<void> {
     this.#clearTimers();
+    clearTimeout(this.#reopen);
     this.#send(this.advertiser.buildFinalAdvertisement(ALL_NODES), ALL_NODES);
     const socket = this.#socket;
     this.#socket = undefined;
