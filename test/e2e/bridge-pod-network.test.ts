@@ -22,7 +22,9 @@ import {
   exitOf,
   linkOf,
   loadVm,
+  NETTOOL,
   netnsSnapshot,
+  PYTHON,
   podNetwork,
   ROOT,
   routes,
@@ -156,49 +158,14 @@ describe("bridge binding on the pod network (IPv4 CNI)", { skip }, () => {
     assert.equal(toClient.code, 0, toClient.stdout + toClient.stderr);
   });
 
-  // Known gap, found by this test: the bridge binding enslaves eth0-nic to k6t-eth0, where the DHCP server listens, and
-  // nothing in the plan keeps DHCP client traffic arriving on eth0-nic away from the bridge's own socket; with the
-  // guest's MAC as chaddr the MAC filter lets it through and the server answers out of the cluster side.
-  const clusterSideTodo =
-    "the plan needs a bridge-family rule dropping UDP 67/68 from eth0-nic (owner: src/plan/bridge.ts)";
-  it("a DISCOVER for the guest's MAC sent from the node into the pod's cluster-facing NIC gets no answer", {
-    todo: clusterSideTodo,
-  }, async () => {
+  it("a DISCOVER for the guest's MAC sent from the node into the pod's cluster-facing NIC gets no answer", async () => {
     const node = lab.node?.name ?? "";
     const nic = wired.plan.interfaces[0]?.links.find((l) => l.renameFrom?.value === "eth0")?.name.value;
     assert.equal(nic, "eth0-nic");
     const before = (await lab.agent.stats(wired.podId)).interfaces["k6t-eth0"]?.transport.sent ?? 0;
     // A raw DISCOVER (chaddr = the guest's MAC, so the server's MAC filter would let it through) broadcast on the
     // node bridge: it reaches the pod only through eth0-nic. Replies would come back to port 68 on cni0.
-    const sender = [
-      "import socket, struct, sys, time",
-      "mac = bytes.fromhex(sys.argv[1].replace(':', ''))",
-      "src = bytes.fromhex('02aabbccddee')",
-      "bootp = bytes([1, 1, 6, 0]) + b'\\x12\\x34\\x56\\x78' + bytes(20) + mac + bytes(10) + bytes(192)",
-      "opts = b'\\x63\\x82\\x53\\x63' + bytes([53, 1, 1, 255])",
-      "udp_payload = bootp + opts",
-      "udp = struct.pack('!HHHH', 68, 67, 8 + len(udp_payload), 0) + udp_payload",
-      "def csum(b):",
-      "  s = sum(struct.unpack('!%dH' % (len(b) // 2), b + (b'\\0' if len(b) % 2 else b'')))",
-      "  s = (s >> 16) + (s & 0xffff); s += s >> 16; return ~s & 0xffff",
-      "iph = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes(4), bytes([255] * 4))",
-      "iph = iph[:10] + struct.pack('!H', csum(iph)) + iph[12:]",
-      "frame = b'\\xff' * 6 + src + b'\\x08\\x00' + iph + udp",
-      "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
-      "s.bind(('cni0', 0))",
-      "r = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))",
-      "r.bind(('cni0', 0)); r.settimeout(0.2)",
-      "answers = 0",
-      "for _ in range(3):",
-      "  s.send(frame)",
-      "  end = time.time() + 1",
-      "  while time.time() < end:",
-      "    try: f = r.recv(2048)",
-      "    except socket.timeout: continue",
-      "    if len(f) > 42 and f[23] == 17 and f[36:38] == b'\\x00\\x44' and f[42] == 2: answers += 1",
-      "print(answers)",
-    ].join("\n");
-    const out = await execIn(node, "python3", "-c", sender, iface.guest.mac);
+    const out = await execIn(node, PYTHON, NETTOOL, "discover", "cni0", iface.guest.mac);
     const after = (await lab.agent.stats(wired.podId)).interfaces["k6t-eth0"]?.transport.sent ?? 0;
     assert.deepEqual(
       { answersOnNode: out.trim(), sentByAgent: after - before },

@@ -184,6 +184,24 @@ describe("masquerade on IPv4 pods", { skip }, () => {
     assert.equal((after[1] ?? 0) - (before[1] ?? 0), 1, `source IP rule counted one drop: ${before} -> ${after}`);
   });
 
+  it("a DISCOVER sent from the node into the pods' cluster-facing eth0 gets no answer", async () => {
+    const sent = async () => {
+      let total = 0;
+      for (const v of vms) {
+        const stats = await lab.agent.stats(byKey(v.key).wired.podId);
+        for (const i of Object.values(stats.interfaces)) total += i.transport.sent;
+      }
+      return total;
+    };
+    const before = await sent();
+    // Masquerade answers any client MAC on its bridge; on cni0 the broadcast reaches every pod's eth0.
+    const out = await execIn(lab.node?.name ?? "", PYTHON, NETTOOL, "discover", "cni0", planOf(byKey("all")).guest.mac);
+    assert.deepEqual(
+      { answersOnNode: out.trim(), sentByAgent: (await sent()) - before },
+      { answersOnNode: "0", sentByAgent: 0 },
+    );
+  });
+
   it("unwiring leaves every pod namespace exactly as CNI made it", async () => {
     for (const v of vms) {
       const w = byKey(v.key);

@@ -12,13 +12,16 @@ import type { LabPod } from "../../src/lab/pod.ts";
 import type { WiredPod } from "../../src/runtime/wire.ts";
 import {
   addresses,
+  antiSpoofCounters,
   connectFrom,
   E2eLab,
   e2eSkipReason,
   execIn,
   exitOf,
   loadVm,
+  NETTOOL,
   netnsSnapshot,
+  PYTHON,
   podNetwork,
   routes,
   waitFor,
@@ -183,6 +186,40 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
         await connectFrom(guest, ipOf(client, v6), 9000);
         assert.equal(await printer.peer(), ipOf(pod, v6), `${s.key} ${v6 ? "IPv6" : "IPv4"}`);
       }
+    }
+  });
+
+  it("anti-spoofing drops IPv6 frames with a forged source address while genuine ones pass", async () => {
+    for (const s of sides) {
+      const { pod, guest, wired } = side(s.key);
+      const plan = wired.plan.interfaces[0];
+      assert.ok(plan?.antiSpoof !== undefined);
+      assert.deepEqual(plan.antiSpoof.ipv6, ["fd10:0:2::2"]);
+      const tap = plan.guest.tapName.value;
+      const capture = lab.spawnIn(pod.netns, ["tcpdump", "-n", "-l", "-A", "-i", "k6t-eth0", "udp port 9999"]);
+      await waitFor("tcpdump to listen", () => (capture.out().includes("listening") ? true : undefined));
+      const before = await antiSpoofCounters(pod.netns, tap);
+      const send = (ip: string, marker: string) =>
+        execIn(guest, PYTHON, NETTOOL, "frame", "eth0", plan.guest.mac, ip, "fd10:0:2::1", marker);
+      await send("fd10:0:2::2", "GENUINE6");
+      await send("fd10:0:2::77", "FORGED6");
+      await waitFor("the genuine frame on the bridge", () => (capture.out().includes("GENUINE6") ? true : undefined));
+      const after = await antiSpoofCounters(pod.netns, tap);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.doesNotMatch(capture.out(), /FORGED6/, s.key);
+      // The IPv6 source rule is the chain's last.
+      assert.equal((after.at(-1) ?? 0) - (before.at(-1) ?? 0), 1, `${s.key}: ${before} -> ${after}`);
+      capture.kill("SIGTERM");
+    }
+  });
+
+  it("a DHCPv6 request sent from the node to the pods' cluster-facing eth0 gets no answer", async () => {
+    for (const [s, bridge] of [
+      ["dual", "cnid"],
+      ["v6", "cni6"],
+    ] as const) {
+      const out = await execIn(lab.node?.name ?? "", PYTHON, NETTOOL, "solicit6", bridge);
+      assert.equal(out.trim(), "silent", s);
     }
   });
 
