@@ -557,8 +557,19 @@ export class FakeNetlink implements Netlink {
         if (op.via !== undefined) {
           const via = op.via;
           // A link-local IPv6 gateway (a router learnt from RAs) is on-link by definition.
+          // On-link through a prefix route or a gatewayless route via the link (Calico's `169.254.1.1 dev eth0`).
+          const onLink = [
+            ...this.#connected(s, family)
+              .filter((r) => r.dev === l.name)
+              .map((r) => r.dst),
+            ...s.routes
+              .filter((r) => r.family === family && r.ifindex === l.ifindex && r.gateway === undefined)
+              .map((r) => r.dst),
+          ];
+          const hostLen = family === 4 ? 32 : 128;
           const reachable =
-            scopeOf(via) === "link" || this.#connected(s, family).some((r) => r.dev === l.name && contains(r.dst, via));
+            scopeOf(via) === "link" ||
+            onLink.some((dst) => dst !== "default" && contains(dst.includes("/") ? dst : `${dst}/${hostLen}`, via));
           if (!reachable) throw new OpFailure(NetlinkFailure.Invalid, "Error: Nexthop has invalid gateway.");
         }
         const dst =

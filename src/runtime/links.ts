@@ -91,9 +91,7 @@ export function linkViews(links: readonly Link[], addresses: readonly Address[])
 /** Routes that survive only if someone re-adds them: not connected routes, not link-local or router-advertised ones. */
 export function isRestorableRoute(r: RecordedRoute): boolean {
   if (r.protocol === "kernel" || r.protocol === "ra") return false;
-  if (r.family === 6 && (r.dst.startsWith("fe80:") || r.dst.startsWith("ff"))) return false;
-  // `ip route add default dev X` without a gateway is read as IPv4; an IPv6 on-link default cannot be expressed.
-  return !(r.family === 6 && r.dst === "default" && r.gateway === undefined);
+  return !(r.family === 6 && (r.dst.startsWith("fe80:") || r.dst.startsWith("ff")));
 }
 
 /** A link's current facts as a record entry, with the routes through it. */
@@ -114,6 +112,7 @@ export function originalOf(view: LinkView, routes: readonly RouteView[]): Origin
         dst: r.dst,
         ...(r.gateway === undefined ? {} : { gateway: r.gateway }),
         ...(r.protocol === undefined ? {} : { protocol: r.protocol }),
+        ...(r.metric === undefined ? {} : { metric: r.metric }),
       })),
   };
 }
@@ -239,10 +238,9 @@ export function diffLinks(plan: NetworkPlan, current: readonly LinkView[], optio
     }
     const desired = step.addresses.map(normalizeAddress);
     const deleting = step.deleteAddresses.map(normalizeAddress).filter((a) => target.addresses.includes(a));
-    // No op removes one address, so removing some means flushing and re-adding the rest.
     const rename = target.name !== name;
     const macChange = mac !== undefined && target.mac !== mac;
-    let flush = step.flushAddresses ? target.addresses.some((a) => !desired.includes(a)) : deleting.length > 0;
+    let flush = step.flushAddresses && target.addresses.some((a) => !desired.includes(a));
     const down = target.up && (rename || macChange || flush);
     // Taking a link down drops its IPv6 addresses (keep_addr_on_down=0): flush and re-add what stays, so the result
     // does not depend on which addresses the kernel dropped.
@@ -276,6 +274,9 @@ export function diffLinks(plan: NetworkPlan, current: readonly LinkView[], optio
     if (flush) {
       ops.push({ op: "flushAddresses", name });
       target.addresses = [];
+    } else {
+      for (const a of deleting) ops.push({ op: "deleteAddress", name, address: a });
+      target.addresses = target.addresses.filter((a) => !deleting.includes(a));
     }
     for (const a of toAdd) {
       ops.push(addAddressOp(name, a));
@@ -333,9 +334,13 @@ export function undoLinkOps(undo: LinkUndo, current: readonly LinkView[], routes
     const rename = link.name !== o.name;
     const macChange = link.mac !== o.mac;
     const unwanted = link.addresses.filter((a) => !o.addresses.includes(a));
-    const down = link.up && (rename || macChange || unwanted.length > 0);
+    const down = link.up && (rename || macChange);
     // Going down drops IPv6 addresses: flush and re-add, as in diffLinks.
-    const flush = unwanted.length > 0 || (down && link.addresses.some(isIpv6));
+    const flush = down && link.addresses.some(isIpv6);
+    const hadV4 = link.addresses.some((a) => !isIpv6(a));
+    // The kernel drops every route through a link that goes down, and every IPv4 route through it once its last IPv4
+    // address goes (even if others are added right after): those must be put back even if present now.
+    const dropsV4 = hadV4 && (flush || link.addresses.filter((a) => !isIpv6(a)).every((a) => unwanted.includes(a)));
     if (down) {
       ops.push({ op: "setDown", name: link.name });
       link.up = false;
@@ -357,6 +362,9 @@ export function undoLinkOps(undo: LinkUndo, current: readonly LinkView[], routes
     if (flush) {
       ops.push({ op: "flushAddresses", name: o.name });
       link.addresses = [];
+    } else {
+      for (const a of unwanted) ops.push({ op: "deleteAddress", name: o.name, address: a });
+      link.addresses = link.addresses.filter((a) => !unwanted.includes(a));
     }
     if (o.up && !link.up) ops.push({ op: "setUp", name: o.name });
     else if (!o.up && link.up) ops.push({ op: "setDown", name: o.name });
@@ -364,14 +372,31 @@ export function undoLinkOps(undo: LinkUndo, current: readonly LinkView[], routes
     for (const a of o.addresses) if (!link.addresses.includes(a)) ops.push(addAddressOp(o.name, a));
     if (!o.up) continue;
     // Routes through a link vanish when it goes down or loses its addresses, which vmnet's apply already did, so the
-    // routes missing now are exactly the ones to put back.
-    for (const r of o.routes.filter(isRestorableRoute)) {
+    // routes missing now (or dropped by this batch) are exactly the ones to put back, as they were.
+    // On-link routes first: a gateway reached only through one (Calico's `169.254.1.1 dev eth0`) needs it in place.
+    const restorable = o.routes.filter(isRestorableRoute);
+    const ordered = [...restorable.filter((r) => r.gateway === undefined), ...restorable.filter((r) => r.gateway)];
+    for (const r of ordered) {
+      const dropped = down || (r.family === 4 && dropsV4);
       const present = routes.some(
         (x) =>
-          x.family === r.family && x.dst === r.dst && x.gateway === r.gateway && (x.dev === before || x.dev === o.name),
+          x.family === r.family &&
+          x.dst === r.dst &&
+          x.gateway === r.gateway &&
+          // Records written before metrics were kept match any metric.
+          (r.metric === undefined || x.metric === r.metric) &&
+          (x.dev === before || x.dev === o.name),
       );
-      if (!present) {
-        ops.push({ op: "addRoute", name: o.name, dst: r.dst, ...(r.gateway === undefined ? {} : { via: r.gateway }) });
+      if (dropped || !present) {
+        ops.push({
+          op: "addRoute",
+          name: o.name,
+          dst: r.dst,
+          family: r.family,
+          ...(r.gateway === undefined ? {} : { via: r.gateway }),
+          ...(r.protocol === undefined ? {} : { protocol: r.protocol }),
+          ...(r.metric === undefined ? {} : { metric: r.metric }),
+        });
       }
     }
   }

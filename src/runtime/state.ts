@@ -26,6 +26,8 @@ export interface RecordedRoute {
   readonly gateway?: string;
   /** `kernel` for connected routes the kernel re-creates by itself. */
   readonly protocol?: string;
+  /** As `ip -json route` prints it (absent for an IPv4 route's 0); put back with the route. */
+  readonly metric?: number;
 }
 
 /** A link CNI made, as it was before vmnet changed it (name, MAC, MTU, master, addresses, routes). */

@@ -609,6 +609,20 @@ const contract: ContractCase[] = [
     routes6: ["fd10:0:2::/64 dev br0 metric 1024", "fd10:0:2::/64 dev br0 proto kernel metric 256"],
   },
   {
+    name: "a gateway on-link through a /32 route (Calico's default via 169.254.1.1)",
+    batches: [
+      [
+        ...addressed,
+        { op: "addRoute", name: "br0", dst: "169.254.1.1" },
+        { op: "addRoute", name: "br0", dst: "default", via: "169.254.1.1" },
+        { op: "addRoute", name: "br0", dst: "10.9.0.0/16", via: "169.254.1.2" },
+      ],
+    ],
+    error: { opIndex: 6, reason: "invalid" },
+    links: [bridge("br0", { up: true })],
+    routes4: ["10.0.2.0/24 dev br0 proto kernel", "169.254.1.1 dev br0", "default via 169.254.1.1 dev br0"],
+  },
+  {
     name: "an IPv6 default route without a gateway through a down link",
     batches: [
       [
