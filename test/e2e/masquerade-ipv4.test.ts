@@ -6,6 +6,7 @@
  * leaves every pod as CNI made it.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { LabPod } from "../../src/lab/pod.ts";
 import type { InterfacePlan } from "../../src/plan/plan.ts";
@@ -19,6 +20,7 @@ import {
   envOf,
   execIn,
   type LoadedVm,
+  linkOf,
   loadVm,
   NETTOOL,
   netnsSnapshot,
@@ -30,7 +32,7 @@ import {
 
 const skip = e2eSkipReason();
 
-const CLUSTER = podNetwork({ name: "e2e-masq4", bridge: "cni0", ipv4: "10.244.0.0/24" });
+const CLUSTER = podNetwork({ name: "e2e-masq4", bridge: "cni0", ipv4: "10.244.0.0/24", mtu: 1450 });
 
 interface Vm {
   readonly key: string;
@@ -112,7 +114,16 @@ describe("masquerade on IPv4 pods", { skip }, () => {
         assert.deepEqual(v4, [v.guestCidr], v.key);
         assert.ok((await routes(guest, "-4", "eth0")).includes(`default via ${v.gateway}`), v.key);
         assert.equal(envOf(lease.env).get("router"), v.gateway, v.key);
-        assert.equal(planOf(v).dhcpv4?.client.ip, v.guestCidr.split("/")[0]);
+        const client = planOf(v).dhcpv4?.client;
+        assert.equal(client?.ip, v.guestCidr.split("/")[0]);
+        // KubeVirt passes the pod MTU (option 26); Virtink plans none and the agent falls back to 1500.
+        assert.equal((await linkOf(guest, "eth0")).mtu, v.key === "virtink" ? 1500 : 1450, v.key);
+        assert.equal(
+          readFileSync(lease.resolv, "utf8"),
+          "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\n",
+          v.key,
+        );
+        assert.equal(envOf(lease.env).get("hostname"), client?.hostname, v.key);
       }),
     );
   });
