@@ -279,14 +279,9 @@ export class FakeNftables implements Nftables {
       }
     }
     for (const e of rule.expr) {
-      for (const verdict of ["jump", "goto"]) {
-        const target = e[verdict] ?? null;
-        if (isRecord(target) && typeof target.target === "string") {
-          const name = target.target;
-          if (!t.chains.some((c) => c.def.name === name)) {
-            fail(NftFailure.NotFound, "Could not process rule: No such file or directory");
-          }
-        }
+      const name = jumpTarget(e);
+      if (name !== undefined && !t.chains.some((c) => c.def.name === name)) {
+        fail(NftFailure.NotFound, "Could not process rule: No such file or directory");
       }
     }
     chain.rules.push({ expr: clone(rule.expr), handle: t.nextHandle++ });
@@ -304,11 +299,8 @@ export class FakeNftables implements Nftables {
         hooksOf.set(chain.def.name, set);
         for (const r of chain.rules) {
           for (const e of r.expr) {
-            for (const verdict of ["jump", "goto"]) {
-              const target = e[verdict] ?? null;
-              const next = isRecord(target) ? t.chains.find((c) => c.def.name === target.target) : undefined;
-              if (next !== undefined) visit(next, base, seen);
-            }
+            const next = t.chains.find((c) => c.def.name === jumpTarget(e));
+            if (next !== undefined) visit(next, base, seen);
           }
         }
       };
