@@ -15,7 +15,8 @@ import { Accel, accelArgs, probeAccel } from "../../src/hypervisor/accel.ts";
 import { buildGuestImage, GUEST_READY_MARKER, type GuestImage, guestLeaseMarker } from "../../src/lab/guest-image.ts";
 
 const QEMU = "qemu-system-x86_64";
-const BOOT_TIMEOUT_MS = 45_000;
+// About 10-20 s on an idle 2-core machine; generous because the machine is shared and TCG is CPU-bound.
+const BOOT_TIMEOUT_MS = 120_000;
 
 function skipReason(): string | undefined {
   const qemu = spawnSync(QEMU, ["--version"]);
@@ -139,8 +140,16 @@ class RawQga {
     });
   }
 
-  /** Sends one command and returns the first reply line that parses as an object with "return" or "error". */
-  async execute(command: string, args: object | undefined, timeoutMs: number): Promise<Record<string, unknown>> {
+  /**
+   * Sends one command and returns the first reply (an object with "return" or "error") that `accept` takes; replies it
+   * rejects (stale answers to earlier commands) are dropped.
+   */
+  async execute(
+    command: string,
+    args: object | undefined,
+    timeoutMs: number,
+    accept: (reply: Record<string, unknown>) => boolean = () => true,
+  ): Promise<Record<string, unknown>> {
     this.socket.write(
       `${JSON.stringify(args === undefined ? { execute: command } : { execute: command, arguments: args })}\n`,
     );
@@ -149,8 +158,9 @@ class RawQga {
       const line = this.lines.shift();
       if (line !== undefined) {
         const parsed: unknown = JSON.parse(line);
-        if (typeof parsed === "object" && parsed !== null && ("return" in parsed || "error" in parsed))
-          return parsed as Record<string, unknown>;
+        if (typeof parsed !== "object" || parsed === null || !("return" in parsed || "error" in parsed)) continue;
+        const reply = parsed as Record<string, unknown>;
+        if (accept(reply)) return reply;
         continue;
       }
       const left = deadline - Date.now();
@@ -166,15 +176,16 @@ class RawQga {
   }
 
   /**
-   * Until qemu-ga opens its port, bytes written by the host are lost; retry guest-sync-delimited with a fresh id until
-   * the agent echoes that id, which also discards any stale replies.
+   * Until qemu-ga opens its port, QEMU holds back what the host writes and delivers it all at once later, so earlier
+   * attempts get answered too: retry guest-sync-delimited with a fresh id until the agent echoes that id, dropping the
+   * answers to older attempts.
    */
   async sync(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (let id = 1000; Date.now() < deadline; id++) {
       try {
-        const reply = await this.execute("guest-sync-delimited", { id }, 1_500);
-        if (reply.return === id) return;
+        await this.execute("guest-sync-delimited", { id }, 1_500, (reply) => reply.return === id);
+        return;
       } catch {
         // No answer yet: the agent is still starting.
       }
@@ -328,7 +339,7 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
       await guest.waitFor(GUEST_READY_MARKER, BOOT_TIMEOUT_MS);
       assert.match(guest.console(), /vmnet-guest: qemu-ga started/);
       qga = await RawQga.connect(socketPath);
-      await qga.sync(20_000);
+      await qga.sync(60_000);
       assert.deepEqual(await qga.execute("guest-ping", undefined, 5_000), { return: {} });
       const reply = await qga.execute("guest-network-get-interfaces", undefined, 5_000);
       assert.ok(Array.isArray(reply.return), `unexpected reply ${JSON.stringify(reply)}`);
@@ -366,15 +377,15 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
     try {
       const lease = await guest.waitFor(guestLeaseMarker("eth0"), BOOT_TIMEOUT_MS);
       assert.equal(lease, "vmnet-guest: lease eth0 10.0.2.15");
-      await guest.waitFor(GUEST_READY_MARKER, 10_000);
+      await guest.waitFor(GUEST_READY_MARKER, 60_000);
       // dhcpcd does SLAAC with EUI-64 identifiers on QEMU's fec0::/64.
       assert.equal(
-        await guest.waitFor("vmnet-guest: addr6 eth0 ", 20_000),
+        await guest.waitFor("vmnet-guest: addr6 eth0 ", 60_000),
         "vmnet-guest: addr6 eth0 fec0::5054:ff:fe12:3456",
       );
 
       qga = await RawQga.connect(socketPath);
-      await qga.sync(20_000);
+      await qga.sync(60_000);
       const lease4: unknown = JSON.parse(await qga.readFile("/run/vmnet/eth0.dhcp4.json"));
       assert.deepEqual(pick(lease4, ["interface", "ip", "prefix", "routers", "dns", "serverId"]), {
         interface: "eth0",
@@ -481,7 +492,7 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
       assert.match(guest.console(), /^vmnet-guest: modules \d+\r?$/m);
 
       qga = await RawQga.connect(socketPath);
-      await qga.sync(20_000);
+      await qga.sync(60_000);
       const lease: unknown = JSON.parse(await qga.readFile("/run/vmnet/eth0.dhcp4.json"));
       assert.deepEqual(pick(lease, ["ip", "prefix", "routers", "dns", "domain", "search", "mtu", "staticRoutes"]), {
         ip: "192.168.77.100",

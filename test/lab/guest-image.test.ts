@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -162,6 +162,80 @@ test("readModule decompresses .ko.xz and .ko.gz and passes .ko through", async (
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+describe("guest scripts", { skip: existsSync("/bin/busybox") ? undefined : "busybox is missing" }, () => {
+  let dir = "";
+  let env: NodeJS.ProcessEnv = {};
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "vmnt-guest-scripts-"));
+    await mkdir(join(dir, "run"));
+    env = {
+      PATH: process.env.PATH,
+      VMNET_RUN: join(dir, "run"),
+      VMNET_CONSOLE: join(dir, "console"),
+      VMNET_SHARE: GUEST_SOURCE_DIR,
+      VMNET_RESOLV: join(dir, "resolv.conf"),
+    };
+    // Another NIC's DHCPv4 lease, as udhcpc.script records it.
+    await writeFile(
+      join(dir, "run", "eth1.dhcp4"),
+      ["interface=eth1", "ip=10.0.0.5", "dns=10.0.0.53", "domain=v4.test", "search=a.v4.test", ""].join("\n"),
+    );
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const dhcpcdScript = (vars: Record<string, string>): void => {
+    execFileSync("busybox", ["sh", join(GUEST_SOURCE_DIR, "dhcpcd.script")], { env: { ...env, ...vars } });
+  };
+
+  test("dhcpcd.script records a DHCPv6 lease, announces it and merges its DNS into resolv.conf", async () => {
+    await writeFile(join(dir, "console"), "");
+    dhcpcdScript({
+      reason: "BOUND6",
+      interface: "eth0",
+      new_dhcp6_ia_na1_ia_addr1: "fd00::10",
+      new_dhcp6_ia_na1_ia_addr2: "fd00::11",
+      new_dhcp6_name_servers: "fd00::53 fd00::54",
+      new_dhcp6_domain_search: "v6.test",
+      new_dhcp6_server_id: "000100012a",
+    });
+    const lease: unknown = JSON.parse(await readFile(join(dir, "run", "eth0.dhcp6.json"), "utf8"));
+    assert.deepEqual(lease, {
+      interface: "eth0",
+      reason: "BOUND6",
+      addresses: ["fd00::10", "fd00::11"],
+      dns: ["fd00::53", "fd00::54"],
+      search: ["v6.test"],
+    });
+    assert.equal(
+      await readFile(join(dir, "console"), "utf8"),
+      "vmnet-guest: lease6 eth0 fd00::10\nvmnet-guest: lease6 eth0 fd00::11\n",
+    );
+    assert.equal(
+      await readFile(join(dir, "resolv.conf"), "utf8"),
+      "search v4.test a.v4.test v6.test\nnameserver 10.0.0.53\nnameserver fd00::53\nnameserver fd00::54\n",
+    );
+  });
+
+  test("dhcpcd.script drops a released DHCPv6 lease and its DNS", async () => {
+    dhcpcdScript({ reason: "RELEASE6", interface: "eth0" });
+    assert.equal(existsSync(join(dir, "run", "eth0.dhcp6.json")), false);
+    assert.equal(await readFile(join(dir, "resolv.conf"), "utf8"), "search v4.test a.v4.test\nnameserver 10.0.0.53\n");
+  });
+
+  test("dhcpcd.script records router advertisement details", async () => {
+    dhcpcdScript({
+      reason: "ROUTERADVERT",
+      interface: "eth0",
+      nd1_from: "fe80::1",
+      nd1_prefix_information1_prefix: "fd00::/64",
+    });
+    const ra = await readFile(join(dir, "run", "eth0.ra"), "utf8");
+    assert.match(ra, /^nd1_from=fe80::1$/m);
+    assert.match(ra, /^nd1_prefix_information1_prefix=fd00::\/64$/m);
+  });
 });
 
 /** `cpio -itv` lines of a gzip'd archive. */
