@@ -43,7 +43,7 @@ async function broadcastFromCluster(guarded: boolean): Promise<string> {
       pod,
       `const s=require("dgram").createSocket({type:"udp4",reuseAddr:true});` +
         `s.on("message",(m)=>{process.stdout.write("got:"+m.toString()+"\\n")});` +
-        `s.bind(67,"0.0.0.0",()=>process.stdout.write("ready\\n"));setTimeout(()=>process.exit(0),3000);`,
+        `s.bind(67,"0.0.0.0",()=>process.stdout.write("ready\\n"));`,
     );
     let out = "";
     listener.stdout.on("data", (d: Buffer) => {
@@ -63,7 +63,11 @@ async function broadcastFromCluster(guarded: boolean): Promise<string> {
         `s.send("discover",67,"255.255.255.255",()=>s.close())});`,
     );
     await new Promise((resolve) => sender.on("exit", resolve));
-    await new Promise((resolve) => listener.on("exit", resolve));
+    // The datagram is delivered or dropped by the time the sender has exited; a short grace covers the listener's read.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exited = new Promise((resolve) => listener.on("exit", resolve));
+    listener.kill();
+    await exited;
     return out;
   });
 }
