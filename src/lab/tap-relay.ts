@@ -21,7 +21,7 @@ import { isMainThread, parentPort, type Worker, workerData } from "node:worker_t
 import koffi from "koffi";
 import { type Executor, hostExecutor } from "../host/exec.ts";
 import { assertInterfaceName } from "../host/netlink.ts";
-import { enterNetns, startNetnsWorker } from "../host/netns-worker.ts";
+import { enterNetns, ifIndex, startNetnsWorker } from "../host/netns-worker.ts";
 
 // include/uapi/linux/if_tun.h, asm-generic/ioctl.h, poll.h.
 const TUNSETIFF = 0x400454ca;
@@ -223,6 +223,8 @@ function runRelay(data: RelayWorkerData): void {
   const counters = new Int32Array(data.shared);
   const fds: number[] = [];
   try {
+    // TUNSETIFF with an unknown name CREATES a tap: attaching must not invent one where the plan made none.
+    if (ifIndex(data.podTap) === 0) throw new Error(`Cannot attach tap "${data.podTap}": it does not exist`);
     const podFd = openTap(c, data.podTap, data.multiQueue);
     fds.push(podFd);
     enterNetns(data.guestNetns);
