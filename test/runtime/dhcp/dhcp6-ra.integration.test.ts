@@ -5,7 +5,7 @@
  * guest installs the RA's default route; dhcpcd also takes RDNSS and DNSSL from the RA.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InterfaceName } from "../../../src/plan/namescheme.ts";
@@ -169,7 +169,10 @@ describe("DhcpAgent DHCPv6 and RA with real clients in a pod", { skip }, () => {
         "dhcpcd to configure",
         async () => {
           const has = (await addresses(guest2, "eth0")).some((a) => a.cidr.startsWith("fd10:0:2::2/"));
-          return has && readFileSync(join(root.etc, "resolv.conf"), "utf8").includes("nameserver") ? true : undefined;
+          // dhcpcd rewrites resolv.conf per source as each arrives; wait until both have been merged.
+          if (!has || !existsSync(join(root.etc, "resolv.conf"))) return undefined;
+          const resolv = readFileSync(join(root.etc, "resolv.conf"), "utf8");
+          return resolv.includes("eth0.dhcp6") && resolv.includes("eth0.ra") ? true : undefined;
         },
         15_000,
       ).catch((e: unknown) => {
