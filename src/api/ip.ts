@@ -480,3 +480,121 @@ export function isGlobalUnicast(ip: IpAddr): boolean {
   if (top16 >> 8n === 0xffn) return false;
   return (top16 & 0xffc0n) !== 0xfe80n;
 }
+
+// Byte- and integer-level forms for the wire codecs (DHCPv4, DHCPv6, NDP) and the socket shims. The text rules are
+// those of the parsers above (Go >= 1.22's netip: no leading zeros in IPv4 octets, at most 4 hex digits per group,
+// no zones); only the shapes differ: 16 bytes for IPv6, an unsigned 32-bit integer for IPv4.
+
+/** Like {@link parseIpv6} but returns undefined instead of throwing. */
+export function tryParseIpv6(text: string): Uint8Array | undefined {
+  // Only a text with a colon before any dot is IPv6; a bare dotted quad is IPv4 and not accepted here.
+  return firstSeparator(text) === ":" ? parseV6(text, "netip") : undefined;
+}
+
+/**
+ * Parses IPv6 text (RFC 4291 §2.2 forms, including an embedded dotted quad, no zone) into 16 bytes in network order.
+ * Throws a SyntaxError when invalid.
+ */
+export function parseIpv6(text: string): Uint8Array {
+  const bytes = tryParseIpv6(text);
+  if (!bytes) throw new SyntaxError(`Cannot parse IPv6 address "${text}"`);
+  return bytes;
+}
+
+/**
+ * 16 bytes as Go's `netip.Addr.String` of an IPv6 address: RFC 5952 §4 (lowercase, no leading zeros, the first
+ * longest run of two or more zero groups as `::`), and §5's `::ffff:a.b.c.d` for IPv4-mapped addresses.
+ */
+export function formatIpv6(bytes: Uint8Array): string {
+  if (bytes.length !== 16) throw new RangeError(`Cannot format an IPv6 address of ${bytes.length} bytes`);
+  if (ipTo4(bytes) !== undefined) return `::ffff:${Array.from(bytes.subarray(12)).join(".")}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  return formatGroups(groups);
+}
+
+/** The RFC 5952 form of an IPv6 address text ({@link parseIpv6} then {@link formatIpv6}); throws a SyntaxError when invalid. */
+export function canonicalIpv6(text: string): string {
+  return formatIpv6(parseIpv6(text));
+}
+
+/** The address text without its `%zone` suffix (Node reports link-local peers as `fe80::1%eth0`). */
+export function stripZone(text: string): string {
+  const i = text.indexOf("%");
+  return i < 0 ? text : text.slice(0, i);
+}
+
+/** Like {@link parseIpv4} but returns undefined instead of throwing. */
+export function tryParseIpv4(text: string): number | undefined {
+  const v4 = parseV4Strict(text);
+  return v4 === undefined ? undefined : v4.reduce((acc, octet) => acc * 256 + octet, 0);
+}
+
+/** Parses a dotted quad (`10.0.2.2`, no leading zeros) into an unsigned 32-bit integer; throws a SyntaxError when invalid. */
+export function parseIpv4(text: string): number {
+  const value = tryParseIpv4(text);
+  if (value === undefined) throw new SyntaxError(`Cannot parse IPv4 address "${text}"`);
+  return value;
+}
+
+/** An unsigned 32-bit integer as a dotted quad. */
+export function formatIpv4(value: number): string {
+  return `${(value >>> 24) & 0xff}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
+}
+
+/** The netmask of an IPv4 prefix length (0..32) as an unsigned 32-bit integer; throws a RangeError outside 0..32. */
+export function ipv4PrefixMask(prefixLength: number): number {
+  if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > 32) {
+    throw new RangeError(`Cannot use prefix length "${prefixLength}": must be an integer from 0 to 32`);
+  }
+  return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
+}
+
+/** An IPv4 network as integers, host bits zero. */
+export interface Ipv4Cidr {
+  readonly address: number;
+  readonly prefixLength: number;
+}
+
+/**
+ * Parses `a.b.c.d/n` for the wire codecs: the prefix length is decimal without leading zeros and the host bits must be
+ * zero (a route destination with host bits set is a planning bug). Stricter than {@link parseCidr}, which follows Go.
+ * Throws a SyntaxError when malformed, a RangeError when host bits are set.
+ */
+export function parseIpv4Cidr(text: string): Ipv4Cidr {
+  const slash = text.indexOf("/");
+  const address = slash < 0 ? undefined : tryParseIpv4(text.slice(0, slash));
+  const lengthText = text.slice(slash + 1);
+  if (address === undefined || !/^(?:[0-9]|[12][0-9]|3[0-2])$/.test(lengthText)) {
+    throw new SyntaxError(`Cannot parse IPv4 CIDR "${text}"`);
+  }
+  const prefixLength = Number.parseInt(lengthText, 10);
+  if ((address & ~ipv4PrefixMask(prefixLength)) >>> 0 !== 0) {
+    throw new RangeError(`Cannot use IPv4 CIDR "${text}": host bits are set`);
+  }
+  return { address, prefixLength };
+}
+
+/** Formats a network as `a.b.c.d/n`. */
+export function formatIpv4Cidr(cidr: Ipv4Cidr): string {
+  return `${formatIpv4(cidr.address)}/${cidr.prefixLength}`;
+}
+
+/** Writes an IPv4 address as 4 big-endian bytes at `offset`. */
+export function writeIpv4(target: Uint8Array, offset: number, value: number): void {
+  target[offset] = (value >>> 24) & 0xff;
+  target[offset + 1] = (value >>> 16) & 0xff;
+  target[offset + 2] = (value >>> 8) & 0xff;
+  target[offset + 3] = value & 0xff;
+}
+
+/** Reads 4 big-endian bytes at `offset` as an unsigned 32-bit integer (missing bytes read as zero). */
+export function readIpv4(source: Uint8Array, offset: number): number {
+  return (
+    (((source[offset] ?? 0) << 24) |
+      ((source[offset + 1] ?? 0) << 16) |
+      ((source[offset + 2] ?? 0) << 8) |
+      (source[offset + 3] ?? 0)) >>>
+    0
+  );
+}

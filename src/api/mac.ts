@@ -88,13 +88,23 @@ export function parseMac(s: string): Uint8Array {
   return mac;
 }
 
-/** Go's `HardwareAddr.String`: lowercase hex octets joined by `:`. */
+/** Go's `HardwareAddr.String`: lowercase hex octets joined by `:` (empty for no bytes, as a DHCP `hlen` of 0 gives). */
 export function formatMac(bytes: Uint8Array): string {
-  if (bytes.length === 0) throw new RangeError("Cannot format an empty MAC address");
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
 /** Parses any Go-accepted form and returns the lowercase colon form, e.g. `DE-AD-00-00-BE-AF` → `de:ad:00:00:be:af`. */
 export function normalizeMac(s: string): string {
   return formatMac(parseMac(s));
+}
+
+/**
+ * A 48-bit (Ethernet) MAC address in any form Go's `net.ParseMAC` accepts, as 6 bytes; the wire codecs' parser for
+ * configured MACs (DHCP client bindings, DUID-LL, NDP link-layer options). Throws {@link MacParseError} (a
+ * SyntaxError) for anything else, including Go's 8- and 20-octet forms.
+ */
+export function parseMac48(s: string): Uint8Array {
+  const mac = tryParseMac(s);
+  if (mac?.length !== 6) throw new MacParseError(s);
+  return mac;
 }

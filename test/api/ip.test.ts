@@ -1,15 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import {
   bitsOf,
   CidrParseError,
+  canonicalIpv6,
   Family,
   formatCidr,
   formatIp,
   formatIpAddr,
   formatIpPrefix,
+  formatIpv4,
+  formatIpv6,
   goInt64AddressCount,
   ipv4Netmask,
+  ipv4PrefixMask,
   isGlobalUnicast,
   isIPv4,
   offsetIp,
@@ -19,10 +24,14 @@ import {
   parseIpAddr,
   parseIpPrefix,
   parseIpSloppy,
+  parseIpv4,
+  parseIpv4Cidr,
+  parseIpv6,
   prefixContains,
   prefixesOverlap,
   prefixMask,
   tryParseCidr,
+  tryParseIpv6,
 } from "../../src/api/ip.ts";
 
 const v4 = (a: number, b: number, c: number, d: number): number[] => [
@@ -485,4 +494,153 @@ describe("isGlobalUnicast", () => {
   ];
   for (const [t, want] of cases)
     it(`says ${want} for "${t}"`, () => assert.equal(isGlobalUnicast(parseIpAddr(t) ?? assert.fail()), want));
+});
+
+// Byte- and integer-level forms, vectors moved here from the DHCP and RA codecs' former parsers.
+
+describe("canonicalIpv6", () => {
+  // RFC 4291 §2.2 text forms and RFC 5952 §4 recommendations, with the expected canonical output.
+  const cases: [string, string][] = [
+    ["2001:DB8:0:0:8:800:200C:417A", "2001:db8::8:800:200c:417a"], // RFC 4291 §2.2 (2)
+    ["FF01:0:0:0:0:0:0:101", "ff01::101"], // RFC 4291 §2.2 (2)
+    ["0:0:0:0:0:0:0:1", "::1"], // RFC 4291 §2.2 (2)
+    ["0:0:0:0:0:0:0:0", "::"], // RFC 4291 §2.2 (2)
+    ["::FFFF:129.144.52.38", "::ffff:129.144.52.38"], // RFC 4291 §2.2 (3), RFC 5952 §5
+    ["0:0:0:0:0:FFFF:129.144.52.38", "::ffff:129.144.52.38"],
+    ["::13.1.68.3", "::d01:4403"], // RFC 4291 §2.2 (3): deprecated IPv4-compatible form is not kept
+    ["2001:0db8::0001", "2001:db8::1"], // RFC 5952 §4.1 leading zeros
+    ["2001:db8::0:1", "2001:db8::1"], // RFC 5952 §4.2.1 shorten as much as possible
+    ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"], // RFC 5952 §4.2.2 a single zero group is not compressed
+    ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1"], // RFC 5952 §4.2.3 the longest run
+    ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"], // RFC 5952 §4.2.3 the first of equal runs
+    ["2001:DB8::AAAA", "2001:db8::aaaa"], // RFC 5952 §4.3 lower case
+    ["fd10:0:2::2", "fd10:0:2::2"],
+    ["fe80::", "fe80::"],
+    ["1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"],
+    ["::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"],
+  ];
+  for (const [input, expected] of cases) {
+    it(`formats ${input} as ${expected}`, () => assert.equal(canonicalIpv6(input), expected));
+  }
+});
+
+describe("parseIpv6", () => {
+  const invalid = [
+    "",
+    ":",
+    ":::",
+    "1::2::3",
+    "1:2:3:4:5:6:7:8:9",
+    "1:2:3:4:5:6:7",
+    "12345::",
+    "g::",
+    "1.2.3.4",
+    "::1.2.3.256",
+    "::01.2.3.4",
+    "::1.2.3",
+    "1.2.3.4::",
+    "::1.2.3.4:5",
+    ":1::",
+    "1::2:",
+    "fe80::1%eth0",
+    " ::1",
+    "1:2:3:4:5:6:7:8::",
+    "::1:2:3:4:5:6:7:8",
+  ];
+  for (const text of invalid) {
+    it(`rejects "${text}"`, () => {
+      assert.equal(tryParseIpv6(text), undefined);
+      assert.throws(() => parseIpv6(text), SyntaxError);
+    });
+  }
+  it("returns the 16 bytes in network order", () => {
+    assert.deepEqual(parseIpv6("fd10:0:2::2"), Uint8Array.from([0xfd, 0x10, 0, 0, 0, 2, ...new Array(9).fill(0), 2]));
+  });
+  it("never throws from tryParseIpv6 and keeps what it accepts stable", () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 50 }),
+      fc
+        .array(fc.constantFrom("0", "1", "ff", "ffff", "12345", ":", "::", ".", "1.2.3.4", "g"), { maxLength: 12 })
+        .map((parts) => parts.join("")),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const bytes = tryParseIpv6(t);
+        if (bytes) assert.deepEqual(parseIpv6(formatIpv6(bytes)), bytes);
+      }),
+      { numRuns: 500 },
+    );
+  });
+  it("round-trips any 16 bytes through formatIpv6", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (bytes) => {
+        assert.deepEqual(parseIpv6(formatIpv6(bytes)), bytes);
+      }),
+    );
+  });
+});
+
+describe("parseIpv4", () => {
+  const valid: [string, number][] = [
+    ["0.0.0.0", 0],
+    ["255.255.255.255", 0xffffffff],
+    ["10.0.2.2", 0x0a000202],
+    ["192.168.1.0", 0xc0a80100],
+  ];
+  for (const [text, value] of valid) {
+    it(`parses "${text}" and formats it back`, () => {
+      assert.equal(parseIpv4(text), value);
+      assert.equal(formatIpv4(value), text);
+    });
+  }
+  const invalid = [
+    "",
+    "1.2.3",
+    "1.2.3.4.5",
+    "256.0.0.1",
+    "01.2.3.4",
+    "1.2.3.-4",
+    "1.2.3.4 ",
+    "a.b.c.d",
+    "1..2.3",
+    "+1.2.3.4",
+  ];
+  for (const text of invalid) {
+    it(`rejects "${text}"`, () => {
+      assert.throws(() => parseIpv4(text), { name: "SyntaxError", message: `Cannot parse IPv4 address "${text}"` });
+    });
+  }
+});
+
+describe("ipv4PrefixMask", () => {
+  const table: [number, string][] = [
+    [0, "0.0.0.0"],
+    [8, "255.0.0.0"],
+    [24, "255.255.255.0"],
+    [25, "255.255.255.128"],
+    [30, "255.255.255.252"],
+    [32, "255.255.255.255"],
+  ];
+  for (const [length, mask] of table) {
+    it(`maps /${length} to ${mask}`, () => assert.equal(formatIpv4(ipv4PrefixMask(length)), mask));
+  }
+  it("rejects lengths outside 0..32", () => {
+    assert.throws(() => ipv4PrefixMask(33), RangeError);
+    assert.throws(() => ipv4PrefixMask(-1), RangeError);
+    assert.throws(() => ipv4PrefixMask(1.5), RangeError);
+  });
+});
+
+describe("parseIpv4Cidr", () => {
+  it("parses a canonical prefix", () => {
+    assert.deepEqual(parseIpv4Cidr("10.17.0.0/16"), { address: 0x0a110000, prefixLength: 16 });
+  });
+  it("rejects host bits", () => {
+    assert.throws(() => parseIpv4Cidr("10.1.2.3/8"), {
+      message: 'Cannot use IPv4 CIDR "10.1.2.3/8": host bits are set',
+    });
+  });
+  for (const text of ["10.0.0.0", "10.0.0.0/33", "10.0.0.0/08", "10.0.0.0/"]) {
+    it(`rejects "${text}"`, () => assert.throws(() => parseIpv4Cidr(text), SyntaxError));
+  }
 });

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatMac, goMacErrorText, MacParseError, normalizeMac, parseMac, tryParseMac } from "../../src/api/mac.ts";
+import {
+  formatMac,
+  goMacErrorText,
+  MacParseError,
+  normalizeMac,
+  parseMac,
+  parseMac48,
+  tryParseMac,
+} from "../../src/api/mac.ts";
 
 // Go's net/mac_test.go parseMACTests, plus the examples of the Virtink reference §2.4.
 const parseMacTests: { in: string; out: number[] | undefined }[] = [
@@ -149,4 +157,32 @@ describe("tryParseMac and goMacErrorText (Virtink)", () => {
     assert.equal(goMacErrorText(""), "invalid MAC address");
     assert.throws(() => parseMac(""), { goError: "invalid MAC address" });
   });
+});
+
+describe("parseMac48", () => {
+  // From the RA code's former colon-only parser; the dash form is Go's and accepted now.
+  it("parses colon-separated hex in either case", () => {
+    assert.deepEqual(parseMac48("02:00:0A:bc:00:ff"), Uint8Array.from([2, 0, 10, 0xbc, 0, 0xff]));
+  });
+  for (const text of ["02:00:00:00:00", "2:0:0:0:0:0", "02:00:00:00:00:0g", ""]) {
+    it(`rejects "${text}"`, () => assert.throws(() => parseMac48(text), SyntaxError));
+  }
+});
+
+describe("parseMac48 (DHCPv4 client bindings)", () => {
+  it("accepts colon and dash forms and formats lowercase", () => {
+    assert.equal(formatMac(parseMac48("52:54:00:AB:cd:EF")), "52:54:00:ab:cd:ef");
+    assert.equal(formatMac(parseMac48("52-54-00-ab-cd-ef")), "52:54:00:ab:cd:ef");
+  });
+  for (const text of ["52:54:00:ab:cd", "52:54:00:ab:cd:ef:01", "5:54:00:ab:cd:ef", "zz:54:00:ab:cd:ef"]) {
+    it(`rejects "${text}"`, () => assert.throws(() => parseMac48(text), SyntaxError));
+  }
+});
+
+describe("parseMac48 beyond 48 bits", () => {
+  for (const text of ["02:00:5e:10:00:00:00:01", "0000.5e00.5301.0000"]) {
+    it(`rejects the Go-valid non-Ethernet MAC "${text}"`, () => assert.throws(() => parseMac48(text), MacParseError));
+  }
+  it("accepts the dotted form", () =>
+    assert.deepEqual(Array.from(parseMac48("0200.5e10.0001")), [2, 0, 0x5e, 0x10, 0, 1]));
 });

@@ -3,7 +3,10 @@
  * solicitations and schedules the periodic ones. Transport-free: the caller sends the ICMPv6 bytes with hop limit 255
  * from `sourceLinkLocal` and drops received solicitations whose hop limit is not 255 (RFC 4861 §6.1.1).
  */
-import { canonicalIpv6, formatIpv6, isUnspecified, linkLocalFromMac, parseIpv6, parseMac, stripZone } from "./ipv6.ts";
+
+import { canonicalIpv6, formatIpv6, parseIpv6, stripZone } from "../../api/ip.ts";
+import { parseMac48 } from "../../api/mac.ts";
+import { isUnspecified, linkLocalFromMac } from "./ipv6.ts";
 import { decodeRouterSolicitation, encodeRouterAdvertisement, NdDecodeError, type NdOption } from "./ndp.ts";
 
 /** RFC 4861 §10 router constants, in seconds or counts. */
@@ -103,7 +106,7 @@ export class RouterAdvertiser {
 
   /** Validates against RFC 4861 §6.2.1 limits; throws `RangeError` or `SyntaxError`. */
   constructor(config: RouterAdvertiserConfig) {
-    parseMac(config.sourceMac);
+    parseMac48(config.sourceMac);
     this.#source = canonicalIpv6(config.sourceLinkLocal);
     if (!this.#source.startsWith("fe80:")) {
       throw new RangeError(`Cannot advertise from "${config.sourceLinkLocal}": not a link-local address`);

@@ -2,8 +2,10 @@
  * ICMPv6 Router Solicitation and Router Advertisement codec (RFC 4861 §4.1, §4.2, §4.6) with the RDNSS and DNSSL
  * options of RFC 8106, and the ICMPv6 checksum (RFC 4443 §2.3) over the IPv6 pseudo-header (RFC 8200 §8.1).
  */
+
+import { formatIpv6, parseIpv6 } from "../../api/ip.ts";
+import { formatMac, parseMac48 } from "../../api/mac.ts";
 import { decodeDomainName, encodeDomainList } from "../v6/domain-names.ts";
-import { formatIpv6, formatMac, parseIpv6, parseMac } from "./ipv6.ts";
 
 /** ICMPv6 types of Neighbor Discovery messages handled here. */
 export const IcmpType = { RouterSolicitation: 133, RouterAdvertisement: 134 } as const;
@@ -140,7 +142,7 @@ export function encodeNdOption(option: NdOption): Uint8Array {
     case "source-link-layer-address":
     case "target-link-layer-address":
       type = option.kind === "source-link-layer-address" ? 1 : 2;
-      body = parseMac(option.mac);
+      body = parseMac48(option.mac);
       break;
     case "prefix-information": {
       type = NdOptionType.PrefixInformation;

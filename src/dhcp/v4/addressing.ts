@@ -14,7 +14,9 @@
  * 6. Otherwise (no address to give, ciaddr zero, e.g. a misbehaving INFORM): unicast to the request's source address
  *    when it is a real address, else broadcast.
  */
-import { formatIPv4, formatMac, parseIPv4 } from "./ip.ts";
+
+import { formatIpv4, parseIpv4 } from "../../api/ip.ts";
+import { formatMac } from "../../api/mac.ts";
 import { BROADCAST_FLAG } from "./packet.ts";
 
 /** UDP port of DHCP servers and relay agents. */
@@ -69,16 +71,16 @@ const broadcast: ReplyDestination = {
 /** Decides where a reply goes; see the module comment for the rules. */
 export function replyDestination(input: AddressingInput): ReplyDestination {
   if (input.giaddr !== 0) {
-    return { address: formatIPv4(input.giaddr), port: SERVER_PORT, broadcast: false, kind: ReplyRoute.Relay };
+    return { address: formatIpv4(input.giaddr), port: SERVER_PORT, broadcast: false, kind: ReplyRoute.Relay };
   }
   if (input.isNak) return broadcast;
   if (input.ciaddr !== 0) {
-    return { address: formatIPv4(input.ciaddr), port: CLIENT_PORT, broadcast: false, kind: ReplyRoute.Ciaddr };
+    return { address: formatIpv4(input.ciaddr), port: CLIENT_PORT, broadcast: false, kind: ReplyRoute.Ciaddr };
   }
   if ((input.flags & BROADCAST_FLAG) !== 0) return broadcast;
   if (input.yiaddr !== 0 && input.chaddr.length > 0) {
     return {
-      address: formatIPv4(input.yiaddr),
+      address: formatIpv4(input.yiaddr),
       port: CLIENT_PORT,
       broadcast: false,
       unicastMac: formatMac(input.chaddr),
@@ -87,7 +89,7 @@ export function replyDestination(input: AddressingInput): ReplyDestination {
   }
   const source = sourceIPv4(input.sourceAddress);
   if (source !== 0 && source !== 0xffffffff) {
-    return { address: formatIPv4(source), port: CLIENT_PORT, broadcast: false, kind: ReplyRoute.Source };
+    return { address: formatIpv4(source), port: CLIENT_PORT, broadcast: false, kind: ReplyRoute.Source };
   }
   return broadcast;
 }
@@ -96,7 +98,7 @@ function sourceIPv4(text: string): number {
   // Transports on dual-stack sockets report IPv4 peers as "::ffff:a.b.c.d".
   const plain = text.startsWith("::ffff:") ? text.slice(7) : text;
   try {
-    return parseIPv4(plain);
+    return parseIpv4(plain);
   } catch {
     return 0;
   }

@@ -1,17 +1,17 @@
+import {
+  formatIpv4,
+  formatIpv4Cidr,
+  type Ipv4Cidr,
+  ipv4PrefixMask,
+  parseIpv4,
+  parseIpv4Cidr,
+  readIpv4,
+  writeIpv4,
+} from "../../api/ip.ts";
 /**
  * DHCP option 121, Classless Static Route (RFC 3442): per route a mask width byte, the `ceil(width / 8)`
  * significant destination octets, then the 4 router octets (0.0.0.0 for an on-link route).
  */
-import {
-  formatIPv4,
-  formatIPv4Cidr,
-  type IPv4Cidr,
-  parseIPv4,
-  parseIPv4Cidr,
-  prefixToMask,
-  readIPv4,
-  writeIPv4,
-} from "./ip.ts";
 
 /** A route as configured: destination CIDR and gateway (absent or "0.0.0.0" means on-link). */
 export interface ClasslessRoute {
@@ -21,7 +21,7 @@ export interface ClasslessRoute {
 
 /** A decoded route with numeric fields. */
 export interface DecodedRoute {
-  readonly destination: IPv4Cidr;
+  readonly destination: Ipv4Cidr;
   readonly router: number;
 }
 
@@ -31,8 +31,8 @@ export interface DecodedRoute {
  */
 export function encodeClasslessRoutes(routes: readonly ClasslessRoute[]): Uint8Array {
   const parsed = routes.map((r) => ({
-    destination: parseIPv4Cidr(r.dst),
-    router: r.gateway === undefined || r.gateway === "" ? 0 : parseIPv4(r.gateway),
+    destination: parseIpv4Cidr(r.dst),
+    router: r.gateway === undefined || r.gateway === "" ? 0 : parseIpv4(r.gateway),
   }));
   const ordered = [
     ...parsed.filter((r) => r.destination.prefixLength !== 0),
@@ -45,7 +45,7 @@ export function encodeClasslessRoutes(routes: readonly ClasslessRoute[]): Uint8A
     const significant = Math.ceil(width / 8);
     for (let i = 0; i < significant; i++) out.push((destination.address >>> (24 - 8 * i)) & 0xff);
     const gw = new Uint8Array(4);
-    writeIPv4(gw, 0, router);
+    writeIpv4(gw, 0, router);
     out.push(...gw);
   }
   return Uint8Array.from(out);
@@ -64,11 +64,11 @@ export function decodeClasslessRoutes(value: Uint8Array): DecodedRoute[] {
     }
     const dest = new Uint8Array(4);
     dest.set(value.subarray(at + 1, at + 1 + significant));
-    const address = readIPv4(dest, 0);
-    if ((address & ~prefixToMask(width)) >>> 0 !== 0) {
+    const address = readIpv4(dest, 0);
+    if ((address & ~ipv4PrefixMask(width)) >>> 0 !== 0) {
       throw new SyntaxError(`Cannot decode classless route at offset ${at}: destination bits set beyond the width`);
     }
-    routes.push({ destination: { address, prefixLength: width }, router: readIPv4(value, at + 1 + significant) });
+    routes.push({ destination: { address, prefixLength: width }, router: readIpv4(value, at + 1 + significant) });
     at += 1 + significant + 4;
   }
   return routes;
@@ -76,5 +76,5 @@ export function decodeClasslessRoutes(value: Uint8Array): DecodedRoute[] {
 
 /** Renders decoded routes as `dst via gw` strings, handy for logs and tests. */
 export function describeRoutes(routes: readonly DecodedRoute[]): string[] {
-  return routes.map((r) => `${formatIPv4Cidr(r.destination)} via ${formatIPv4(r.router)}`);
+  return routes.map((r) => `${formatIpv4Cidr(r.destination)} via ${formatIpv4(r.router)}`);
 }

@@ -3,9 +3,11 @@
  * client can receive is encoded once, when the configuration is loaded, so a bad search domain or NTP server fails
  * at load time (KubeVirt's launcher panics in the same place) and `handle()` only copies bytes.
  */
+
+import { ipv4PrefixMask, parseIpv4, parseIpv4Cidr, writeIpv4 } from "../../api/ip.ts";
+import { formatMac, parseMac48 } from "../../api/mac.ts";
 import { encodeClasslessRoutes } from "./classless-routes.ts";
 import { encodeDomainSearch } from "./domain-search.ts";
-import { formatMac, parseIPv4, parseIPv4Cidr, parseMac, prefixToMask, writeIPv4 } from "./ip.ts";
 import { OptionCode, PRIVATE_OPTION_MAX, PRIVATE_OPTION_MIN } from "./options.ts";
 
 /** KubeVirt's "infinite" lease: 999 days. */
@@ -103,11 +105,11 @@ function ipv4List(values: readonly string[], describe: (v: string) => string): U
   values.forEach((v, i) => {
     let parsed: number;
     try {
-      parsed = parseIPv4(v);
+      parsed = parseIpv4(v);
     } catch (e) {
       throw new SyntaxError(describe(v), { cause: e });
     }
-    writeIPv4(out, i * 4, parsed);
+    writeIpv4(out, i * 4, parsed);
   });
   return out;
 }
@@ -120,8 +122,8 @@ function nonEmptyText(value: string, what: string): Uint8Array {
 
 /** Validates and encodes one binding; throws TypeError/RangeError/SyntaxError naming the bad value. */
 export function compileBinding(binding: Dhcp4ClientBinding): CompiledBinding {
-  const ip = parseIPv4(binding.ip);
-  const mask = prefixToMask(binding.prefixLength);
+  const ip = parseIpv4(binding.ip);
+  const mask = ipv4PrefixMask(binding.prefixLength);
   if (!Number.isInteger(binding.mtu) || binding.mtu < 68 || binding.mtu > 65535) {
     throw new RangeError(`Cannot use MTU "${binding.mtu}": must be an integer from 68 to 65535`);
   }
@@ -131,19 +133,19 @@ export function compileBinding(binding: Dhcp4ClientBinding): CompiledBinding {
   }
   const options = new Map<number, Uint8Array>();
   const m = new Uint8Array(4);
-  writeIPv4(m, 0, mask);
+  writeIpv4(m, 0, mask);
   options.set(OptionCode.SubnetMask, m);
   // RFC 3021: a /31 has no broadcast address, and a /32 has no peers to broadcast to.
   if (binding.prefixLength <= 30) {
     const b = new Uint8Array(4);
-    writeIPv4(b, 0, (ip | ~mask) >>> 0);
+    writeIpv4(b, 0, (ip | ~mask) >>> 0);
     options.set(OptionCode.BroadcastAddress, b);
   }
   let router: number | undefined;
   if (binding.router !== undefined && binding.router !== "") {
-    router = parseIPv4(binding.router);
+    router = parseIpv4(binding.router);
     const r = new Uint8Array(4);
-    writeIPv4(r, 0, router);
+    writeIpv4(r, 0, router);
     options.set(OptionCode.Router, r);
   }
   // An empty option 6 is not valid (RFC 2132 §3.8, minimum length 4); KubeVirt sends one, vmnet omits it.
@@ -167,7 +169,7 @@ export function compileBinding(binding: Dhcp4ClientBinding): CompiledBinding {
   if (binding.routes.length > 0) {
     const routes = [...binding.routes];
     // RFC 3442 §2: a client that receives option 121 ignores option 3, so the default route must be in 121 too.
-    const hasDefault = routes.some((r) => parseIPv4Cidr(r.dst).prefixLength === 0);
+    const hasDefault = routes.some((r) => parseIpv4Cidr(r.dst).prefixLength === 0);
     if (router !== undefined && !hasDefault) routes.push({ dst: "0.0.0.0/0", gateway: binding.router });
     options.set(OptionCode.ClasslessStaticRoute, encodeClasslessRoutes(routes));
   }
@@ -192,10 +194,10 @@ export function compileBinding(binding: Dhcp4ClientBinding): CompiledBinding {
   // Legacy PXE ROMs read the next server and boot file from the BOOTP header, not from options 66 and 67.
   let nextServer = 0;
   if (binding.tftpServerName !== undefined && IPV4_LITERAL.test(binding.tftpServerName)) {
-    nextServer = parseIPv4(binding.tftpServerName);
+    nextServer = parseIpv4(binding.tftpServerName);
   }
   const bootFile = options.get(OptionCode.BootfileName);
-  const mac = binding.mac === undefined ? undefined : formatMac(parseMac(binding.mac));
+  const mac = binding.mac === undefined ? undefined : formatMac(parseMac48(binding.mac));
   return {
     ...(mac === undefined ? {} : { mac }),
     ip,
@@ -218,7 +220,7 @@ export function compileConfig(config: Dhcp4ServerConfig): CompiledInterface[] {
       if (seenIfindex.has(iface.ifindex)) throw new RangeError(`Cannot serve ifindex "${iface.ifindex}" twice`);
       seenIfindex.add(iface.ifindex);
     }
-    const serverIdentifier = parseIPv4(iface.serverIdentifier);
+    const serverIdentifier = parseIpv4(iface.serverIdentifier);
     const anyClient = iface.anyClient === true;
     const clients = iface.clients.map(compileBinding);
     if (clients.length === 0) throw new RangeError(`Cannot serve interface "${name}" without a client binding`);

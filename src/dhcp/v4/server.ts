@@ -8,11 +8,13 @@
  * lease time (§4.3.5); RELEASE and DECLINE are recorded and counted; option 55 orders the reply; option 57 limits
  * its size; option 61 and option 82 are echoed (RFC 6842, RFC 3046).
  */
+
+import { formatIpv4, readIpv4, writeIpv4 } from "../../api/ip.ts";
+import { formatMac } from "../../api/mac.ts";
 import { type ReplyDestination, replyDestination } from "./addressing.ts";
 import type { Dhcp4ServerConfig } from "./config.ts";
 import { type CompiledBinding, type CompiledInterface, compileConfig, ESSENTIAL_OPTIONS } from "./config.ts";
 import { decodeDomainSearch } from "./domain-search.ts";
-import { formatIPv4, formatMac, readIPv4, writeIPv4 } from "./ip.ts";
 import { encodedOptionSize, MESSAGE_TYPE_NAMES, MessageType, OptionCode, type OptionValue } from "./options.ts";
 import {
   BootOp,
@@ -118,7 +120,7 @@ function newStats(): Dhcp4Stats {
 
 function u32(value: number): Uint8Array {
   const b = new Uint8Array(4);
-  writeIPv4(b, 0, value);
+  writeIpv4(b, 0, value);
   return b;
 }
 
@@ -217,11 +219,11 @@ export class Dhcp4Server implements Dhcp4Handler {
     const binding = iface.byMac.get(mac) ?? (iface.anyClient ? iface.clients[0] : undefined);
     if (binding === undefined) throw new Dropped(DropReason.UnknownClient, `MAC "${mac}" on "${iface.name}"`);
     const serverId = packet.options.values.get(OptionCode.ServerIdentifier);
-    if (serverId !== undefined && readIPv4(serverId, 0) !== iface.serverIdentifier) {
+    if (serverId !== undefined && readIpv4(serverId, 0) !== iface.serverIdentifier) {
       // SELECTING for another server's offer (RFC 2131 §4.3.2): our offer is void.
       const key = leaseKey(iface, mac);
       if (this.#leases.get(key)?.state === LeaseState.Offered) this.#leases.delete(key);
-      throw new Dropped(DropReason.OtherServer, `server identifier "${formatIPv4(readIPv4(serverId, 0))}"`);
+      throw new Dropped(DropReason.OtherServer, `server identifier "${formatIpv4(readIpv4(serverId, 0))}"`);
     }
     const clientIdBytes = packet.options.values.get(OptionCode.ClientIdentifier);
     const clientId = clientIdBytes === undefined ? undefined : hex(clientIdBytes);
@@ -257,7 +259,7 @@ export class Dhcp4Server implements Dhcp4Handler {
         this.#log("info", "Client released its DHCP lease", {
           mac,
           interface: iface.name,
-          ip: formatIPv4(packet.ciaddr),
+          ip: formatIpv4(packet.ciaddr),
         });
         return undefined;
       case MessageType.Decline: {
@@ -265,12 +267,12 @@ export class Dhcp4Server implements Dhcp4Handler {
         // and keeps offering it; an operator has to resolve the conflict.
         this.stats.declines += 1;
         const requested = packet.options.values.get(OptionCode.RequestedIpAddress);
-        const ip = requested === undefined ? binding.ip : readIPv4(requested, 0);
+        const ip = requested === undefined ? binding.ip : readIpv4(requested, 0);
         this.#record(iface, mac, clientId, ip, LeaseState.Declined);
         this.#log("warn", "Client declined its address: it is in use on the link", {
           mac,
           interface: iface.name,
-          ip: formatIPv4(ip),
+          ip: formatIpv4(ip),
         });
         return undefined;
       }
@@ -299,7 +301,7 @@ export class Dhcp4Server implements Dhcp4Handler {
       interfaceName: iface.name,
       mac,
       ...(clientId === undefined ? {} : { clientId }),
-      ip: formatIPv4(ip),
+      ip: formatIpv4(ip),
       state,
       updatedAt: now,
       ...(leaseSeconds === undefined ? {} : { expiresAt: now + leaseSeconds * 1000 }),
@@ -454,16 +456,16 @@ function validateClientOptions(packet: Dhcp4Packet): void {
 /** Returns why a REQUEST must be NAKed (RFC 2131 §4.3.2), or undefined to ACK it. */
 function wrongAddressInRequest(packet: Dhcp4Packet, binding: CompiledBinding, selecting: boolean): string | undefined {
   const requestedBytes = packet.options.values.get(OptionCode.RequestedIpAddress);
-  const requested = requestedBytes === undefined ? undefined : readIPv4(requestedBytes, 0);
-  const expected = formatIPv4(binding.ip);
+  const requested = requestedBytes === undefined ? undefined : readIpv4(requestedBytes, 0);
+  const expected = formatIpv4(binding.ip);
   if (selecting || requested !== undefined) {
     // SELECTING carries the offered address in option 50; INIT-REBOOT carries the remembered one there.
     const asked = requested ?? packet.ciaddr;
-    return asked === binding.ip ? undefined : `requested address "${formatIPv4(asked)}" is not "${expected}"`;
+    return asked === binding.ip ? undefined : `requested address "${formatIpv4(asked)}" is not "${expected}"`;
   }
   if (packet.ciaddr !== 0) {
     // RENEWING (unicast) and REBINDING (broadcast) both name the address in ciaddr.
-    return packet.ciaddr === binding.ip ? undefined : `address "${formatIPv4(packet.ciaddr)}" is not "${expected}"`;
+    return packet.ciaddr === binding.ip ? undefined : `address "${formatIpv4(packet.ciaddr)}" is not "${expected}"`;
   }
   // A REQUEST naming no address at all fits no RFC state; KubeVirt ACKs it with the fixed address, and so does vmnet.
   return undefined;

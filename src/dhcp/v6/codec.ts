@@ -2,7 +2,9 @@
  * DHCPv6 wire format (RFC 8415 §8 and §21): the client/server message header, options as TLVs, and the option bodies
  * the stateful server needs. Decoders are strict and throw `Dhcp6DecodeError` with a stable `reason`.
  */
-import { formatIpv6, parseIpv6, parseMac } from "../ra/ipv6.ts";
+
+import { formatIpv6, parseIpv6 } from "../../api/ip.ts";
+import { parseMac48 } from "../../api/mac.ts";
 import { decodeDomainList, encodeDomainList } from "./domain-names.ts";
 
 /** DHCPv6 message types (RFC 8415 §7.3). */
@@ -376,7 +378,7 @@ export function decodeDomainSearchList(data: Uint8Array): string[] {
 
 /** Encodes a DUID-LL (RFC 8415 §11.4) with hardware type 1 (Ethernet) for a MAC address. */
 export function encodeDuidLl(mac: string): Uint8Array {
-  const m = parseMac(mac);
+  const m = parseMac48(mac);
   const out = new Uint8Array(4 + m.length);
   out[1] = DuidType.Ll;
   out[3] = 1;

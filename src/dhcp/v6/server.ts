@@ -2,7 +2,9 @@
  * Stateful DHCPv6 server core (RFC 8415) for masquerade binding: one fixed guest address, DNS servers and search
  * domains. Transport-free: the caller hands in datagrams received on UDP port 547 of the bridge and sends the replies.
  */
-import { canonicalIpv6, parseMac, stripZone, tryParseIpv6 } from "../ra/ipv6.ts";
+
+import { canonicalIpv6, stripZone, tryParseIpv6 } from "../../api/ip.ts";
+import { parseMac48 } from "../../api/mac.ts";
 import {
   Dhcp6DecodeError,
   type Dhcp6Message,
@@ -212,7 +214,7 @@ export class Dhcp6Server {
 
   /** Validates the configuration; throws `SyntaxError` for bad addresses or names and `RangeError` for bad numbers. */
   constructor(config: Dhcp6ServerConfig, options: { readonly now?: () => number } = {}) {
-    parseMac(config.serverDuidMac);
+    parseMac48(config.serverDuidMac);
     for (const [name, v] of [
       ["preferredLifetime", config.preferredLifetime],
       ["validLifetime", config.validLifetime],

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { formatIpv6, formatMac } from "../../../src/dhcp/ra/ipv6.ts";
+import { formatIpv6 } from "../../../src/api/ip.ts";
+import { formatMac } from "../../../src/api/mac.ts";
 import type { NdOption } from "../../../src/dhcp/ra/ndp.ts";
 import {
   decodeNdOptions,

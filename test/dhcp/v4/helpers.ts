@@ -1,6 +1,8 @@
 /** Shared fixtures for the DHCPv4 tests: a bridge and a masquerade configuration and request builders. */
+
+import { formatIpv4, parseIpv4, readIpv4 } from "../../../src/api/ip.ts";
+import { parseMac48 } from "../../../src/api/mac.ts";
 import type { Dhcp4ClientBinding, Dhcp4ServerConfig } from "../../../src/dhcp/v4/config.ts";
-import { formatIPv4, parseIPv4, parseMac, readIPv4 } from "../../../src/dhcp/v4/ip.ts";
 import { OptionCode, type OptionValue } from "../../../src/dhcp/v4/options.ts";
 import { BootOp, type Dhcp4Packet, encodePacket } from "../../../src/dhcp/v4/packet.ts";
 
@@ -82,7 +84,7 @@ export interface RequestSpec {
 
 /** Builds a client request the way udhcpc lays one out (53, 61, 50, 54, 57, 55, then extras). */
 export function request(spec: RequestSpec): Uint8Array {
-  const mac = parseMac(spec.mac ?? GUEST_MAC);
+  const mac = parseMac48(spec.mac ?? GUEST_MAC);
   const options: OptionValue[] = [{ code: OptionCode.MessageType, value: Uint8Array.of(spec.type) }];
   options.push({ code: OptionCode.ClientIdentifier, value: Uint8Array.of(1, ...mac) });
   if (spec.requested) options.push({ code: OptionCode.RequestedIpAddress, value: ip4(spec.requested) });
@@ -100,8 +102,8 @@ export function request(spec: RequestSpec): Uint8Array {
       op: BootOp.Request,
       xid: spec.xid ?? 0x1234abcd,
       flags: spec.flags ?? 0,
-      ciaddr: spec.ciaddr ? parseIPv4(spec.ciaddr) : 0,
-      giaddr: spec.giaddr ? parseIPv4(spec.giaddr) : 0,
+      ciaddr: spec.ciaddr ? parseIpv4(spec.ciaddr) : 0,
+      giaddr: spec.giaddr ? parseIpv4(spec.giaddr) : 0,
       chaddr: mac,
     },
     options,
@@ -110,7 +112,7 @@ export function request(spec: RequestSpec): Uint8Array {
 
 /** The 4-byte big-endian form of an IPv4 address. */
 export function ip4(text: string): Uint8Array {
-  const v = parseIPv4(text);
+  const v = parseIpv4(text);
   return Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
 }
 
@@ -123,7 +125,7 @@ export function option(packet: Dhcp4Packet, code: number): Uint8Array {
 
 /** An option holding one IPv4 address, as text. */
 export function optionIPv4(packet: Dhcp4Packet, code: number): string {
-  return formatIPv4(readIPv4(option(packet, code), 0));
+  return formatIpv4(readIpv4(option(packet, code), 0));
 }
 
 /** Transport metadata for a datagram from an unconfigured client. */

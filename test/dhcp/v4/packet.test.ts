@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatMac, parseMac } from "../../../src/dhcp/v4/ip.ts";
+import { formatMac, parseMac48 } from "../../../src/api/mac.ts";
 import {
   DecodeFailure,
   decodePacket,
@@ -48,7 +48,7 @@ describe("decodePacket", () => {
 
 describe("encodePacket", () => {
   it("round-trips header fields and options and pads to the BOOTP minimum", () => {
-    const chaddr = parseMac("02:00:00:00:00:01");
+    const chaddr = parseMac48("02:00:00:00:00:01");
     const bytes = encodePacket(
       {
         op: 2,

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { formatIpv4 } from "../../../src/api/ip.ts";
+import { formatMac } from "../../../src/api/mac.ts";
 import type { Dhcp4ClientBinding, Dhcp4ServerConfig } from "../../../src/dhcp/v4/config.ts";
-import { formatIPv4, formatMac } from "../../../src/dhcp/v4/ip.ts";
 import { MessageType } from "../../../src/dhcp/v4/options.ts";
 import { decodePacket } from "../../../src/dhcp/v4/packet.ts";
 import { Dhcp4Server } from "../../../src/dhcp/v4/server.ts";
@@ -12,7 +13,7 @@ import { bridgeClient, fromUnconfigured, request } from "./helpers.ts";
 describe("Dhcp4Server volume", () => {
   const clients = 2000;
   const macOf = (i: number) => formatMac(Uint8Array.of(0x52, 0x54, 0, 0, i >> 8, i & 0xff));
-  const ipOf = (i: number) => formatIPv4(0x0af40000 + 10 + i);
+  const ipOf = (i: number) => formatIpv4(0x0af40000 + 10 + i);
   const bindings: Dhcp4ClientBinding[] = Array.from({ length: clients }, (_, i) => ({
     ...bridgeClient,
     mac: macOf(i),
@@ -31,7 +32,7 @@ describe("Dhcp4Server volume", () => {
       assert.equal(offer?.type, "offer");
       const offered = decodePacket(offer.reply);
       assert.equal(offered.xid, i);
-      assert.equal(formatIPv4(offered.yiaddr), ipOf(i));
+      assert.equal(formatIpv4(offered.yiaddr), ipOf(i));
       const ack = server.handle(
         request({ type: MessageType.Request, mac, xid: i, requested: ipOf(i), serverId: "169.254.75.10" }),
         fromUnconfigured,

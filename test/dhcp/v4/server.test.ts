@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { formatIpv4 } from "../../../src/api/ip.ts";
+import { formatMac } from "../../../src/api/mac.ts";
 import { decodeClasslessRoutes, describeRoutes } from "../../../src/dhcp/v4/classless-routes.ts";
 import { DEFAULT_LEASE_SECONDS, type Dhcp4ServerConfig } from "../../../src/dhcp/v4/config.ts";
 import { decodeDomainSearch } from "../../../src/dhcp/v4/domain-search.ts";
-import { formatIPv4, formatMac } from "../../../src/dhcp/v4/ip.ts";
 import { MessageType, OptionCode } from "../../../src/dhcp/v4/options.ts";
 import { decodePacket, MAGIC_COOKIE, MIN_REPLY_SIZE } from "../../../src/dhcp/v4/packet.ts";
 import { type Dhcp4Reply, Dhcp4Server, LeaseState } from "../../../src/dhcp/v4/server.ts";
@@ -51,10 +52,10 @@ describe("Dhcp4Server with busybox udhcpc's DISCOVER", () => {
     assert.equal(packet.xid, 0xb0c3e363);
     assert.equal(packet.secs, 0);
     assert.equal(packet.flags, 0);
-    assert.equal(formatIPv4(packet.ciaddr), "0.0.0.0");
-    assert.equal(formatIPv4(packet.yiaddr), "10.244.1.5");
-    assert.equal(formatIPv4(packet.siaddr), "0.0.0.0");
-    assert.equal(formatIPv4(packet.giaddr), "0.0.0.0");
+    assert.equal(formatIpv4(packet.ciaddr), "0.0.0.0");
+    assert.equal(formatIpv4(packet.yiaddr), "10.244.1.5");
+    assert.equal(formatIpv4(packet.siaddr), "0.0.0.0");
+    assert.equal(formatIpv4(packet.giaddr), "0.0.0.0");
     assert.equal(formatMac(packet.chaddr.subarray(0, 6)), GUEST_MAC);
     assert.ok(packet.chaddr.subarray(6).every((b) => b === 0));
     assert.ok(packet.sname.every((b) => b === 0));
@@ -127,8 +128,8 @@ describe("Dhcp4Server with busybox udhcpc's DISCOVER", () => {
     const p = decodePacket(ack.reply);
     assert.equal(ack.type, "ack");
     assert.deepEqual([...option(p, OptionCode.MessageType)], [MessageType.Ack]);
-    assert.equal(formatIPv4(p.yiaddr), "10.244.1.5");
-    assert.equal(formatIPv4(p.ciaddr), "0.0.0.0");
+    assert.equal(formatIpv4(p.yiaddr), "10.244.1.5");
+    assert.equal(formatIpv4(p.ciaddr), "0.0.0.0");
     assert.equal(p.xid, 0xb0c3e363);
     assert.equal(u32(option(p, OptionCode.LeaseTime)), DEFAULT_LEASE_SECONDS);
     assert.equal(ack.to.kind, "chaddr");
@@ -229,7 +230,7 @@ describe("Dhcp4Server REQUEST states (RFC 2131 §4.3.2)", () => {
       const p = decodePacket(reply.reply);
       assert.equal(reply.type, c.type);
       assert.equal(reply.to.address, c.to);
-      assert.equal(formatIPv4(p.ciaddr), c.ciaddr);
+      assert.equal(formatIpv4(p.ciaddr), c.ciaddr);
       if (c.type === "nak") {
         assert.deepEqual([...option(p, OptionCode.MessageType)], [MessageType.Nak]);
         assert.equal(p.yiaddr, 0);
@@ -241,7 +242,7 @@ describe("Dhcp4Server REQUEST states (RFC 2131 §4.3.2)", () => {
         }
         assert.equal(server.leases().length, 0);
       } else {
-        assert.equal(formatIPv4(p.yiaddr), "10.244.1.5");
+        assert.equal(formatIpv4(p.yiaddr), "10.244.1.5");
         assert.equal(server.leases()[0]?.state, LeaseState.Bound);
       }
       assert.equal(server.stats.sent[c.type], 1);
@@ -273,7 +274,7 @@ describe("Dhcp4Server INFORM, RELEASE and DECLINE", () => {
     const p = decodePacket(reply.reply);
     assert.equal(reply.type, "ack");
     assert.equal(p.yiaddr, 0);
-    assert.equal(formatIPv4(p.ciaddr), "10.244.1.5");
+    assert.equal(formatIpv4(p.ciaddr), "10.244.1.5");
     assert.equal(p.options.values.has(OptionCode.LeaseTime), false);
     assert.equal(optionIPv4(p, OptionCode.ServerIdentifier), "169.254.75.10");
     assert.deepEqual(p.options.order.slice(0, 5), [53, 54, 6, 15, 119]);
@@ -307,7 +308,7 @@ describe("Dhcp4Server INFORM, RELEASE and DECLINE", () => {
     assert.equal(server.leases()[0]?.state, LeaseState.Declined);
     assert.ok(logs.includes("warn: Client declined its address: it is in use on the link"));
     const offer = must(server.handle(request({ type: MessageType.Discover }), fromUnconfigured));
-    assert.equal(formatIPv4(decodePacket(offer.reply).yiaddr), "10.244.1.5");
+    assert.equal(formatIpv4(decodePacket(offer.reply).yiaddr), "10.244.1.5");
   });
 });
 
@@ -325,7 +326,7 @@ describe("Dhcp4Server client filtering", () => {
     for (const mac of ["02:00:00:00:00:01", "52:54:00:aa:bb:cc"]) {
       const offer = must(server.handle(request({ type: MessageType.Discover, mac, flags: 0x8000 }), fromUnconfigured));
       const p = decodePacket(offer.reply);
-      assert.equal(formatIPv4(p.yiaddr), "10.0.2.2");
+      assert.equal(formatIpv4(p.yiaddr), "10.0.2.2");
       assert.equal(optionIPv4(p, OptionCode.ServerIdentifier), "10.0.2.1");
       assert.equal(optionIPv4(p, OptionCode.BroadcastAddress), "10.0.2.255");
       // No routes configured: no option 121 at all, unlike Virtink's empty one.
@@ -349,8 +350,8 @@ describe("Dhcp4Server client filtering", () => {
     const server = new Dhcp4Server(config);
     const a = must(server.handle(request({ type: MessageType.Discover }), fromUnconfigured));
     const b = must(server.handle(request({ type: MessageType.Discover }), { ...fromUnconfigured, ifindex: 9 }));
-    assert.equal(formatIPv4(decodePacket(a.reply).yiaddr), "10.244.1.5");
-    assert.equal(formatIPv4(decodePacket(b.reply).yiaddr), "10.0.2.2");
+    assert.equal(formatIpv4(decodePacket(a.reply).yiaddr), "10.244.1.5");
+    assert.equal(formatIpv4(decodePacket(b.reply).yiaddr), "10.0.2.2");
   });
 });
 
@@ -400,7 +401,7 @@ describe("Dhcp4Server reply size and relays", () => {
     );
     const p = decodePacket(offer.reply);
     assert.deepEqual(offer.to, { address: "10.244.1.1", port: 67, broadcast: false, kind: "relay" });
-    assert.equal(formatIPv4(p.giaddr), "10.244.1.1");
+    assert.equal(formatIpv4(p.giaddr), "10.244.1.1");
     assert.deepEqual([...option(p, OptionCode.RelayAgentInformation)], [...agent.value]);
     assert.equal(p.options.order.at(-1), OptionCode.RelayAgentInformation);
   });
@@ -443,7 +444,7 @@ describe("Dhcp4Server configuration", () => {
   it("puts an IPv4 TFTP server into siaddr for legacy PXE ROMs, and a name only into option 66", () => {
     const byAddress = new Dhcp4Server(withClient({ tftpServerName: "10.0.0.7" }));
     const p = decodePacket(must(byAddress.handle(request({ type: MessageType.Discover }), fromUnconfigured)).reply);
-    assert.equal(formatIPv4(p.siaddr), "10.0.0.7");
+    assert.equal(formatIpv4(p.siaddr), "10.0.0.7");
     assert.equal(text.decode(option(p, OptionCode.TftpServerName)), "10.0.0.7");
     const nak = must(
       byAddress.handle(request({ type: MessageType.Request, requested: "10.0.0.99" }), fromUnconfigured),
@@ -479,9 +480,9 @@ describe("Dhcp4Server configuration", () => {
     const server = new Dhcp4Server(bridgeConfig);
     server.updateConfig(withClient({ ip: "10.244.1.9" }));
     const first = decodePacket(must(server.handle(request({ type: MessageType.Discover }), fromUnconfigured)).reply);
-    assert.equal(formatIPv4(first.yiaddr), "10.244.1.9");
+    assert.equal(formatIpv4(first.yiaddr), "10.244.1.9");
     assert.throws(() => server.updateConfig(withClient({ ip: "nope" })), SyntaxError);
     const second = decodePacket(must(server.handle(request({ type: MessageType.Discover }), fromUnconfigured)).reply);
-    assert.equal(formatIPv4(second.yiaddr), "10.244.1.9");
+    assert.equal(formatIpv4(second.yiaddr), "10.244.1.9");
   });
 });

@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { parseIpv6 } from "../../../src/api/ip.ts";
 import { masqueradeAdvertiserConfig, RouterAdvertiser } from "../../../src/dhcp/ra/advertiser.ts";
-import { parseIpv6 } from "../../../src/dhcp/ra/ipv6.ts";
 import { DEFAULT_LIFETIME, type Dhcp6ServerConfig } from "../../../src/dhcp/v6/server.ts";
 
 const run = promisify(execFile);
