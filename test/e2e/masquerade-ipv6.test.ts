@@ -1,5 +1,6 @@
 /**
- * Masquerade on dual-stack and IPv6-only pods, end to end: the guest gets fd10:0:2::2 by stateful DHCPv6, its default
+ * Masquerade on dual-stack and IPv6-only pods, end to end: the guest gets fd10:0:2::2 (or the address of a custom
+ * vmIPv6NetworkCIDR) by stateful DHCPv6, its default
  * route from vmnet's router advertisements and DNS servers and search domains from the pod's resolv.conf, all
  * automatically (ISC dhclient -6 and dhcpcd, each on both pods); a client pod reaches the guest at the pod's IPv6,
  * guest egress leaves with the pod's IPv6 (and IPv4) as source, and teardown restores both pods.
@@ -18,6 +19,7 @@ import {
   e2eSkipReason,
   execIn,
   exitOf,
+  type LoadedVm,
   loadVm,
   NETTOOL,
   netnsSnapshot,
@@ -36,6 +38,12 @@ const V6 = podNetwork({ name: "e2e-masq-v6", bridge: "cni6", ipv6: "fd00:10:246:
 
 interface Side {
   readonly key: string;
+  readonly dual: boolean;
+  readonly vm: LoadedVm;
+  /** The guest's planned IPv6 address and its gateway on the bridge; the IPv4 lease on dual-stack pods. */
+  readonly v6: string;
+  readonly gateway6: string;
+  readonly v4?: string;
   pod?: LabPod;
   client?: LabPod;
   guest?: string;
@@ -48,8 +56,13 @@ const ipOf = (pod: LabPod | undefined, v6: boolean): string =>
 
 describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
   const lab = new E2eLab();
-  const vm = loadVm("examples/dataplane/masquerade-all-ports.yaml");
-  const sides: Side[] = [{ key: "dual" }, { key: "v6" }];
+  const defaults = loadVm("examples/dataplane/masquerade-all-ports.yaml");
+  const custom = loadVm("examples/dataplane/masquerade-ipv6-cidr.yaml");
+  const sides: Side[] = [
+    { key: "dual", dual: true, vm: defaults, v6: "fd10:0:2::2", gateway6: "fd10:0:2::1", v4: "10.0.2.2/24" },
+    { key: "v6", dual: false, vm: defaults, v6: "fd10:0:2::2", gateway6: "fd10:0:2::1" },
+    { key: "cidr", dual: true, vm: custom, v6: "fd20:0:3::2", gateway6: "fd20:0:3::1", v4: "10.0.3.2/24" },
+  ];
   const side = (key: string): Required<Side> => {
     const s = sides.find((x) => x.key === key);
     assert.ok(s?.pod && s.client && s.guest && s.wired && s.cniMade !== undefined, `side "${key}" is wired`);
@@ -60,8 +73,8 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
     await lab.start();
     await Promise.all(
       sides.map(async (s) => {
-        const network = s.key === "dual" ? DUAL : V6;
-        const nameservers = s.key === "dual" ? ["10.96.0.10", "fd00:10:96::a"] : ["fd00:10:96::a"];
+        const network = s.dual ? DUAL : V6;
+        const nameservers = s.dual ? ["10.96.0.10", "fd00:10:96::a"] : ["fd00:10:96::a"];
         s.client = await lab.pod(`client-${s.key}`, { primary: network });
         s.pod = await lab.pod(`mq6-${s.key}`, {
           primary: network,
@@ -69,8 +82,8 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
         });
         s.cniMade = await netnsSnapshot(s.pod.netns);
         s.guest = await lab.guest(s.key);
-        const podIP = ipOf(s.pod, s.key === "v6");
-        s.wired = await lab.wire(s.pod, vm, { guests: { default: s.guest }, podIP });
+        const podIP = ipOf(s.pod, !s.dual);
+        s.wired = await lab.wire(s.pod, s.vm, { guests: { default: s.guest }, podIP });
       }),
     );
   });
@@ -79,21 +92,21 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
     await lab.cleanup();
   });
 
-  it("plans DHCPv6 and RA on the masquerade bridge of both pods, DHCPv4 only on the dual-stack one", () => {
+  it("plans DHCPv6 and RA on every masquerade bridge, DHCPv4 only on dual-stack pods, custom CIDRs honoured", () => {
     for (const s of sides) {
       const i = side(s.key).wired.plan.interfaces[0];
-      assert.equal(i?.dhcpv6?.clientAddress, "fd10:0:2::2", s.key);
+      assert.equal(i?.dhcpv6?.clientAddress, s.v6, s.key);
       assert.deepEqual(i?.dhcpv6?.dnsServers, ["fd00:10:96::a"], s.key);
       assert.deepEqual(i?.dhcpv6?.searchDomains, SEARCH, s.key);
       assert.equal(i?.ra?.sourceAddress, ROUTER, s.key);
-      assert.equal(i?.dhcpv4 !== undefined, s.key === "dual", s.key);
+      assert.equal(i?.dhcpv4?.client.ip, s.v4?.split("/")[0], s.key);
     }
   });
 
-  async function assertV6Lease(guest: string, resolv: string): Promise<void> {
+  async function assertV6Lease(s: Side, guest: string, resolv: string): Promise<void> {
     const global = (await addresses(guest, "eth0")).filter((a) => a.scope === "global").map((a) => a.cidr);
     assert.ok(
-      global.some((c) => c.startsWith("fd10:0:2::2/")),
+      global.some((c) => c.startsWith(`${s.v6}/`)),
       JSON.stringify(global),
     );
     assert.ok((await routes(guest, "-6", "eth0")).includes(`default via ${ROUTER}`));
@@ -101,7 +114,7 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
     assert.match(resolv, /^search default\.svc\.cluster\.local\.? svc\.cluster\.local\.? cluster\.local\.?$/m);
   }
 
-  async function dhclient6(guest: string, name: string): Promise<void> {
+  async function dhclient6(s: Side, guest: string, name: string): Promise<void> {
     const root = lab.clientRoot(name);
     const child = lab.spawnIn(
       guest,
@@ -110,18 +123,18 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
     try {
       const resolvPath = join(root.etc, "resolv.conf");
       await waitFor("dhclient -6 to configure", async () => {
-        const has = (await addresses(guest, "eth0")).some((a) => a.cidr.startsWith("fd10:0:2::2/"));
+        const has = (await addresses(guest, "eth0")).some((a) => a.cidr.startsWith(`${s.v6}/`));
         const r = await routes(guest, "-6", "eth0");
         return has && r.includes(`default via ${ROUTER}`) && readFileSync(resolvPath, "utf8") !== "" ? true : undefined;
       }).catch((e: unknown) => assert.fail(`${String(e)}; dhclient said:\n${child.out()}`));
-      await assertV6Lease(guest, readFileSync(resolvPath, "utf8"));
+      await assertV6Lease(s, guest, readFileSync(resolvPath, "utf8"));
     } finally {
       child.kill("SIGTERM");
       await exitOf(child);
     }
   }
 
-  async function dhcpcd(guest: string, name: string): Promise<void> {
+  async function dhcpcd(s: Side, guest: string, name: string): Promise<void> {
     const root = lab.clientRoot(name);
     writeFileSync(
       join(root.etc, "dhcpcd.conf"),
@@ -131,12 +144,12 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
     try {
       const resolvPath = join(root.etc, "resolv.conf");
       await waitFor("dhcpcd to configure", async () => {
-        const has = (await addresses(guest, "eth0")).some((a) => a.cidr.startsWith("fd10:0:2::2/"));
+        const has = (await addresses(guest, "eth0")).some((a) => a.cidr.startsWith(`${s.v6}/`));
         const resolv = readFileSync(resolvPath, "utf8");
         const r = await routes(guest, "-6", "eth0");
         return has && r.includes(`default via ${ROUTER}`) && resolv.includes("search") ? true : undefined;
       }).catch((e: unknown) => assert.fail(`${String(e)}; dhcpcd said:\n${child.out()}`));
-      await assertV6Lease(guest, readFileSync(resolvPath, "utf8"));
+      await assertV6Lease(s, guest, readFileSync(resolvPath, "utf8"));
     } finally {
       child.kill("SIGTERM");
       await exitOf(child);
@@ -147,25 +160,27 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
     await execIn(guest, "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "global");
   }
 
-  it("ISC dhclient -6: fd10:0:2::2, default route via the RA, DNS and search (dual-stack and IPv6-only)", async () => {
-    await Promise.all(sides.map((s) => dhclient6(side(s.key).guest, `dhclient6-${s.key}`)));
+  it("ISC dhclient -6: the planned address, default route via the RA, DNS and search", async () => {
+    await Promise.all(sides.map((s) => dhclient6(s, side(s.key).guest, `dhclient6-${s.key}`)));
   });
 
-  it("dhcpcd: fd10:0:2::2, default route via the RA, DNS and search (dual-stack and IPv6-only)", async () => {
+  it("dhcpcd: the planned address, default route via the RA, DNS and search", async () => {
     await Promise.all(
       sides.map(async (s) => {
         await reset(side(s.key).guest);
-        await dhcpcd(side(s.key).guest, `dhcpcd-${s.key}`);
+        await dhcpcd(s, side(s.key).guest, `dhcpcd-${s.key}`);
       }),
     );
   });
 
-  it("the dual-stack guest also leases 10.0.2.2/24 over DHCPv4", async () => {
-    const s = side("dual");
-    const lease = await lab.udhcpc(s.guest, "udhcpc-dual");
-    assert.equal(lease.code, 0, lease.log);
-    const v4 = (await addresses(s.guest, "eth0")).filter((a) => a.family === "inet").map((a) => a.cidr);
-    assert.deepEqual(v4, ["10.0.2.2/24"]);
+  it("dual-stack guests also lease their IPv4 address (10.0.2.2/24, or from vmNetworkCIDR) over DHCPv4", async () => {
+    for (const s of sides.filter((x) => x.dual)) {
+      const { guest } = side(s.key);
+      const lease = await lab.udhcpc(guest, `udhcpc-${s.key}`);
+      assert.equal(lease.code, 0, lease.log);
+      const v4 = (await addresses(guest, "eth0")).filter((a) => a.family === "inet").map((a) => a.cidr);
+      assert.deepEqual(v4, [s.v4], s.key);
+    }
   });
 
   it("a client pod reaches the guest at the pod's IPv6 (and IPv4 on the dual-stack pod)", async () => {
@@ -173,14 +188,14 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
       const { guest, client, pod } = side(s.key);
       await lab.serve(guest, { tcp: [80] });
       assert.equal(await connectFrom(client.netns, ipOf(pod, true), 80), "vm:80", s.key);
-      if (s.key === "dual") assert.equal(await connectFrom(client.netns, ipOf(pod, false), 80), "vm:80");
+      if (s.dual) assert.equal(await connectFrom(client.netns, ipOf(pod, false), 80), "vm:80", s.key);
     }
   });
 
   it("guest egress leaves with the pod's IPv6 (and IPv4) as source", async () => {
     for (const s of sides) {
       const { guest, client, pod } = side(s.key);
-      const families = s.key === "dual" ? [true, false] : [true];
+      const families = s.dual ? [true, false] : [true];
       for (const v6 of families) {
         const printer = await lab.peerPrinter(client.netns, 9000);
         await connectFrom(guest, ipOf(client, v6), 9000);
@@ -194,15 +209,15 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
       const { pod, guest, wired } = side(s.key);
       const plan = wired.plan.interfaces[0];
       assert.ok(plan?.antiSpoof !== undefined);
-      assert.deepEqual(plan.antiSpoof.ipv6, ["fd10:0:2::2"]);
+      assert.deepEqual(plan.antiSpoof.ipv6, [s.v6]);
       const tap = plan.guest.tapName.value;
       const capture = lab.spawnIn(pod.netns, ["tcpdump", "-n", "-l", "-A", "-i", "k6t-eth0", "udp port 9999"]);
       await waitFor("tcpdump to listen", () => (capture.out().includes("listening") ? true : undefined));
       const before = await antiSpoofCounters(pod.netns, tap);
       const send = (ip: string, marker: string) =>
-        execIn(guest, PYTHON, NETTOOL, "frame", "eth0", plan.guest.mac, ip, "fd10:0:2::1", marker);
-      await send("fd10:0:2::2", "GENUINE6");
-      await send("fd10:0:2::77", "FORGED6");
+        execIn(guest, PYTHON, NETTOOL, "frame", "eth0", plan.guest.mac, ip, s.gateway6, marker);
+      await send(s.v6, "GENUINE6");
+      await send(s.v6.replace(/2$/, "77"), "FORGED6");
       await waitFor("the genuine frame on the bridge", () => (capture.out().includes("GENUINE6") ? true : undefined));
       const after = await antiSpoofCounters(pod.netns, tap);
       await new Promise((r) => setTimeout(r, 300));
@@ -223,7 +238,7 @@ describe("masquerade on dual-stack and IPv6-only pods", { skip }, () => {
     }
   });
 
-  it("unwiring leaves both pods exactly as CNI made them", async () => {
+  it("unwiring leaves every pod exactly as CNI made it", async () => {
     for (const s of sides) {
       const w = side(s.key);
       await lab.unwire(w.wired);
