@@ -15,7 +15,7 @@
  * Not modelled: IPv6 link-local autoconfiguration, DAD, neighbour/ARP state, bridge MTU propagation, link-local
  * (`fe80::/64`) routes, routes removed with their preferred source address.
  */
-import { formatIpv6, parseIpv6 } from "./inet6.ts";
+import { formatIpv6, parseIpv6 } from "../api/ip.ts";
 import {
   type Address,
   type AddressFamily,
@@ -115,7 +115,7 @@ function intToV4(n: number): string {
 }
 
 function v6ToBig(ip: string): bigint {
-  return BigInt(`0x${parseIpv6(ip).toString("hex")}`);
+  return BigInt(`0x${Buffer.from(parseIpv6(ip)).toString("hex")}`);
 }
 
 function bigToV6(n: bigint): string {
