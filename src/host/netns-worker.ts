@@ -10,8 +10,8 @@ import dgram from "node:dgram";
 import { closeSync, openSync } from "node:fs";
 import { type ResourceLimits, Worker } from "node:worker_threads";
 import koffi from "koffi";
+import { formatIpv6, parseIpv6 } from "../api/ip.ts";
 import { assertNetnsName } from "./exec.ts";
-import { formatIpv6, parseIpv6 } from "./inet6.ts";
 import { assertInterfaceName } from "./netlink.ts";
 import { netnsPath } from "./netns.ts";
 
@@ -258,7 +258,7 @@ const MAX_READS_PER_TICK = 64;
 function sockaddrIn6(address: string, scopeId: number): Buffer {
   const sa = Buffer.alloc(SOCKADDR_IN6_LEN);
   sa.writeUInt16LE(AF_INET6, 0);
-  parseIpv6(address).copy(sa, 8);
+  sa.set(parseIpv6(address), 8);
   sa.writeUInt32LE(scopeId, 24);
   return sa;
 }
@@ -318,7 +318,7 @@ export class Icmpv6Socket {
       }
       for (const group of options.groups ?? []) {
         const mreq = Buffer.alloc(20);
-        parseIpv6(group).copy(mreq, 0);
+        mreq.set(parseIpv6(group), 0);
         mreq.writeInt32LE(ifindex, 16);
         check("setsockopt(IPV6_ADD_MEMBERSHIP)", c.setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mreq, 20));
       }
