@@ -4,11 +4,12 @@
  * else means TCG. The verdict is cached per host boot, kernel release and QEMU version.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
-import { DEFAULT_GUEST_CACHE_DIR, GUEST_READY_MARKER } from "../lab/guest-image.ts";
+import { DEFAULT_GUEST_CACHE_DIR, GUEST_READY_MARKER, guestCommandLine } from "../lab/guest-image.ts";
 
 const execFileAsync = promisify(execFile);
 
@@ -67,7 +68,7 @@ export async function probeAccel(options: ProbeAccelOptions): Promise<Accel> {
   }
   const verdict: CachedVerdict = { accel, bootId, kernel, qemuVersion, reason };
   await mkdir(cacheDir, { recursive: true });
-  const temp = `${cacheFile}.${process.pid}.tmp`;
+  const temp = `${cacheFile}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   await writeFile(temp, `${JSON.stringify(verdict, null, 2)}\n`);
   await rename(temp, cacheFile);
   return accel;
@@ -133,7 +134,7 @@ async function bootUntilReady(
     "-initrd",
     options.initrd,
     "-append",
-    "console=ttyS0 quiet panic=-1 vmnet.net=none",
+    guestCommandLine({ net: [] }),
   ];
   const child = spawn(qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";

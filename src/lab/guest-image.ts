@@ -34,6 +34,55 @@ export function guestLeaseMarker(ifname: string): string {
   return `vmnet-guest: lease ${ifname} `;
 }
 
+/** What the guest init runs on every ethernet NIC (kernel command line `vmnet.net=`). */
+export const GuestNetMode = {
+  Dhcp4: "dhcp4",
+  Dhcp6: "dhcp6",
+} as const;
+
+/** A guest network mode. */
+export type GuestNetMode = (typeof GuestNetMode)[keyof typeof GuestNetMode];
+
+/** Options of {@link guestCommandLine}. */
+export interface GuestCommandLineOptions {
+  /** Clients to run on every NIC; empty means none. Default DHCPv4 and DHCPv6 (with router advertisements). */
+  readonly net?: readonly GuestNetMode[];
+  /** Guest hostname; default "vmnet-guest". */
+  readonly hostname?: string;
+  /** TCP echo port; default 7. */
+  readonly echoPort?: number;
+  /** Serial console device; default ttyS0 (QEMU's first `-serial`). */
+  readonly console?: string;
+}
+
+const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** The kernel command line (`-append`) that boots the guest image with the given network setup. */
+export function guestCommandLine(options: GuestCommandLineOptions = {}): string {
+  const net = options.net ?? [GuestNetMode.Dhcp4, GuestNetMode.Dhcp6];
+  const args = [
+    `console=${options.console ?? "ttyS0"}`,
+    "quiet",
+    "panic=-1",
+    `vmnet.net=${net.length === 0 ? "none" : net.join(",")}`,
+  ];
+  if (options.hostname !== undefined) {
+    if (!HOSTNAME.test(options.hostname)) throw new RangeError(`Cannot use guest hostname "${options.hostname}"`);
+    args.push(`vmnet.hostname=${options.hostname}`);
+  }
+  if (options.echoPort !== undefined) {
+    if (
+      !Number.isInteger(options.echoPort) ||
+      options.echoPort < 1 ||
+      options.echoPort > 65535 ||
+      options.echoPort === 80
+    )
+      throw new RangeError(`Cannot use guest echo port "${options.echoPort}"`);
+    args.push(`vmnet.echo=${options.echoPort}`);
+  }
+  return args.join(" ");
+}
+
 /** Directory holding the init script and the helper scripts copied into the image. */
 export const GUEST_SOURCE_DIR = join(REPO_ROOT, "src", "lab", "guest");
 
@@ -232,7 +281,7 @@ async function imageEntries(kernelVersion: string, initScript: string): Promise<
   }
 
   for (const name of (await readdir(GUEST_SOURCE_DIR)).sort()) {
-    if (name === "init") continue;
+    if (name === "init" || name.endsWith(".md")) continue;
     addFile(`/usr/share/vmnet/${name}`, join(GUEST_SOURCE_DIR, name), 0o755);
   }
 

@@ -12,7 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Accel, accelArgs, probeAccel } from "../../src/hypervisor/accel.ts";
-import { buildGuestImage, GUEST_READY_MARKER, type GuestImage, guestLeaseMarker } from "../../src/lab/guest-image.ts";
+import {
+  buildGuestImage,
+  GUEST_READY_MARKER,
+  type GuestImage,
+  GuestNetMode,
+  guestCommandLine,
+  guestLeaseMarker,
+} from "../../src/lab/guest-image.ts";
 
 const QEMU = "qemu-system-x86_64";
 // About 10-20 s on an idle 2-core machine; generous because the machine is shared and TCG is CPU-bound.
@@ -57,7 +64,7 @@ function startGuest(
     "-initrd",
     image.initrd,
     "-append",
-    `console=ttyS0 quiet panic=-1 ${append}`,
+    append,
     ...extraArgs,
   ];
   // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's and kill() reaches it.
@@ -329,7 +336,7 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
   test("guest agent answers guest-ping and guest-network-get-interfaces over virtio-serial with -nic none", async () => {
     const dir = await mkdtemp(join(tmpdir(), "vmnt-boot-"));
     const socketPath = join(dir, "qga.sock");
-    const guest = startGuest(await image(), "vmnet.net=none vmnet.hostname=vmnt-qga", [
+    const guest = startGuest(await image(), guestCommandLine({ net: [], hostname: "vmnt-qga" }), [
       "-nic",
       "none",
       ...qgaArgs(socketPath),
@@ -366,7 +373,7 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
     const dir = await mkdtemp(join(tmpdir(), "vmnt-boot-"));
     const socketPath = join(dir, "qga.sock");
     const [httpPort, echoPort] = [await freePort(), await freePort()];
-    const guest = startGuest(await image(), "vmnet.net=dhcp4,dhcp6 vmnet.hostname=vmnt-nic", [
+    const guest = startGuest(await image(), guestCommandLine({ hostname: "vmnt-nic" }), [
       "-netdev",
       `user,id=n0,hostfwd=tcp:127.0.0.1:${httpPort}-:80,hostfwd=tcp:127.0.0.1:${echoPort}-:7`,
       "-device",
@@ -472,7 +479,7 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
       });
       guest = startGuest(
         await image(),
-        "vmnet.net=dhcp4",
+        guestCommandLine({ net: [GuestNetMode.Dhcp4] }),
         [...nicArgs, ...qgaArgs(socketPath)],
         ["ip", "netns", "exec", netns],
       );

@@ -16,6 +16,9 @@ import {
   extractVmlinux,
   GUEST_MODULES,
   GUEST_SOURCE_DIR,
+  type GuestCommandLineOptions,
+  GuestNetMode,
+  guestCommandLine,
   newestKernel,
   readModule,
   resolveModules,
@@ -146,6 +149,25 @@ test("cpioRecord writes the newc header, NUL-terminated name and 4-byte padding"
   // 110-byte header + "a\0" is 112, already aligned; "hi" is padded to 4.
   assert.equal(record.toString("latin1"), `${header}a\0hi\0\0`);
 });
+
+const commandLines: { name: string; options: GuestCommandLineOptions; expected: string | RegExp }[] = [
+  { name: "defaults", options: {}, expected: "console=ttyS0 quiet panic=-1 vmnet.net=dhcp4,dhcp6" },
+  { name: "no network", options: { net: [] }, expected: "console=ttyS0 quiet panic=-1 vmnet.net=none" },
+  {
+    name: "DHCPv4 only, hostname, echo port, console",
+    options: { net: [GuestNetMode.Dhcp4], hostname: "vm-1", echoPort: 7007, console: "hvc0" },
+    expected: "console=hvc0 quiet panic=-1 vmnet.net=dhcp4 vmnet.hostname=vm-1 vmnet.echo=7007",
+  },
+  { name: "a hostname with a space", options: { hostname: "a b" }, expected: /Cannot use guest hostname "a b"/ },
+  { name: "echo on the HTTP port", options: { echoPort: 80 }, expected: /Cannot use guest echo port "80"/ },
+  { name: "echo port out of range", options: { echoPort: 65536 }, expected: /Cannot use guest echo port "65536"/ },
+];
+for (const c of commandLines) {
+  test(`guestCommandLine: ${c.name}`, () => {
+    if (typeof c.expected === "string") assert.equal(guestCommandLine(c.options), c.expected);
+    else assert.throws(() => guestCommandLine(c.options), c.expected);
+  });
+}
 
 test("extractVmlinux rejects a file without the x86 boot header", async () => {
   await assert.rejects(extractVmlinux(Buffer.alloc(4096)), /Cannot find the x86 boot protocol header/);
@@ -318,6 +340,11 @@ describe("buildGuestImage", { skip: kernelSkip }, () => {
       assert.ok(entry(lib.slice(1)) !== undefined, `${lib} is in the image`);
     for (const name of ["udhcpc.script", "dhcpcd.script", "dhcpcd.conf", "http-page", "resolv-update"])
       assert.ok(entry(`usr/share/vmnet/${name}`) !== undefined, `${name} is in the image`);
+    assert.equal(
+      lines.some((l) => l.endsWith(".md")),
+      false,
+      "documentation stays out of the image",
+    );
 
     const modules = (await extract(image.initrd, "etc/vmnet/modules")).toString("utf8").trim().split("\n");
     const index = (name: string): number => modules.findIndex((m) => m.endsWith(`/${name}`));
