@@ -144,6 +144,12 @@ function field(text: string, name: string): number {
   return Number.parseFloat(m[1]);
 }
 
+/** A delay, NaN when perfdhcp has none to report (it prints "inf" or "n/a" when nothing was answered). */
+function delay(text: string, name: string): number {
+  const m = new RegExp(`^${name}: ([0-9.]+) ms`, "m").exec(text);
+  return m?.[1] === undefined ? Number.NaN : Number.parseFloat(m[1]);
+}
+
 function timestamps(text: string, title: string): number[] {
   const start = text.indexOf(`***Timestamps for packets: ${title}***`);
   if (start < 0) return [];
@@ -163,10 +169,10 @@ function exchange(text: string, title: string): PerfExchange {
     received: field(s, "received packets"),
     drops: field(s, "drops"),
     orphans: field(s, "orphans"),
-    minMs: field(s, "min delay"),
-    avgMs: field(s, "avg delay"),
-    maxMs: field(s, "max delay"),
-    stdMs: field(s, "std deviation"),
+    minMs: delay(s, "min delay"),
+    avgMs: delay(s, "avg delay"),
+    maxMs: delay(s, "max delay"),
+    stdMs: delay(s, "std deviation"),
     delaysMs: timestamps(text, title),
   };
 }
@@ -204,22 +210,22 @@ async function perfdhcp(res: Resources, guest: string, args: readonly string[], 
   return stdout;
 }
 
-/** Waits until one DORA exchange completes (the server is up), or throws after `ms`. */
+/** Waits until one DORA exchange completes (the server is up), or throws after `ms` with perfdhcp's last report. */
 async function waitForServer(res: Resources, guest: string, what: string, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
+  // A few exchanges over two seconds, and -W to wait for late replies: with a single exchange perfdhcp may exit
+  // before a slow OFFER (the first needs ARP) arrives, or before sending the REQUEST it calls for.
+  const probe = ["-R", "1", "-b", `mac=${CLIENT_MAC}`, "-r", "4", "-p", "2", "-W", "1000000"];
   for (;;) {
-    // -W: perfdhcp otherwise exits as soon as the one exchange is sent, before a reply that needs ARP first arrives.
-    const probe = ["-R", "1", "-b", `mac=${CLIENT_MAC}`, "-r", "1", "-n", "1", "-W", "2000000"];
-    const text = await perfdhcp(res, guest, probe, 10_000);
-    const report = (() => {
-      try {
-        return parsePerfdhcp(text);
-      } catch {
-        return undefined;
-      }
-    })();
-    if (report !== undefined && report.requestAck.received > 0) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not answer perfdhcp within ${ms} ms`);
+    let text = "";
+    try {
+      text = await perfdhcp(res, guest, probe, 10_000);
+      if (parsePerfdhcp(text).requestAck.received > 0) return;
+    } catch (e) {
+      text = `${text}\n${e instanceof Error ? e.message : String(e)}`;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not answer perfdhcp within ${ms} ms; perfdhcp said:\n${text}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -366,7 +372,12 @@ export async function runDhcpBench(options: DhcpBenchOptions): Promise<DhcpBench
   try {
     const v = await layout(res, "v");
     const k = await layout(res, "k");
-    const agent = new DhcpAgent();
+    const agent = new DhcpAgent({
+      onEvent: (e) => {
+        if (e.kind === "exited") out(`vmnet's DHCP worker exited: ${e.error.message}`);
+        if (e.kind === "warning") out(`vmnet's DHCP worker warns: ${e.message}`);
+      },
+    });
     res.onClose(() => agent.stopAll());
     await agent.start("bench-pod", v.pod, [{ dhcpv4: BENCH_DHCP_PLAN }]);
     keaLog = (await startKea(res, k.pod, options.keaThreads)).log;

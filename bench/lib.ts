@@ -121,10 +121,13 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The `q`-quantile (0..1) of `values` by linear interpolation between order statistics; NaN when empty. */
+/**
+ * The `q`-quantile (0..1) of the finite `values` by linear interpolation between order statistics; NaN when there
+ * are none (a run with nothing to measure reports NaN, which must not poison the others).
+ */
 export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);

@@ -134,6 +134,18 @@ describe("parsePerfdhcp", () => {
     );
   });
 
+  it("parsePerfdhcp gives NaN delays for an exchange nothing answered", () => {
+    const none = PERFDHCP_REPORT.replace(
+      /received packets: 5998[\s\S]*?collected packets: 0/,
+      "received packets: 0\ndrops: 5999\norphans: 0\n\nmin delay: inf ms\navg delay: min delay: n/a\navg delay: n/a\nmax delay: n/a\nstd deviation: n/a\ncollected packets: 0",
+    );
+    const r = parsePerfdhcp(none);
+    assert.equal(r.requestAck.received, 0);
+    assert.equal(r.requestAck.drops, 5999);
+    assert.ok(Number.isNaN(r.requestAck.minMs) && Number.isNaN(r.requestAck.avgMs) && Number.isNaN(r.requestAck.maxMs));
+    assert.equal(r.discoverOffer.avgMs, 3.035);
+  });
+
   it("parsePerfdhcp rejects output without a report", () => {
     assert.throws(() => parsePerfdhcp("Error: no such interface"), SyntaxError);
   });
@@ -180,6 +192,10 @@ describe("quantile", () => {
   }
   it("quantile of nothing is NaN", () => {
     assert.ok(Number.isNaN(quantile([], 0.5)));
+  });
+  it("quantile ignores NaN values", () => {
+    assert.equal(quantile([Number.NaN, 1, 3], 0.5), 2);
+    assert.ok(Number.isNaN(quantile([Number.NaN], 0.5)));
   });
 });
 
