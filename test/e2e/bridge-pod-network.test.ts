@@ -57,13 +57,22 @@ describe("bridge binding on the pod network (IPv4 CNI)", { skip }, () => {
   let podIp = "";
   let podMac = "";
   let iface: InterfacePlan;
+  // Virtink's bridge binding on the same pod network, wired alongside.
+  let vkPod: LabPod;
+  let vkGuest = "";
+  let vkWired: WiredPod;
+  let vkCniMade: unknown;
 
   before(async () => {
     await lab.start();
-    [vmPod, client] = await Promise.all([
+    [vmPod, client, vkPod] = await Promise.all([
       lab.pod("bridge-vm", { primary: CLUSTER, dns: DNS, hostname: "bridge-vm" }),
       lab.pod("client", { primary: CLUSTER }),
+      lab.pod("virtink-vm", { primary: CLUSTER, dns: DNS, hostname: "virtink-vm" }),
     ]);
+    vkCniMade = await netnsSnapshot(vkPod.netns);
+    vkGuest = await lab.guest("vk");
+    vkWired = await lab.wire(vkPod, loadVm("examples/virtink/pod-bridge.yaml"), { guests: { pod: vkGuest } });
     const eth0 = vmPod.attachments[0]?.result;
     podIp = eth0?.ips[0]?.address.split("/")[0] ?? "";
     podMac = eth0?.interfaces.find((i) => i.sandbox !== undefined)?.mac ?? "";
@@ -183,13 +192,44 @@ describe("bridge binding on the pod network (IPv4 CNI)", { skip }, () => {
 
   it("unwiring stops the agent and relay and leaves the pod namespace exactly as CNI made it", async () => {
     await lab.unwire(wired);
+    assert.ok(!lab.relays.has(vmPod.netns));
     assert.equal(lab.agent.status(wired.podId), undefined);
-    assert.equal(lab.relays.size, 0);
     assert.deepEqual(await netnsSnapshot(vmPod.netns), cniMade);
     assert.deepEqual(
       lab.events.filter((e) => e.kind !== "ready"),
       [],
     );
+  });
+
+  it("Virtink bridge: the guest leases the pod IP with its routes and DNS", async () => {
+    const vkIp = vkPod.attachments[0]?.result.ips[0]?.address.split("/")[0] ?? "";
+    const lease = await lab.udhcpc(vkGuest, "virtink");
+    assert.equal(lease.code, 0, lease.log);
+    assert.deepEqual(
+      (await addresses(vkGuest, "eth0")).filter((a) => a.family === "inet").map((a) => a.cidr),
+      [`${vkIp}/24`],
+    );
+    assert.ok((await routes(vkGuest, "-4", "eth0")).includes("default via 10.244.0.1"));
+    assert.match(readFileSync(lease.resolv, "utf8"), /^nameserver 10\.96\.0\.10$/m);
+  });
+
+  // Found by this test: Virtink's plan keeps the pod IP on the down stand-in `eth0` (as Virtink does) but sets no
+  // arp_ignore, so the pod's own kernel answers ARP for the pod IP on br-eth0 with the bridge's MAC and the client's
+  // packets end in the pod's stack (which has no route back). Setting net.ipv4.conf.all.arp_ignore=1 in the pod, as
+  // KubeVirt's bridge plan does, makes this test pass (checked by hand).
+  it("Virtink bridge: the client pod pings the guest at the pod IP", {
+    todo: "src/plan/bridge.ts: the Virtink bridge plan needs net.ipv4.conf.all.arp_ignore=1 like KubeVirt's",
+  }, async () => {
+    const vkIp = vkPod.attachments[0]?.result.ips[0]?.address.split("/")[0] ?? "";
+    const ping = await tryIn(client.netns, "busybox", "ping", "-c", "2", "-W", "2", vkIp);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+  });
+
+  it("Virtink bridge: unwiring leaves the pod exactly as CNI made it", async () => {
+    await lab.unwire(vkWired);
+    assert.deepEqual(await netnsSnapshot(vkPod.netns), vkCniMade);
+    assert.deepEqual(lab.agent.pods(), []);
+    assert.equal(lab.relays.size, 0);
   });
 
   it("permitBridgeInterfaceOnPodNetwork: false refuses this VM", () => {
