@@ -11,6 +11,8 @@ import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { masqueradeDhcp6Config } from "../../src/dhcp/v6/server.ts";
 import { Accel, accelArgs, probeAccel } from "../../src/hypervisor/accel.ts";
 import {
   buildGuestImage,
@@ -22,6 +24,7 @@ import {
 } from "../../src/lab/guest-image.ts";
 
 const QEMU = "qemu-system-x86_64";
+const DHCP6_HARNESS = fileURLToPath(new URL("../dhcp/v6/udp-harness.ts", import.meta.url));
 // About 10-20 s on an idle 2-core machine; generous because the machine is shared and TCG is CPU-bound.
 const BOOT_TIMEOUT_MS = 120_000;
 
@@ -420,13 +423,14 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
     }
   });
 
-  test("every NIC model gets a lease, named in PCI order; udhcpd's MTU, routes (121), DNS and search apply", {
+  test("every NIC model gets a lease, named in PCI order; udhcpd's MTU, routes (121), DNS and search and a DHCPv6 lease apply", {
     skip: netnsSkipReason(),
   }, async () => {
     const netns = `vmnt-${randomBytes(5).toString("hex")}`;
     const dir = await mkdtemp(join(tmpdir(), "vmnt-boot-"));
     const socketPath = join(dir, "qga.sock");
     let udhcpd: ChildProcess | undefined;
+    let dhcp6: ChildProcess | undefined;
     let guest: Guest | undefined;
     let qga: RawQga | undefined;
     try {
@@ -437,6 +441,8 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
       ipn("link", "set", "lo", "up");
       ipn("tuntap", "add", "dev", "tap0", "mode", "tap");
       ipn("addr", "add", "192.168.77.1/24", "dev", "tap0");
+      // The DHCPv6 server answers from tap0's link-local address; skip DAD so it exists as soon as QEMU attaches.
+      execFileSync("ip", ["netns", "exec", netns, "sysctl", "-qw", "net.ipv6.conf.tap0.accept_dad=0"]);
       ipn("link", "set", "tap0", "up");
       const conf = join(dir, "udhcpd.conf");
       await writeFile(
@@ -461,6 +467,39 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
       );
       await writeFile(join(dir, "udhcpd.leases"), "");
       udhcpd = spawn("ip", ["netns", "exec", netns, "busybox", "udhcpd", "-f", conf], { stdio: "ignore" });
+      // The project's DHCPv6 server core behind the DHCPv6 tests' UDP harness, with KubeVirt's masquerade settings.
+      const dhcp6Config = masqueradeDhcp6Config({
+        bridgeMac: "02:00:00:00:00:00",
+        guestAddress: "fd10:0:2::2",
+        dns: ["fd10::53"],
+        searchDomains: ["v6.vmnet.test"],
+      });
+      dhcp6 = spawn(
+        "ip",
+        [
+          "netns",
+          "exec",
+          netns,
+          process.execPath,
+          "--import",
+          "tsx",
+          DHCP6_HARNESS,
+          "tap0",
+          JSON.stringify(dhcp6Config),
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let dhcp6Output = "";
+      const dhcp6Ready = new Promise<void>((resolve, reject) => {
+        dhcp6?.stdout?.on("data", (chunk: Buffer) => {
+          dhcp6Output += chunk.toString();
+          if (dhcp6Output.includes("ready")) resolve();
+        });
+        dhcp6?.stderr?.on("data", (chunk: Buffer) => {
+          dhcp6Output += chunk.toString();
+        });
+        dhcp6?.on("exit", () => reject(new Error(`The DHCPv6 harness exited: ${dhcp6Output}`)));
+      });
 
       const models = [
         { device: "virtio-net-pci", driver: "virtio_net" },
@@ -479,7 +518,7 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
       });
       guest = startGuest(
         await image(),
-        guestCommandLine({ net: [GuestNetMode.Dhcp4] }),
+        guestCommandLine({ net: [GuestNetMode.Dhcp4, GuestNetMode.Dhcp6] }),
         [...nicArgs, ...qgaArgs(socketPath)],
         ["ip", "netns", "exec", netns],
       );
@@ -519,10 +558,25 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
       assert.match(resolv, /^search( \S+)*( vmnet\.test| a\.vmnet\.test| b\.vmnet\.test){3}/m);
       assert.match(resolv, /^nameserver 192\.168\.77\.53$/m);
       assert.match(resolv, /^nameserver 10\.0\.3\.3$/m);
+
+      // dhcpcd solicits at once (ia_na in its config) with no router advertisement on the tap.
+      await dhcp6Ready;
+      assert.equal(await guest.waitFor("vmnet-guest: lease6 eth0 ", 60_000), "vmnet-guest: lease6 eth0 fd10:0:2::2");
+      const lease6: unknown = JSON.parse(await qga.readFile("/run/vmnet/eth0.dhcp6.json"));
+      assert.deepEqual(pick(lease6, ["addresses", "dns", "search"]), {
+        addresses: ["fd10:0:2::2"],
+        dns: ["fd10::53"],
+        search: ["v6.vmnet.test"],
+      });
+      const resolv6 = await qga.readFile("/etc/resolv.conf");
+      assert.match(resolv6, /^nameserver fd10::53$/m);
+      assert.match(resolv6, /^search .* v6\.vmnet\.test/m);
+      assert.match(await qga.exec("/sbin/ip", ["-6", "addr", "show", "dev", "eth0"]), /inet6 fd10:0:2::2\/128 /);
     } finally {
       qga?.close();
       await guest?.kill();
       udhcpd?.kill("SIGKILL");
+      dhcp6?.kill("SIGKILL");
       spawnSync("ip", ["netns", "delete", netns]);
       await rm(dir, { recursive: true, force: true });
     }
