@@ -5,7 +5,7 @@
 
 import { formatIpv6, parseIpv6 } from "../../api/ip.ts";
 import { formatMac, parseMac48 } from "../../api/mac.ts";
-import { decodeDomainName, encodeDomainList } from "../v6/domain-names.ts";
+import { decodeDnsName, encodeDnsNames } from "../dns-name.ts";
 
 /** ICMPv6 types of Neighbor Discovery messages handled here. */
 export const IcmpType = { RouterSolicitation: 133, RouterAdvertisement: 134 } as const;
@@ -174,7 +174,7 @@ export function encodeNdOption(option: NdOption): Uint8Array {
     case "dnssl": {
       type = NdOptionType.Dnssl;
       if (option.domains.length === 0) throw new RangeError("Cannot encode a DNSSL option without domains");
-      const names = encodeDomainList(option.domains);
+      const names = encodeDnsNames(option.domains);
       body = new Uint8Array(6 + names.length);
       new DataView(body.buffer).setUint32(2, u32(option.lifetime, "DNSSL lifetime"));
       body.set(names, 6);
@@ -281,7 +281,7 @@ function decodeOption(type: number, units: number, body: Uint8Array): NdOption {
       try {
         // Names run until a zero byte where a name would start; the rest must be zero padding (RFC 8106 §5.2).
         while (at < body.length && body[at] !== 0) {
-          const { name, next } = decodeDomainName(body, at);
+          const { name, next } = decodeDnsName(body, at);
           domains.push(name);
           at = next;
         }

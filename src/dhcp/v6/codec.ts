@@ -5,7 +5,7 @@
 
 import { formatIpv6, parseIpv6 } from "../../api/ip.ts";
 import { parseMac48 } from "../../api/mac.ts";
-import { decodeDomainList, encodeDomainList } from "./domain-names.ts";
+import { decodeDnsNames, encodeDnsNames } from "../dns-name.ts";
 
 /** DHCPv6 message types (RFC 8415 §7.3). */
 export const MessageType = {
@@ -364,13 +364,13 @@ export function decodeAddressList(code: number, data: Uint8Array): string[] {
 
 /** Encodes the Domain Search List body (option 24, RFC 3646 §4): uncompressed names (RFC 8415 §10). */
 export function encodeDomainSearchList(names: readonly string[]): Uint8Array {
-  return encodeDomainList(names);
+  return encodeDnsNames(names);
 }
 
 /** Decodes the Domain Search List body. */
 export function decodeDomainSearchList(data: Uint8Array): string[] {
   try {
-    return decodeDomainList(data);
+    return decodeDnsNames(data);
   } catch (e) {
     throw new Dhcp6DecodeError(Dhcp6DecodeReason.BadDomain, "Cannot decode domain search list", { cause: e });
   }
