@@ -164,9 +164,27 @@ export async function buildGuestImage(options: GuestImageOptions = {}): Promise<
     await mkdir(cacheDir, { recursive: true });
     await writeAtomically(initrd, await gzipAsync(await writeCpio(entries), { level: 6 }));
     built = true;
+    await pruneCache(cacheDir, initrd);
   }
   const kernel = (await kernelHasPvh(kernelVersion)) ? await cachedVmlinux(bzImage, kernelVersion, cacheDir) : bzImage;
   return { kernel, bzImage, initrd, hash, kernelVersion, built };
+}
+
+/** Age after which superseded initrds and abandoned temp files are removed from the cache. */
+export const GUEST_CACHE_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Removes initrds other than `keep` and temp files that have not been written for a day. Recent ones stay: another
+ * checkout or test may be booting them right now.
+ */
+async function pruneCache(cacheDir: string, keep: string): Promise<void> {
+  const cutoff = Date.now() - GUEST_CACHE_MAX_AGE_MS;
+  for (const name of await readdir(cacheDir)) {
+    const path = join(cacheDir, name);
+    if (path === keep || !(name.startsWith("initrd-") || name.endsWith(".tmp"))) continue;
+    const s = await stat(path).catch(() => undefined);
+    if (s !== undefined && s.mtimeMs < cutoff) await rm(path, { force: true });
+  }
 }
 
 /** Concurrent builders each write their own temp file; rename(2) is atomic, and they all produce identical bytes. */
@@ -290,6 +308,12 @@ async function imageEntries(kernelVersion: string, initScript: string): Promise<
     addFile(`/lib/modules/${kernelVersion}/${rel}`, `/lib/modules/${kernelVersion}/${rel}`, 0o644);
   addData("/etc/vmnet/modules", modules.map((rel) => `/lib/modules/${kernelVersion}/${rel}\n`).join(""), 0o644);
 
+  await access(QEMU_GA, fsConstants.X_OK).catch((cause: unknown) => {
+    throw new Error(`Cannot find the guest agent "${QEMU_GA}" (Debian package qemu-guest-agent)`, { cause });
+  });
+  await access(BUSYBOX, fsConstants.X_OK).catch((cause: unknown) => {
+    throw new Error(`Cannot find "${BUSYBOX}" (Debian package busybox-static)`, { cause });
+  });
   const binaries = [QEMU_GA];
   if (await exists(DHCPCD)) binaries.push(DHCPCD);
   const libraries = new Set<string>();

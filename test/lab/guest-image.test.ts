@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -14,6 +14,7 @@ import {
   buildGuestImage,
   cpioRecord,
   extractVmlinux,
+  GUEST_CACHE_MAX_AGE_MS,
   GUEST_MODULES,
   GUEST_SOURCE_DIR,
   type GuestCommandLineOptions,
@@ -310,6 +311,23 @@ describe("buildGuestImage", { skip: kernelSkip }, () => {
     assert.equal(third.built, true);
     assert.notEqual(third.hash, first.hash);
     assert.match((await extract(third.initrd, "init")).toString("utf8"), /# changed\n$/);
+  });
+
+  test("buildGuestImage prunes initrds and temp files older than a day, keeping recent ones", async () => {
+    await mkdir(cacheDir, { recursive: true });
+    const old = new Date(Date.now() - GUEST_CACHE_MAX_AGE_MS - 60_000);
+    const stale = ["initrd-0.0.0-stale.cpio.gz", "initrd-x.cpio.gz.1.ab.tmp"];
+    for (const name of [...stale, "initrd-0.0.0-recent.cpio.gz", "unrelated-file"]) {
+      await writeFile(join(cacheDir, name), "");
+      if (stale.includes(name) || name === "unrelated-file") await utimes(join(cacheDir, name), old, old);
+    }
+    const image = await buildGuestImage({ cacheDir, initScript: await variant("prune") });
+    assert.equal(image.built, true);
+    const files = await readdir(cacheDir);
+    for (const name of stale) assert.equal(files.includes(name), false, `${name} is pruned`);
+    for (const name of ["initrd-0.0.0-recent.cpio.gz", "unrelated-file"])
+      assert.equal(files.includes(name), true, `${name} stays`);
+    for (const name of ["initrd-0.0.0-recent.cpio.gz", "unrelated-file"]) await rm(join(cacheDir, name));
   });
 
   test("buildGuestImage packs init, busybox applets, qemu-ga with its libraries and ordered modules", async () => {
