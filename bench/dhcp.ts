@@ -67,6 +67,15 @@ export const BENCH_DHCP_PLAN: Dhcpv4Plan = {
   options: { ntpServers: [], privateOptions: [] },
 };
 
+/** The network of `ip`/`prefix` in CIDR form, e.g. `10.0.2.0/24` for 10.0.2.2 and 24. */
+export function networkOf(ip: string, prefix: number): string {
+  const value = ip.split(".").reduce((acc, octet) => acc * 256 + Number.parseInt(octet, 10), 0);
+  const size = 2 ** (32 - prefix);
+  const network = Math.floor(value / size) * size;
+  const octets = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256);
+  return `${octets.join(".")}/${prefix}`;
+}
+
 /**
  * kea-dhcp4's configuration for the same client: the reservation, and every option vmnet sends with `always-send`
  * (vmnet sends all configured options, as KubeVirt does; Kea by default only requested ones). No pool: the
@@ -88,7 +97,7 @@ export function keaConfig(plan: Dhcpv4Plan, threads: number): unknown {
       subnet4: [
         {
           id: 1,
-          subnet: `${c.ip.split(".").slice(0, 3).join(".")}.0/${c.prefix}`,
+          subnet: networkOf(c.ip, c.prefix),
           interface: plan.serverInterface.value,
           "option-data": [
             ...(c.router === undefined ? [] : [option("routers", c.router)]),

@@ -375,16 +375,15 @@ function compare(what: string, a: Snapshot, b: Snapshot, fullRuleset: boolean): 
 // ---- the run -------------------------------------------------------------------------------------------------------
 
 async function runCase(res: Resources, c: SetupCase, options: SetupBenchOptions): Promise<SetupResult> {
+  const dir = await res.tempDir(c.name);
   const p: BenchPod = {
     pod: await res.netns("pod"),
     node: await res.netns("node"),
-    dir: await res.tempDir(c.name),
-    stateDir: "",
+    dir,
+    stateDir: join(dir, "state"),
     c,
     restore: [],
   };
-  const stateDir = join(p.dir, "state");
-  Object.assign(p, { stateDir });
   await writeFile(join(p.dir, "resolv.conf"), RESOLV);
   await writeFile(join(p.dir, "hostname"), "benchvm-pod\n");
   try {
@@ -454,8 +453,7 @@ async function runCase(res: Resources, c: SetupCase, options: SetupBenchOptions)
       perRule,
       perRuleCapped,
       breakdown: breakdownOf(timed),
-      // The floor: sh, ip -batch, ip netns exec (exec'ing sh), nft.
-      processes: { vmnet: vmnetProcesses, floor: plan4(refPlan), perRule: base.perRuleProcesses },
+      processes: { vmnet: vmnetProcesses, floor: floorProcesses(refPlan), perRule: base.perRuleProcesses },
     };
   } finally {
     await res.deleteNetns(p.pod);
@@ -463,7 +461,8 @@ async function runCase(res: Resources, c: SetupCase, options: SetupBenchOptions)
   }
 }
 
-function plan4(plan: NetworkPlan): number {
+/** The floor's processes: sh, ip -batch, ip netns exec (which execs sh), and nft when there are rules. */
+function floorProcesses(plan: NetworkPlan): number {
   return plan.nft.tables.length > 0 ? 4 : 3;
 }
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { BENCH_DHCP_PLAN, bestRate, keaConfig, type PerfReport, parsePerfdhcp } from "../../bench/dhcp.ts";
+import { BENCH_DHCP_PLAN, bestRate, keaConfig, networkOf, type PerfReport, parsePerfdhcp } from "../../bench/dhcp.ts";
 import { missingPrerequisite, quantile } from "../../bench/lib.ts";
 import { expandSetRefs, perRuleNftCommands } from "../../bench/setup.ts";
 import { listNetns } from "../../src/host/netns.ts";
@@ -176,6 +176,21 @@ describe("keaConfig", () => {
     assert.equal(subnet?.["option-data"].length, 5);
     assert.ok(subnet?.["option-data"].every((o) => o["always-send"]));
   });
+});
+
+describe("networkOf", () => {
+  const cases = [
+    { ip: "10.0.2.2", prefix: 24, want: "10.0.2.0/24" },
+    { ip: "10.0.2.2", prefix: 30, want: "10.0.2.0/30" },
+    { ip: "192.168.77.200", prefix: 20, want: "192.168.64.0/20" },
+    { ip: "255.255.255.255", prefix: 32, want: "255.255.255.255/32" },
+    { ip: "10.1.2.3", prefix: 0, want: "0.0.0.0/0" },
+  ];
+  for (const c of cases) {
+    it(`networkOf ${c.ip}/${c.prefix} is ${c.want}`, () => {
+      assert.equal(networkOf(c.ip, c.prefix), c.want);
+    });
+  }
 });
 
 describe("quantile", () => {
