@@ -19,15 +19,10 @@ export function validateSearchDomains(domains: readonly string[]): void {
   }
   // KubeVirt limits the uncompressed encoding to one option's worth of bytes; vmnet keeps the same acceptance set
   // even though it compresses and could split a longer list per RFC 3396.
-  const uncompressed = domains.reduce((sum, d) => sum + labelsOf(d).reduce((s, l) => s + 1 + l.length, 1), 0);
+  const uncompressed = encodeDnsNames(domains, { allowRoot: true }).length;
   if (uncompressed > MAX_SEARCH_LIST_LENGTH) {
     throw new RangeError(`Search domains length exceeded allowable size: was ${uncompressed} long`);
   }
-}
-
-function labelsOf(domain: string): string[] {
-  const trimmed = domain.endsWith(".") ? domain.slice(0, -1) : domain;
-  return trimmed === "" ? [] : trimmed.split(".");
 }
 
 /** Encodes a search list with compression pointers (option 119 value); the list is validated first. */

@@ -24,6 +24,13 @@ describe("encodeDomainSearch", () => {
     assert.deepEqual([...encoded.slice(27)], [0xc0, 8, 0xc0, 12]);
     assert.deepEqual(decodeDomainSearch(encoded), list);
   });
+  it("encodes the root name KubeVirt's pattern admits as a single zero byte", () => {
+    assert.deepEqual(
+      [...encodeDomainSearch(["", "cluster.local"])],
+      [0, 7, ...ascii("cluster"), 5, ...ascii("local"), 0],
+    );
+    assert.deepEqual(decodeDomainSearch(Uint8Array.of(0)), [""]);
+  });
   it("round-trips through a long list split per RFC 3396", () => {
     const list = Array.from({ length: 9 }, (_, i) => `team${i}.example${i}.org`);
     const encoded = encodeDomainSearch(list);
