@@ -1,9 +1,9 @@
 /**
  * The project-built guest: a Debian kernel from /boot (booted as its uncompressed vmlinux through PVH when it can be)
- * plus a gzip'd newc initramfs assembled here from packages
- * installed on the host (busybox-static, the NIC and virtio-serial kernel modules, qemu-guest-agent and its shared
- * libraries, dhcpcd for DHCPv6 when present) and the scripts in src/lab/guest/. The image is cached under a hash of
- * every input, so a second build with nothing changed only stats files.
+ * plus a gzip'd newc initramfs assembled here from packages installed on the host (busybox-static, the NIC and
+ * virtio-serial kernel modules, qemu-guest-agent and its shared libraries, dhcpcd for DHCPv6 when present) and the
+ * scripts in src/lab/guest/ (see its README.md). The image is cached under a hash of every input, so a second build
+ * with nothing changed only stats files.
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
