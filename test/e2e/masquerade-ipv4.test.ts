@@ -7,10 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { LabPod } from "../../src/lab/pod.ts";
 import type { InterfacePlan } from "../../src/plan/plan.ts";
-import type { WiredPod } from "../../src/runtime/wire.ts";
+import { type WiredPod, WireError, WireStep, wirePod } from "../../src/runtime/wire.ts";
 import {
   addresses,
   antiSpoofCounters,
@@ -193,6 +194,37 @@ describe("masquerade on IPv4 pods", { skip }, () => {
     assert.doesNotMatch(capture.out(), /FORGED-MAC|FORGED-IP/);
     assert.equal((after[0] ?? 0) - (before[0] ?? 0), 1, `source MAC rule counted one drop: ${before} -> ${after}`);
     assert.equal((after[1] ?? 0) - (before[1] ?? 0), 1, `source IP rule counted one drop: ${before} -> ${after}`);
+  });
+
+  it("a wirePod failing after apply (the guest cannot attach) rolls the real pod back to its CNI state", async () => {
+    const v = byKey("virtink");
+    await lab.unwire(v.wired);
+    let tapSeen = "";
+    const error = await wirePod(v.vm.model, {
+      netns: v.pod.netns,
+      podDir: v.pod.dir,
+      config: v.vm.config,
+      stateDir: join(lab.dir, "state"),
+      podKey: v.pod.uid,
+      agent: lab.agent,
+      attachGuest: async (plan) => {
+        // The plan is applied at this point: its tap exists in the pod.
+        const tap = plan.interfaces[0]?.guest.tapName.value ?? "";
+        tapSeen = JSON.parse(await execIn(v.pod.netns, "ip", "-json", "link", "show", "dev", tap))[0]?.ifname;
+        throw new Error("injected attach failure");
+      },
+    }).then(
+      () => assert.fail("wirePod should fail"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof WireError);
+    assert.equal(error.step, WireStep.Attach);
+    assert.equal((error.cause as Error).message, "injected attach failure");
+    assert.equal(tapSeen, planOf(v).guest.tapName.value);
+    assert.deepEqual(error.rollbackErrors, []);
+    assert.deepEqual(await netnsSnapshot(v.pod.netns), v.cniMade);
+    assert.equal(lab.agent.status(v.pod.uid), undefined);
+    v.wired = await lab.wire(v.pod, v.vm, { guests: { [v.vm.model.interfaces[0]?.name ?? ""]: v.guest } });
   });
 
   it("a DISCOVER sent from the node into the pods' cluster-facing eth0 gets no answer", async () => {
