@@ -210,6 +210,15 @@ describe("netns worker: sockets bound to one interface of a pod namespace", { sk
     const ra = await g.waitFor((e) => e.event === "icmp" && e.id === "host");
     assert.ok(ra.event === "icmp" && ra.type === 134 && ra.source.startsWith("fe80::"), JSON.stringify(ra));
   });
+
+  it("a failing ICMPv6 read is reported at once through onError, not at close()", async () => {
+    const [p] = peers();
+    await p.call({ op: "icmpOpen", id: "doomed", ifname: "br0", types: [133] });
+    await p.call({ op: "icmpBreak", id: "doomed" });
+    const failed = await p.waitFor((e) => e.event === "icmpError" && e.id === "doomed", 2000);
+    // EBADF: the fd was closed behind the socket's back.
+    assert.match(failed.event === "icmpError" ? failed.message : "", /"recvfrom" failed with errno 9/);
+  });
 });
 
 describe("Icmpv6Socket: polled without libuv's thread pool", { skip: kernelSkipReason() }, () => {
