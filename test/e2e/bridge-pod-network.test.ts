@@ -102,6 +102,7 @@ describe("bridge binding on the pod network (IPv4 CNI)", { skip }, () => {
     assert.equal(iface.guest.mac, podMac);
     assert.equal(iface.dhcpv4?.serverInterface.value, "k6t-eth0");
     assert.equal(iface.dhcpv4?.client.ip, podIp);
+    assert.equal(iface.antiSpoof, undefined, "anti-spoofing is off by default for the bridge binding");
   });
 
   it("udhcpc gets the pod IP, prefix, default and classless routes, MTU, DNS, search and hostname", async () => {

@@ -173,7 +173,7 @@ describe("masquerade on IPv4 pods", { skip }, () => {
     }
   });
 
-  it("anti-spoofing drops frames with a forged source MAC or IP while genuine frames pass", async () => {
+  it("anti-spoofing drops frames with a forged source MAC, IP or ARP sender IP while genuine frames pass", async () => {
     const v = byKey("ports");
     const plan = planOf(v);
     const tap = plan.guest.tapName.value;
@@ -186,6 +186,7 @@ describe("masquerade on IPv4 pods", { skip }, () => {
     await send(plan.guest.mac, "10.0.2.2", "GENUINE-FRAME");
     await send("02:de:ad:be:ef:01", "10.0.2.2", "FORGED-MAC");
     await send(plan.guest.mac, "10.0.2.77", "FORGED-IP");
+    await execIn(v.guest, PYTHON, NETTOOL, "arp", "eth0", plan.guest.mac, "10.0.2.77", v.gateway);
     await waitFor("the genuine frame on the bridge", () =>
       capture.out().includes("GENUINE-FRAME") ? true : undefined,
     );
@@ -194,6 +195,11 @@ describe("masquerade on IPv4 pods", { skip }, () => {
     assert.doesNotMatch(capture.out(), /FORGED-MAC|FORGED-IP/);
     assert.equal((after[0] ?? 0) - (before[0] ?? 0), 1, `source MAC rule counted one drop: ${before} -> ${after}`);
     assert.equal((after[1] ?? 0) - (before[1] ?? 0), 1, `source IP rule counted one drop: ${before} -> ${after}`);
+    // Rules 2 and 3 are ARP's sender MAC and sender IP: the ARP request claiming 10.0.2.77 is the one drop there.
+    assert.equal((after[2] ?? 0) - (before[2] ?? 0), 0, `ARP sender MAC rule: ${before} -> ${after}`);
+    assert.equal((after[3] ?? 0) - (before[3] ?? 0), 1, `ARP sender IP rule counted one drop: ${before} -> ${after}`);
+    const neighbours = await execIn(v.pod.netns, "ip", "neigh", "show", "dev", "k6t-eth0");
+    assert.doesNotMatch(neighbours, /10\.0\.2\.77/);
   });
 
   it("a wirePod failing after apply (the guest cannot attach) rolls the real pod back to its CNI state", async () => {

@@ -4,6 +4,7 @@ serve [--tcp P,P] [--udp P,P]   answer "vm:<port>" on TCP and "vm-udp:<port>" on
 connect HOST PORT [--udp]       print the answer, or "refused" / "timeout"
 peer PORT                       accept one TCP connection (both families), print the peer address, exit
 frame IFACE SRC_MAC SRC_IP DST_IP PAYLOAD   send one raw IPv4/UDP (or IPv6/UDP) frame to port 9999 with any source
+arp IFACE SRC_MAC SENDER_IP TARGET_IP   send one broadcast ARP request with any sender address
 discover IFACE CHADDR           broadcast 3 raw DHCPDISCOVERs for CHADDR, print how many BOOTREPLYs came back
 solicit6 IFACE                  send a DHCPv6 Information-request to ff02::1:2, print "answered" or "silent"
 """
@@ -124,6 +125,16 @@ def frame(args):
     s.send(eth + packet)
 
 
+def arp(args):
+    iface, src_mac, sender_ip, target_ip = args
+    mac = bytes.fromhex(src_mac.replace(":", ""))
+    body = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + socket.inet_aton(sender_ip) + bytes(6)
+    body += socket.inet_aton(target_ip)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    s.send(b"\xff" * 6 + mac + b"\x08\x06" + body)
+
+
 def discover(args):
     import time
 
@@ -166,4 +177,4 @@ def solicit6(args):
         print("silent")
 
 
-{"serve": serve, "connect": connect, "peer": peer, "frame": frame, "discover": discover, "solicit6": solicit6}[sys.argv[1]](sys.argv[2:])
+{"serve": serve, "connect": connect, "peer": peer, "frame": frame, "arp": arp, "discover": discover, "solicit6": solicit6}[sys.argv[1]](sys.argv[2:])
