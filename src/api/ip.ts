@@ -9,7 +9,8 @@
  *
  * Addresses are 16 bytes, IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`), as in Go. For address arithmetic (the
  * planner's network + n, masks, containment) the same parsers also yield {@link IpAddr} / {@link IpPrefix}, an
- * integer with the family as written. The one IP text codec of the project: src/plan and the Virtink admitter use it.
+ * integer with the family as written. The wire codecs (src/dhcp) and the socket shims (src/host) take the same text
+ * rules in byte and integer shapes from the end of this file. The one IP text codec of the project.
  */
 
 /** Raised by {@link parseCidr} and {@link parseCidrSloppy}; the message is Go's `ParseError` text. */
