@@ -5,7 +5,7 @@
  * a DISCOVER from the node side into the pod's cluster-facing NIC gets no answer; teardown restores the pod.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { admitVm } from "../../src/admission/admit.ts";
@@ -194,6 +194,7 @@ describe("bridge binding on the pod network (IPv4 CNI)", { skip }, () => {
   it("unwiring stops the agent and relay and leaves the pod namespace exactly as CNI made it", async () => {
     await lab.unwire(wired);
     assert.ok(!lab.relays.has(vmPod.netns));
+    assert.equal(existsSync(join(lab.dir, "state", `${wired.podId}.json`)), false, "the pod's state record is gone");
     assert.equal(lab.agent.status(wired.podId), undefined);
     assert.deepEqual(await netnsSnapshot(vmPod.netns), cniMade);
     assert.deepEqual(
