@@ -2,6 +2,7 @@
  * The `vmnet` command: dispatches to one module per command and maps failures to exit codes (0 allowed, 1 denied,
  * 2 unreadable input or bad usage). Errors are one clear line on stderr, never a stack trace.
  */
+import { runAgentCommand } from "./agent.ts";
 import { UsageError } from "./args.ts";
 import { runDefault } from "./default.ts";
 import { InputError } from "./input.ts";
@@ -30,6 +31,7 @@ Exit codes: 0 allowed, 1 denied (or defaulting refused), 2 unreadable input or b
 `;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  agent: runAgentCommand,
   validate: runValidate,
   default: runDefault,
 };
