@@ -313,6 +313,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
         routes: r.routes,
         dnsServers: ctx.dns.nameserversV4,
         searchDomains: ctx.dns.search,
+        mtu: link.mtu,
         leaseSeconds: INFINITE_LEASE_SECONDS,
       },
       options: { ntpServers: [], privateOptions: [] },
@@ -331,7 +332,9 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
     podInterface: L,
     podIPs: pod4 ? [pod4.address] : [],
     links,
-    sysctls: [],
+    // As for KubeVirt's bridge: the stand-in holding the pod IP must not make the pod answer ARP for it on the bridge,
+    // or peers would send the guest's traffic to the pod's own stack.
+    sysctls: pod4 ? [{ key: "net.ipv4.conf.all.arp_ignore", value: "1" }] : [],
     ...(dhcpv4 ? { dhcpv4 } : {}),
     ...(antiSpoof ? { antiSpoof } : {}),
     // Virtink ignores the spec MAC here: the guest takes the uplink's original MAC.

@@ -427,6 +427,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
         routes: [],
         dnsServers: ctx.dns.nameserversV4,
         searchDomains: ctx.dns.search,
+        mtu: link.mtu,
         leaseSeconds: INFINITE_LEASE_SECONDS,
       },
       options: { ntpServers: [], privateOptions: [] },

@@ -87,8 +87,11 @@ export interface Dhcpv4Client {
   readonly domainName?: string;
   /** Option 12: the pod hostname. */
   readonly hostname?: string;
-  /** Option 26. */
-  readonly mtu?: number;
+  /**
+   * Option 26: the pod link's MTU. Virtink's dnsmasq sends none (it relies on virtio's device MTU); vmnet always sends
+   * it, so a guest whose driver ignores the device MTU does not assume 1500 on a smaller pod network.
+   */
+  readonly mtu: number;
   readonly leaseSeconds: number;
 }
 

@@ -6,13 +6,7 @@
  */
 import type { ResourceLimits, Worker } from "node:worker_threads";
 import { startNetnsWorker } from "../../host/netns-worker.ts";
-import {
-  type DhcpInterfacePlan,
-  type ServedInterface,
-  type ServedInterfacesOptions,
-  servedInterfaces,
-  validateServed,
-} from "./config.ts";
+import { type DhcpInterfacePlan, type ServedInterface, servedInterfaces, validateServed } from "./config.ts";
 import type { PodStats, PodWorkerData, WorkerEvent, WorkerRequest, WorkerResponse } from "./messages.ts";
 
 /** Restart backoff: `initialMs` doubled per consecutive failure up to `maxMs`; a worker up `resetAfterMs` resets it. */
@@ -45,7 +39,7 @@ export type DhcpAgentEvent =
   | { readonly kind: "warning"; readonly podId: string; readonly message: string; readonly ifname?: string };
 
 /** Options of {@link DhcpAgent}. */
-export interface DhcpAgentOptions extends ServedInterfacesOptions {
+export interface DhcpAgentOptions {
   readonly onEvent?: (event: DhcpAgentEvent) => void;
   readonly backoff?: BackoffOptions;
   readonly resourceLimits?: ResourceLimits;
@@ -237,8 +231,7 @@ export class DhcpAgent {
   }
 
   #served(interfaces: readonly DhcpInterfacePlan[]): ServedInterface[] {
-    const fallbackMtu = this.#options.fallbackMtu;
-    const served = servedInterfaces(interfaces, fallbackMtu === undefined ? {} : { fallbackMtu });
+    const served = servedInterfaces(interfaces);
     validateServed(served);
     return served;
   }

@@ -5,8 +5,6 @@
  * survives `postMessage` (the plan holds `InterfaceName` objects, which a structured clone strips of their class).
  *
  * Where the plan and the cores disagree in shape, this file is the one place that adapts:
- * - Dhcpv4Client.mtu is optional (Virtink sends no option 26) but Dhcp4ClientBinding.mtu is required: `fallbackMtu`
- *   (default 1500) fills the gap, so a Virtink guest does get option 26.
  * - Dhcpv4Client carries both `prefix` and `subnetMask`; they must agree.
  * - Dhcpv4Client.routes uses `destination`/`gateway`, the core `dst`/`gateway`; names and `prefix`/`prefixLength`,
  *   `dnsServers`/`dns`, `filterClientMac`/`anyClient` (inverted) are renamed here.
@@ -33,12 +31,6 @@ export interface ServedInterface {
   readonly ra?: RouterAdvertiserConfig;
 }
 
-/** Options of {@link servedInterfaces}. */
-export interface ServedInterfacesOptions {
-  /** Option 26 when the plan has no MTU (Virtink plans); default 1500. */
-  readonly fallbackMtu?: number;
-}
-
 function netmask(prefix: number): string {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) {
     throw new RangeError(`Cannot use IPv4 prefix length "${prefix}": expected an integer from 0 to 32`);
@@ -48,7 +40,7 @@ function netmask(prefix: number): string {
 }
 
 /** The DHCPv4 core's binding for the plan's single client. */
-export function dhcp4Binding(plan: Dhcpv4Plan, options: ServedInterfacesOptions = {}): Dhcp4ClientBinding {
+export function dhcp4Binding(plan: Dhcpv4Plan): Dhcp4ClientBinding {
   const c = plan.client;
   const mask = netmask(c.prefix);
   if (c.subnetMask !== mask) {
@@ -65,7 +57,7 @@ export function dhcp4Binding(plan: Dhcpv4Plan, options: ServedInterfacesOptions 
     searchDomains: c.searchDomains,
     ...(c.domainName === undefined ? {} : { domainName: c.domainName }),
     ...(c.hostname === undefined ? {} : { hostname: c.hostname }),
-    mtu: c.mtu ?? options.fallbackMtu ?? 1500,
+    mtu: c.mtu,
     leaseSeconds: c.leaseSeconds,
     ntpServers: o.ntpServers,
     ...(o.tftpServerName === undefined ? {} : { tftpServerName: o.tftpServerName }),
@@ -146,10 +138,7 @@ interface Group {
  * interface configuration (they must agree on server identifier and MAC filtering); a second DHCPv6 server or
  * advertiser on one device is refused. Interfaces without any plan contribute nothing.
  */
-export function servedInterfaces(
-  plans: readonly DhcpInterfacePlan[],
-  options: ServedInterfacesOptions = {},
-): ServedInterface[] {
+export function servedInterfaces(plans: readonly DhcpInterfacePlan[]): ServedInterface[] {
   const groups = new Map<string, Group>();
   const group = (ifname: string): Group => {
     let g = groups.get(ifname);
@@ -163,7 +152,7 @@ export function servedInterfaces(
     if (plan.dhcpv4 !== undefined) {
       const ifname = plan.dhcpv4.serverInterface.value;
       const g = group(ifname);
-      const binding = dhcp4Binding(plan.dhcpv4, options);
+      const binding = dhcp4Binding(plan.dhcpv4);
       const anyClient = !plan.dhcpv4.filterClientMac;
       if (g.v4 === undefined) {
         g.v4 = {
