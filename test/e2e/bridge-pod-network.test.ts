@@ -215,13 +215,9 @@ describe("bridge binding on the pod network (IPv4 CNI)", { skip }, () => {
     assert.match(readFileSync(lease.resolv, "utf8"), /^nameserver 10\.96\.0\.10$/m);
   });
 
-  // Found by this test: Virtink's plan keeps the pod IP on the down stand-in `eth0` (as Virtink does) but sets no
-  // arp_ignore, so the pod's own kernel answers ARP for the pod IP on br-eth0 with the bridge's MAC and the client's
-  // packets end in the pod's stack (which has no route back). Setting net.ipv4.conf.all.arp_ignore=1 in the pod, as
-  // KubeVirt's bridge plan does, makes this test pass (checked by hand).
-  it("Virtink bridge: the client pod pings the guest at the pod IP", {
-    todo: "src/plan/bridge.ts: the Virtink bridge plan needs net.ipv4.conf.all.arp_ignore=1 like KubeVirt's",
-  }, async () => {
+  // Found by this test: without arp_ignore the pod's own kernel answered ARP for the pod IP (held on the down
+  // stand-in) on br-eth0 with the bridge's MAC, and the client's packets ended in the pod's stack.
+  it("Virtink bridge: the client pod pings the guest at the pod IP", async () => {
     const vkIp = vkPod.attachments[0]?.result.ips[0]?.address.split("/")[0] ?? "";
     const ping = await tryIn(client.netns, "busybox", "ping", "-c", "2", "-W", "2", vkIp);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
