@@ -3,12 +3,13 @@
  * so the binding modules depend on plan.ts for types only.
  */
 
+import { createHash } from "node:crypto";
 import { Family, parseIpAddr } from "../api/ip.ts";
-import type { InterfaceSpec, VmNetworkModel } from "../api/model.ts";
+import type { InterfaceSpec, NetworkSpec, VmNetworkModel } from "../api/model.ts";
 import { LinkState } from "../api/model.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
 import type { InterfaceName } from "./namescheme.ts";
-import type { BindingContext, Dhcpv4ExtraOptions, GuestNicPlan, TapSpec } from "./plan.ts";
+import type { BindingContext, Dhcpv4ExtraOptions, GuestNicPlan, PlanNad, TapSpec } from "./plan.ts";
 import type { PodLink } from "./pod-facts.ts";
 
 /** KubeVirt's (and vmnet's) DHCP lease: 999 days. */
@@ -104,4 +105,39 @@ export function longestDomain(search: readonly string[]): string | undefined {
   let best: string | undefined;
   for (const d of search) if (best === undefined || d.length > best.length) best = d;
   return best;
+}
+
+/** The namespace and name of a Multus `networkName` (`<nad>` or `<namespace>/<nad>`), as virt-controller splits it. */
+export function multusNadKey(model: VmNetworkModel, networkName: string): { namespace: string; name: string } {
+  const slash = networkName.indexOf("/");
+  return slash < 0
+    ? { namespace: model.namespace, name: networkName }
+    : { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
+}
+
+/** The NAD a Multus network names, if the planner was given it; undefined for pod networks. */
+export function nadOf(ctx: BindingContext, network: NetworkSpec): PlanNad | undefined {
+  if (network.source.kind !== "multus") return undefined;
+  const key = multusNadKey(ctx.model, network.source.networkName);
+  return ctx.options.nads?.find((n) => n.namespace === key.namespace && n.name === key.name);
+}
+
+/**
+ * A stable, locally administered unicast MAC for a seed (`02` bit set, multicast bit clear), for guests that need a
+ * fixed MAC the spec does not give: the same VM and interface always get the same one.
+ */
+export function stableMac(seed: string): string {
+  const h = createHash("sha256").update(seed, "utf8").digest();
+  const octets = [((h[0] ?? 0) & 0xfc) | 0x02, h[1] ?? 0, h[2] ?? 0, h[3] ?? 0, h[4] ?? 0, h[5] ?? 0];
+  return octets.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/**
+ * The guest MAC where the pod link cannot give one (passt, slirp, macvtap): spec MAC, else the one known from status,
+ * else {@link stableMac} of `<namespace>/<vm>/<interface>`.
+ */
+export function specOrStableMac(ctx: BindingContext): { mac: string; generated: boolean } {
+  const known = ctx.iface.macAddress ?? ctx.options.guestMacs?.[ctx.iface.name];
+  if (known !== undefined) return { mac: known.toLowerCase(), generated: false };
+  return { mac: stableMac(`${ctx.model.namespace}/${ctx.model.name}/${ctx.iface.name}`), generated: true };
 }

@@ -5,17 +5,24 @@
  */
 
 import type { ClusterConfig } from "../api/cluster-config.ts";
+import type { DomainAttachmentType } from "../api/kubevirt-cr.ts";
 import type { BindingKind, Dialect, InterfaceSpec, NetworkSpec, NicModel, VmNetworkModel } from "../api/model.ts";
 import { LinkState, networkOf, primaryNetwork } from "../api/model.ts";
 import { planBridge } from "./bridge.ts";
+import { multusNadKey } from "./common.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
+import { planCoreMacvtap } from "./macvtap.ts";
 import { planMasquerade } from "./masquerade.ts";
 import type { InterfaceName } from "./namescheme.ts";
 import { kubevirtPodInterfaceNames, virtinkLinkName } from "./namescheme.ts";
 import type { NftRuleset } from "./nft.ts";
 import { NftBuilder } from "./nft.ts";
+import { planCorePasst } from "./passt.ts";
+import type { PluginRegistry } from "./plugins/plugin.ts";
+import { memoryOverheadOf, planPluginInterface } from "./plugins/registry.ts";
 import type { NadFacts, PodFacts, PodLink, ResolvConf } from "./pod-facts.ts";
 import { applySubdomain } from "./pod-facts.ts";
+import { planSlirp } from "./slirp.ts";
 
 /** One kernel setting, with its exact sysctl key (`net.ipv4.ip_forward`). */
 export interface Sysctl {
@@ -34,7 +41,13 @@ export interface TapSpec {
 }
 
 /** Device kinds a plan creates, plus `existing` for a link CNI made. */
-export const LinkKind = { Bridge: "bridge", Tap: "tap", Dummy: "dummy", Existing: "existing" } as const;
+export const LinkKind = {
+  Bridge: "bridge",
+  Tap: "tap",
+  Dummy: "dummy",
+  Existing: "existing",
+  Macvtap: "macvtap",
+} as const;
 export type LinkKind = (typeof LinkKind)[keyof typeof LinkKind];
 
 /**
@@ -63,6 +76,16 @@ export interface LinkStep {
   /** Bridge-port MAC learning; `false` turns it off on this port. */
   readonly learning?: boolean;
   readonly tap?: TapSpec;
+  /** For `macvtap`: created on the lower device, then moved into the pod netns under `name`. */
+  readonly macvtap?: MacvtapSpec;
+}
+
+/** A macvtap link to create (macvtap binding). */
+export interface MacvtapSpec {
+  /** The host device the macvtap hangs off, from the NAD's `macvtap.network.kubevirt.io/<dev>` resource name. */
+  readonly lowerDevice: string;
+  /** Always `bridge`: guests on one lower device reach each other, as with macvtap-cni's default. */
+  readonly mode: "bridge";
 }
 
 /** A classless static route for DHCP option 121; `0.0.0.0/0` for default, gateway `0.0.0.0` when on-link. */
@@ -168,7 +191,73 @@ export interface GuestNicPlan {
   readonly bootOrder?: number;
   readonly acpiIndex?: number;
   readonly linkState: "up" | "down";
+  /**
+   * The tap QEMU opens when `backend` is absent. With a `backend`, the pod link that backend serves instead (passt's
+   * and slirp's pod interface, the macvtap link): no tap of that name exists then.
+   */
   readonly tapName: InterfaceName;
+  /** How QEMU reaches the network when not through `tapName` as a tap; absent for tap-attached NICs. */
+  readonly backend?: GuestBackend;
+  /**
+   * Present (true) when `mac` was derived by vmnet because neither the spec nor status gave one: the hypervisor may
+   * leave the MAC to QEMU for passt and slirp; macvtap needs it.
+   */
+  readonly macGenerated?: true;
+}
+
+/** A guest NIC backend other than a planned tap (consumed by the hypervisor layer). */
+export type GuestBackend =
+  /** passt's unix stream socket: QEMU `-netdev stream,addr.type=unix,addr.path=<socketPath>`. */
+  | { readonly kind: "stream"; readonly socketPath: string }
+  /** QEMU user networking (slirp): `-netdev user,net=<net>,dnssearch=…,hostfwd=…`. */
+  | {
+      readonly kind: "user";
+      readonly net: string;
+      readonly dnsSearch: readonly string[];
+      readonly hostForwards: readonly { readonly protocol: "tcp" | "udp"; readonly port: number }[];
+    }
+  /** A macvtap link: the runtime opens `/dev/tap<ifindex of link>` `queues` times and hands QEMU the fds. */
+  | { readonly kind: "macvtap"; readonly link: InterfaceName; readonly queues: number };
+
+/** A process the runtime starts in the pod netns for one interface (passt). */
+export interface ProcessPlan {
+  readonly binary: string;
+  readonly args: readonly string[];
+  /** The unix socket the process listens on; the runtime waits for it before starting QEMU. */
+  readonly socketPath: string;
+  /** Directory the runtime creates (owned by `runAs`) before starting the process. */
+  readonly stateDir: string;
+  /** uid/gid the process drops to (`--runas`). */
+  readonly runAs: { readonly uid: number; readonly gid: number };
+}
+
+/** What a binding plugin brings to an interface (KubeVirt CR `spec.configuration.network.binding.<name>`). */
+export interface PluginPlan {
+  readonly name: string;
+  /** `tap`, `managedTap`, or absent (a sidecar would edit the domain in KubeVirt). */
+  readonly domainAttachment?: DomainAttachmentType;
+  readonly sidecarImage?: string;
+  /** The extra Multus selection element of §4.1, when the plugin names a NAD. */
+  readonly networkSelection?: PluginNetworkSelection;
+  /** Present when the plugin is migratable; `link-refresh` toggles the guest link after migration. */
+  readonly migration?: { readonly method?: string };
+  /** `device-info`: the runtime writes the network-info file (see plugins/device-info.ts). */
+  readonly downwardAPI?: "device-info";
+  /** `computeResourceOverhead.requests.memory`, as written. */
+  readonly memoryOverhead?: string;
+}
+
+/** `{"name":…,"namespace":…,"cni-args":{"logicNetworkName":…}}`, keys in Multus' Go struct order. */
+export interface PluginNetworkSelection {
+  readonly name: string;
+  readonly namespace: string;
+  readonly "cni-args": { readonly logicNetworkName: string };
+}
+
+/** Launcher memory overhead from networking (§4.4): the sum of `sources`. */
+export interface MemoryOverheadPlan {
+  readonly bytes: number;
+  readonly sources: readonly { readonly source: string; readonly quantity: string }[];
 }
 
 /** Layer-2/3 source filtering on a guest tap (vmnet extension). */
@@ -197,6 +286,10 @@ export interface InterfacePlan {
   readonly dhcpv6?: Dhcpv6Plan;
   readonly ra?: RaPlan;
   readonly antiSpoof?: AntiSpoofPlan;
+  /** passt: the process serving the guest (core `passt`, `passtBinding`, the passt plugin). */
+  readonly process?: ProcessPlan;
+  /** Set for `binding: {name}` interfaces. */
+  readonly plugin?: PluginPlan;
   readonly guest: GuestNicPlan;
 }
 
@@ -208,14 +301,16 @@ export interface NetworkPlan {
   readonly sysctls: readonly Sysctl[];
   /** The pod's one nftables ruleset. */
   readonly nft: NftRuleset;
+  /** Absent when no binding adds any (bridge and masquerade never do). */
+  readonly memoryOverhead?: MemoryOverheadPlan;
 }
 
 /** Options of {@link planPod}. */
 export interface PlanPodOptions {
   readonly config: ClusterConfig;
   readonly pod: PodFacts;
-  /** When given, every Multus network must name one of these. */
-  readonly nads?: readonly NadFacts[];
+  /** When given, every Multus network must name one of these. macvtap reads `resourceName` and the config's MTU. */
+  readonly nads?: readonly PlanNad[];
   /** Guest MACs known from before (`status.interfaces[].mac`, e.g. after migration), by interface name. */
   readonly guestMacs?: Readonly<Record<string, string>>;
   /** `status.interfaces[].podInterfaceName` by network name (dynamic naming). */
@@ -228,6 +323,18 @@ export interface PlanPodOptions {
   readonly istio?: boolean;
   /** Keep the legacy migration ports 49152/49153 out of NAT (`migrationTransport != "Unix"`). Default false. */
   readonly legacyMigrationPorts?: boolean;
+  /**
+   * Per-pod directory for sockets and logs of processes the plan starts (passt). Default
+   * `/run/vmnet/<namespace>/<name>`; the socket path must stay under 108 bytes.
+   */
+  readonly runDir?: string;
+  /** Binding plugins beyond the built-in ones (passt, slirp, macvtap, and tap/managedTap attachments). */
+  readonly plugins?: PluginRegistry;
+}
+
+/** A NAD as the planner sees it: {@link NadFacts} plus the `k8s.v1.cni.cncf.io/resourceName` annotation. */
+export interface PlanNad extends NadFacts {
+  readonly resourceName?: string;
 }
 
 /** What a binding planner gets for one interface. */
@@ -247,16 +354,9 @@ export interface BindingContext {
   readonly nft: NftBuilder;
 }
 
-function multusNadKey(model: VmNetworkModel, networkName: string): { namespace: string; name: string } {
-  const slash = networkName.indexOf("/");
-  return slash < 0
-    ? { namespace: model.namespace, name: networkName }
-    : { namespace: networkName.slice(0, slash), name: networkName.slice(slash + 1) };
-}
-
 /**
  * Plans the pod side of every non-absent interface of `model`, dispatching by binding, plus the one nftables ruleset.
- * Throws PlanError (bindings other than bridge and masquerade: `binding_not_planned`).
+ * Throws PlanError (sriov, vdpa and vhostUser: `binding_not_planned`).
  */
 export function planPod(model: VmNetworkModel, options: PlanPodOptions): NetworkPlan {
   const primary = primaryNetwork(model);
@@ -304,6 +404,19 @@ export function planPod(model: VmNetworkModel, options: PlanPodOptions): Network
       case "masquerade":
         plans.push(planMasquerade(ctx));
         break;
+      case "passt":
+      case "passtBinding":
+        plans.push(planCorePasst(ctx, iface.binding.kind));
+        break;
+      case "slirp":
+        plans.push(planSlirp(ctx));
+        break;
+      case "macvtap":
+        plans.push(planCoreMacvtap(ctx));
+        break;
+      case "plugin":
+        plans.push(planPluginInterface(ctx, iface.binding.name));
+        break;
       default:
         throw new PlanError(
           PlanErrorCode.BindingNotPlanned,
@@ -315,5 +428,12 @@ export function planPod(model: VmNetworkModel, options: PlanPodOptions): Network
   for (const p of plans) {
     for (const s of p.sysctls) if (!sysctls.some((x) => x.key === s.key && x.value === s.value)) sysctls.push(s);
   }
-  return { dialect: model.dialect, interfaces: plans, sysctls, nft: nft.build() };
+  const memoryOverhead = memoryOverheadOf(plans);
+  return {
+    dialect: model.dialect,
+    interfaces: plans,
+    sysctls,
+    nft: nft.build(),
+    ...(memoryOverhead === undefined ? {} : { memoryOverhead }),
+  };
 }
