@@ -1,0 +1,56 @@
+/**
+ * `vmnet up -f VM.yaml [--nad FILE]... [--kubevirt-config FILE] [--ip-family F] [--accel auto|tcg|kvm]`: admits,
+ * plans, creates the pod, applies and boots, one progress line per step, and says how to reach the VM.
+ */
+import { Accel } from "../hypervisor/accel.ts";
+import { runVmCommand, STATE_DIR_FLAG, statePathsOf } from "../vm/command.ts";
+import { IpFamily } from "../vm/paths.ts";
+import { FlagKind, parseArgs, UsageError } from "./args.ts";
+import { IP_FAMILY_FLAG } from "./lab.ts";
+import type { CommandIo } from "./types.ts";
+
+/** Runs `vmnet up`. */
+export function runUp(argv: readonly string[], io: CommandIo): Promise<number> {
+  const args = parseArgs(argv, [
+    STATE_DIR_FLAG,
+    IP_FAMILY_FLAG,
+    { long: "file", short: "f", kind: FlagKind.Value },
+    { long: "nad", kind: FlagKind.Repeated },
+    { long: "kubevirt-config", kind: FlagKind.Value },
+    { long: "accel", kind: FlagKind.Value, choices: ["auto", ...Object.values(Accel)] },
+  ]);
+  const file = args.values.get("file") ?? args.positionals[0];
+  if (file === undefined) throw new UsageError(`"vmnet up" needs -f VM.yaml`);
+  if (args.positionals.length > (args.values.has("file") ? 0 : 1)) {
+    throw new UsageError(`"vmnet up" takes one VM file`);
+  }
+  const kubevirtConfig = args.values.get("kubevirt-config");
+  return runVmCommand("up", io, async () => {
+    const { loadVmSpec } = await import("../vm/spec.ts");
+    const { upVm } = await import("../vm/lifecycle.ts");
+    const spec = loadVmSpec(file, {
+      nads: args.repeated.get("nad") ?? [],
+      ...(kubevirtConfig === undefined ? {} : { kubevirtConfig }),
+    });
+    const name = spec.model.name;
+    for (const w of spec.warnings) io.stderr(`Warning: ${w}\n`);
+    io.stdout(`admitted: ${spec.model.dialect} VM "${spec.model.namespace}/${name}"\n`);
+    const { record } = await upVm(statePathsOf(args.values), spec, {
+      ipFamily: (args.values.get("ip-family") ?? IpFamily.Ipv4) as IpFamily,
+      accel: (args.values.get("accel") ?? "auto") as Accel | "auto",
+      progress: (line) => io.stdout(`${line}\n`),
+    });
+    const state = args.values.get("state-dir");
+    const flag = state === undefined ? "" : ` --state-dir ${state}`;
+    io.stdout(`VM "${name}" is running in pod "${record.pod}" (${record.podIPs.join(", ") || "no pod IP"})\n`);
+    const ip = record.podIPs[0];
+    if (ip !== undefined) {
+      const host = ip.includes(":") ? `[${ip}]` : ip;
+      io.stdout(`  reach it from the client pod: vmnet${flag} lab exec client -- wget -qO- http://${host}/\n`);
+    }
+    io.stdout(`  run a command in the guest:   vmnet${flag} exec ${name} -- ip addr\n`);
+    io.stdout(`  interfaces:                   vmnet${flag} status ${name}\n`);
+    io.stdout(`  remove it:                    vmnet${flag} down ${name}\n`);
+    return 0;
+  });
+}

@@ -1,0 +1,376 @@
+/**
+ * The VM lifecycle behind `vmnet up`, `down`, `link`, `exec` and `list`, each run in its own process: everything a
+ * later command needs is in the VM's record (`<state>/vms/<name>/vm.json`), written under the VM's lock before any
+ * step that leaves something behind, so `down` can remove whatever a crashed `up` left.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { IprouteNetlink } from "../host/netlink.ts";
+import { deleteNetns, listNetns } from "../host/netns.ts";
+import { NftCli } from "../host/nftables.ts";
+import { ProcSysctl } from "../host/sysctl.ts";
+import { type Accel, probeAccel } from "../hypervisor/accel.ts";
+import { type QemuNic, qemuNetId, qemuNicOfInterface } from "../hypervisor/qemu-argv.ts";
+import { GuestAgent, type GuestInterface } from "../hypervisor/qga.ts";
+import { type DomainInterfaceStatus, QmpClient, queryDomainInterfaces } from "../hypervisor/qmp.ts";
+import { buildGuestImage, GUEST_READY_MARKER, guestLeaseMarker } from "../lab/guest-image.ts";
+import { createPod, deletePod, loadPod, type NetworkStatusEntry, podNetnsName } from "../lab/pod.ts";
+import { FileStateStore } from "../runtime/state.ts";
+import { interfaceStatuses, type VmiInterfaceStatus } from "../runtime/status.ts";
+import { undoRecord } from "../runtime/undo.ts";
+import { wirePod } from "../runtime/wire.ts";
+import { SidecarDhcpService } from "./dhcp-service.ts";
+import { VmError } from "./errors.ts";
+import { ensureLab, type IpFamily, loadLab, podIPs } from "./lab.ts";
+import { acquireLock, processAlive } from "./lock.ts";
+import { launcherPodName, type StatePaths, type VmPaths, vmPaths } from "./paths.ts";
+import { loadPlan, savePlan } from "./plan-file.ts";
+import { readPid } from "./process.ts";
+import { startQemu, stopQemu, waitForConsole } from "./qemu.ts";
+import { podAttachments, type VmSpec } from "./spec.ts";
+
+/** Where a VM is in its life. */
+export const VmPhase = { Creating: "Creating", Running: "Running", Failed: "Failed" } as const;
+export type VmPhase = (typeof VmPhase)[keyof typeof VmPhase];
+
+/** The per-VM record. */
+export interface VmRecord {
+  readonly version: 1;
+  readonly name: string;
+  readonly namespace: string;
+  readonly phase: VmPhase;
+  readonly pod: string;
+  readonly netns: string;
+  /** The pod's id for the runtime's network record and the DHCP service. */
+  readonly podKey: string;
+  readonly podIPs: readonly string[];
+  readonly accel?: Accel;
+  /** The guest NICs as QEMU has them, in plan order. */
+  readonly nics: readonly QemuNic[];
+  /** Binding per interface name. */
+  readonly bindings: Readonly<Record<string, string>>;
+  /** Link states set with `vmnet link` (QEMU cannot report them). */
+  readonly linkStates: Readonly<Record<string, "up" | "down">>;
+  /** Multus' network-status annotation of the pod. */
+  readonly networkStatus?: string;
+  readonly error?: string;
+}
+
+/** Reads a VM's record, or undefined when there is none. */
+export async function readRecord(paths: VmPaths): Promise<VmRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(paths.record, "utf8")) as VmRecord;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+async function writeRecord(paths: VmPaths, record: VmRecord): Promise<void> {
+  const tmp = `${paths.record}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, paths.record);
+}
+
+/** Options of {@link upVm}. */
+export interface UpOptions {
+  readonly ipFamily?: IpFamily;
+  /** Reports each step as it finishes. */
+  readonly progress?: (line: string) => void;
+  /** Default "auto": KVM only when the probe boots a guest with it. */
+  readonly accel?: Accel | "auto";
+  /** Boot wait (ready marker and lease). Default 240 s. */
+  readonly bootTimeoutMs?: number;
+}
+
+/** How an up VM is reached. */
+export interface UpResult {
+  readonly record: VmRecord;
+}
+
+/**
+ * Creates the lab if missing, the VM's pod (CNI, Multus attachments), wires it (plan, apply, QEMU attached, DHCP/RA
+ * sidecar) and waits until the guest is ready and leased. On failure everything done is removed again (as `down`).
+ */
+export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions = {}): Promise<UpResult> {
+  const progress = options.progress ?? (() => {});
+  const name = spec.model.name;
+  const vm = vmPaths(paths, name);
+  await mkdir(vm.dir, { recursive: true });
+  const lock = await acquireLock(vm.lock);
+  try {
+    const existing = await readRecord(vm);
+    if (existing !== undefined) {
+      throw new VmError(`VM "${name}" already exists (phase ${existing.phase}); run "vmnet down ${name}" first`);
+    }
+    const { lab, created } = await ensureLab(paths, options.ipFamily);
+    progress(`lab: ${created ? "created" : "found"} node "${lab.node.name}" (${lab.record.ipFamily})`);
+    const podName = launcherPodName(name);
+    const netns = podNetnsName(lab.node, podName);
+    let record: VmRecord = {
+      version: 1,
+      name,
+      namespace: spec.model.namespace,
+      phase: VmPhase.Creating,
+      pod: podName,
+      netns,
+      podKey: netns,
+      podIPs: [],
+      nics: [],
+      bindings: {},
+      linkStates: {},
+    };
+    await writeRecord(vm, record);
+    try {
+      const image = await buildGuestImage();
+      const accel =
+        options.accel === undefined || options.accel === "auto"
+          ? await probeAccel({ kernel: image.kernel, initrd: image.initrd })
+          : options.accel;
+      progress(`image: kernel ${image.kernelVersion}, accelerator ${accel}`);
+      const attachments = podAttachments(spec);
+      const hasPodNetwork = spec.model.networks.some((n) => n.source.kind === "pod");
+      const pod = await createPod({
+        node: lab.node,
+        name: podName,
+        namespace: spec.model.namespace,
+        primary: attachments.defaultNetwork === undefined ? lab.record.network : undefined,
+        ...attachments,
+      });
+      const ips = podIPs(pod);
+      record = { ...record, podIPs: ips, accel, networkStatus: pod.networkStatus };
+      await writeRecord(vm, record);
+      progress(`pod: "${podName}" IPs ${ips.join(", ") || "(none)"}`);
+      let qemuPid: number | undefined;
+      const wired = await wirePod(spec.model, {
+        netns,
+        podDir: pod.dir,
+        config: spec.config,
+        nads: spec.planNads,
+        stateDir: vm.networkDir,
+        podKey: record.podKey,
+        agent: new SidecarDhcpService(vm),
+        ...(ips[0] === undefined ? {} : { podIP: ips[0] }),
+        attachGuest: async (plan) => {
+          record = {
+            ...record,
+            nics: plan.interfaces.map(qemuNicOfInterface),
+            bindings: Object.fromEntries(plan.interfaces.map((i) => [i.name, i.binding])),
+          };
+          await writeRecord(vm, record);
+          await savePlan(vm.plan, plan, spec.model);
+          progress(`plan applied: ${plan.interfaces.map((i) => `${i.name} (${i.binding})`).join(", ")}`);
+          const pid = await startQemu({ name, netns, paths: vm, image, accel, plan, vcpus: spec.model.vcpus });
+          qemuPid = pid;
+          progress(`qemu: started (pid ${pid})`);
+          return () => stopQemu(vm);
+        },
+      });
+      progress(`dhcp: ${wired.served ? "serving" : "nothing to serve"}`);
+      if (qemuPid === undefined) throw new Error("Cannot boot: the plan has no guest NIC to attach QEMU to");
+      const markers = [GUEST_READY_MARKER];
+      const v4 = lab.record.ipv4Subnet !== undefined;
+      if (hasPodNetwork) markers.push(v4 ? guestLeaseMarker("eth0") : "vmnet-guest: addr6 eth0 ");
+      await waitForConsole(vm, qemuPid, markers, {
+        timeoutMs: options.bootTimeoutMs ?? 240_000,
+        onMarker: (_m, line) => progress(`guest: ${line.replace(/^vmnet-guest: /, "")}`),
+      });
+      record = { ...record, phase: VmPhase.Running };
+      await writeRecord(vm, record);
+      return { record };
+    } catch (e) {
+      progress(`failed: ${e instanceof Error ? e.message : String(e)}; removing what was made`);
+      await teardown(paths, vm, record).catch(() => {});
+      throw e;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/** What `down` did not manage to remove. */
+export class TeardownIncompleteError extends AggregateError {
+  override readonly name = "TeardownIncompleteError";
+}
+
+/**
+ * Removes VM `name`: DHCP sidecar, QEMU (quit, then signals), the pod network (the runtime's record undone), the pod
+ * (CNI DEL, namespace), the VM's directory. Works on whatever a crashed `up` left; returns false when there was nothing.
+ */
+export async function downVm(paths: StatePaths, name: string): Promise<boolean> {
+  const vm = vmPaths(paths, name);
+  const exists = await readdir(vm.dir).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return false;
+  const lock = await acquireLock(vm.lock, { timeoutMs: 300_000 });
+  try {
+    await teardown(paths, vm, await readRecord(vm));
+    return true;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function teardown(paths: StatePaths, vm: VmPaths, record: VmRecord | undefined): Promise<void> {
+  const errors: unknown[] = [];
+  const attempt = async (f: () => Promise<unknown>) => {
+    try {
+      await f();
+    } catch (e) {
+      errors.push(e);
+    }
+  };
+  await attempt(() => new SidecarDhcpService(vm).stop(record?.podKey ?? ""));
+  await attempt(() => stopQemu(vm));
+  const lab = await loadLab(paths).catch(() => undefined);
+  if (record !== undefined) {
+    const namespaces = await listNetns();
+    if (namespaces.includes(record.netns)) {
+      await attempt(async () => {
+        const state = new FileStateStore(vm.networkDir, record.podKey);
+        const saved = await state.load();
+        if (saved === undefined) return;
+        const adapters = {
+          netlink: new IprouteNetlink(record.netns),
+          nft: new NftCli(record.netns),
+          sysctl: new ProcSysctl(record.netns),
+        };
+        await undoRecord(saved, adapters);
+        await state.remove();
+      });
+    }
+    if (lab !== undefined) {
+      await attempt(async () => {
+        const pod = await loadPod(lab.node, record.pod).catch(() => undefined);
+        if (pod !== undefined) await deletePod(lab.node, pod);
+      });
+    }
+    // A pod whose record was never written (crash inside CNI ADD) still has its namespace.
+    await attempt(async () => {
+      if ((await listNetns()).includes(record.netns)) await deleteNetns(record.netns);
+    });
+  }
+  if (errors.length > 0) {
+    await attempt(() => writeFile(`${vm.dir}/down-errors.txt`, errors.map(String).join("\n")));
+    throw new TeardownIncompleteError(errors, `Cannot fully remove VM "${vm.dir}"; run "vmnet down" again`);
+  }
+  await rm(vm.dir, { recursive: true, force: true });
+}
+
+/** One line of `vmnet list`. */
+export interface VmSummary {
+  readonly name: string;
+  readonly phase: VmPhase | "Stopped";
+  readonly podIPs: readonly string[];
+  readonly accel?: Accel;
+}
+
+/** Every VM of the state directory, by name; a VM whose QEMU is gone shows as Stopped. */
+export async function listVms(paths: StatePaths): Promise<VmSummary[]> {
+  const names = await readdir(paths.vmsDir).catch(() => [] as string[]);
+  const out: VmSummary[] = [];
+  for (const name of names.sort()) {
+    const vm = vmPaths(paths, name);
+    const record = await readRecord(vm).catch(() => undefined);
+    if (record === undefined) continue;
+    const pid = await readPid(vm.qemuPid);
+    const running = pid !== undefined && processAlive(pid);
+    out.push({
+      name,
+      phase: record.phase === VmPhase.Running && !running ? "Stopped" : record.phase,
+      podIPs: record.podIPs,
+      ...(record.accel === undefined ? {} : { accel: record.accel }),
+    });
+  }
+  return out;
+}
+
+/** The record of a VM that exists, or a {@link VmError}. */
+export async function requireRecord(paths: StatePaths, name: string): Promise<{ vm: VmPaths; record: VmRecord }> {
+  const vm = vmPaths(paths, name);
+  const record = await readRecord(vm);
+  if (record === undefined) throw new VmError(`Cannot find VM "${name}" in "${paths.root}"`);
+  return { vm, record };
+}
+
+/** Sets interface `iface`'s link up or down in the running QEMU (`set_link`) and records it. */
+export async function setVmLink(paths: StatePaths, name: string, iface: string, up: boolean): Promise<void> {
+  const vm = vmPaths(paths, name);
+  const lock = await acquireLock(vm.lock);
+  try {
+    const { record } = await requireRecord(paths, name);
+    if (!record.nics.some((n) => n.name === iface)) {
+      const known = record.nics.map((n) => `"${n.name}"`).join(", ");
+      throw new VmError(`Cannot find interface "${iface}" on VM "${name}" (it has ${known || "none"})`);
+    }
+    const qmp = await QmpClient.connect(vm.qmp, { connectTimeoutMs: 2_000 });
+    try {
+      await qmp.setLink(qemuNetId(iface), up);
+    } finally {
+      qmp.close();
+    }
+    await writeRecord(vm, { ...record, linkStates: { ...record.linkStates, [iface]: up ? "up" : "down" } });
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Runs `argv` in the guest through the guest agent; resolves with its exit code and output. */
+export async function execInVm(
+  paths: StatePaths,
+  name: string,
+  argv: readonly string[],
+  options: { readonly timeoutMs?: number } = {},
+): Promise<{ exitCode: number; stdout: Buffer; stderr: Buffer }> {
+  const { vm } = await requireRecord(paths, name);
+  const [command, ...args] = argv;
+  if (command === undefined) throw new TypeError("Cannot run an empty command");
+  const agent = await GuestAgent.connect(vm.qga, { connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 });
+  try {
+    await agent.waitUntilReady({ timeoutMs: 30_000 });
+    const r = await agent.exec(command, args, { timeoutMs: options.timeoutMs ?? 60_000 });
+    return { exitCode: r.exitCode ?? 128 + (r.signal ?? 1), stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    agent.close();
+  }
+}
+
+/**
+ * The VM's `status.interfaces` as KubeVirt computes it, from the running QEMU (domain), the guest agent (when it
+ * answers within a few seconds) and the pod's network-status.
+ */
+export async function vmStatus(paths: StatePaths, name: string): Promise<VmiInterfaceStatus[]> {
+  const { vm, record } = await requireRecord(paths, name);
+  const { plan, model } = await loadPlan(vm.plan);
+  const linkStates = new Map(Object.entries(record.linkStates));
+  const qmp = await QmpClient.connect(vm.qmp, { connectTimeoutMs: 2_000 });
+  let domain: DomainInterfaceStatus[];
+  try {
+    domain = await queryDomainInterfaces(qmp, record.nics, { linkStates });
+  } finally {
+    qmp.close();
+  }
+  let guestAgent: GuestInterface[] | undefined;
+  try {
+    const agent = await GuestAgent.connect(vm.qga, { connectTimeoutMs: 2_000, commandTimeoutMs: 5_000 });
+    try {
+      await agent.waitUntilReady({ timeoutMs: 5_000 });
+      guestAgent = await agent.networkGetInterfaces();
+    } finally {
+      agent.close();
+    }
+  } catch {
+    // KubeVirt reports without the guest agent's part when it is not connected.
+  }
+  const networkStatus =
+    record.networkStatus === undefined ? undefined : (JSON.parse(record.networkStatus) as NetworkStatusEntry[]);
+  return interfaceStatuses({
+    model,
+    plan,
+    domain,
+    ...(guestAgent === undefined ? {} : { guestAgent }),
+    ...(networkStatus === undefined ? {} : { networkStatus }),
+    ...(record.podIPs[0] === undefined ? {} : { podIP: record.podIPs[0] }),
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * The network plan (and model) of a running VM, kept as JSON in its state directory for the commands that come
+ * later in other processes (`status`). The only class inside a plan is {@link InterfaceName}, which serialises as its
+ * text; reading turns the fields that hold one back into one. A link step's `name` stays text (the key is shared
+ * with plain-text names), so a read plan serves status and DHCP, never `applyPlan`.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import type { VmNetworkModel } from "../api/model.ts";
+import { InterfaceName } from "../plan/namescheme.ts";
+import type { NetworkPlan } from "../plan/plan.ts";
+
+/** Plan fields that hold an {@link InterfaceName}, whatever object they are in. */
+const NAME_FIELDS: ReadonlySet<string> = new Set([
+  "renameFrom",
+  "copyMacFrom",
+  "master",
+  "serverInterface",
+  "interface",
+  "tapName",
+  "tap",
+  "podInterface",
+]);
+
+/** JSON.parse reviver restoring the {@link InterfaceName}s of a plan's fields named in {@link NAME_FIELDS}. */
+export function reviveInterfaceNames(key: string, value: unknown): unknown {
+  return NAME_FIELDS.has(key) && typeof value === "string" ? InterfaceName.of(value) : value;
+}
+
+/** Writes the plan and model of a VM. */
+export async function savePlan(file: string, plan: NetworkPlan, model: VmNetworkModel): Promise<void> {
+  await writeFile(file, `${JSON.stringify({ plan, model })}\n`, { mode: 0o600 });
+}
+
+/** Reads what {@link savePlan} wrote. */
+export async function loadPlan(file: string): Promise<{ plan: NetworkPlan; model: VmNetworkModel }> {
+  const parsed = JSON.parse(await readFile(file, "utf8"), reviveInterfaceNames) as {
+    plan?: NetworkPlan;
+    model?: VmNetworkModel;
+  };
+  if (parsed.plan === undefined || parsed.model === undefined) {
+    throw new SyntaxError(`Cannot read plan file "${file}": expected a plan and a model`);
+  }
+  return { plan: parsed.plan, model: parsed.model };
+}

@@ -1,0 +1,90 @@
+/**
+ * Detached helper processes (QEMU, the DHCP sidecar): started in their own process group with output to a log file,
+ * so they outlive the `vmnet up` that started them, and stopped later by pid from a pidfile.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { open, readFile } from "node:fs/promises";
+import { processAlive } from "./lock.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `argv` detached (own process group, stdin closed, stdout and stderr appended to `logFile`). */
+export async function spawnDetached(argv: readonly string[], logFile: string): Promise<ChildProcess> {
+  const [command, ...args] = argv;
+  if (command === undefined) throw new TypeError("Cannot start an empty command");
+  const log = await open(logFile, "a", 0o600);
+  try {
+    const child = spawn(command, args, { detached: true, stdio: ["ignore", log.fd, log.fd] });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", reject);
+    });
+    child.unref();
+    return child;
+  } finally {
+    await log.close();
+  }
+}
+
+/** The pid in `pidFile`, or undefined when there is no such file or it holds no pid. */
+export async function readPid(pidFile: string): Promise<number | undefined> {
+  try {
+    const text = (await readFile(pidFile, "utf8")).trim();
+    const pid = Number.parseInt(text, 10);
+    return Number.isInteger(pid) && pid > 0 && String(pid) === text ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until `pidFile` names a live process; rejects early when `child` exits first, with the tail of `logFile`.
+ */
+export async function waitForPidFile(
+  pidFile: string,
+  child: ChildProcess,
+  options: { readonly timeoutMs: number; readonly logFile: string; readonly what: string },
+): Promise<number> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const pid = await readPid(pidFile);
+    if (pid !== undefined && processAlive(pid)) return pid;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${options.what} exited (${child.signalCode ?? child.exitCode}): ${await tail(options.logFile)}`);
+    }
+    if (Date.now() >= deadline) throw new Error(`${options.what} did not start within ${options.timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** The last `bytes` of a log file, on one line, for error messages. */
+export async function tail(file: string, bytes = 3000): Promise<string> {
+  try {
+    const text = await readFile(file, "utf8");
+    return text.slice(-bytes).trim().replaceAll("\n", " | ");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/**
+ * Stops process `pid`: SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone (at most `graceMs` + 5 s).
+ * A pid that is already gone is fine.
+ */
+export async function terminate(pid: number, graceMs = 5_000): Promise<void> {
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(pid, s);
+    } catch {
+      // Already gone.
+    }
+  };
+  if (!processAlive(pid)) return;
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (processAlive(pid) && Date.now() < deadline) await sleep(50);
+  if (!processAlive(pid)) return;
+  signal("SIGKILL");
+  const hard = Date.now() + 5_000;
+  while (processAlive(pid) && Date.now() < hard) await sleep(50);
+}

@@ -1,0 +1,159 @@
+/**
+ * One VM's QEMU, the way `vmnet up` runs it: inside the pod's network namespace (it opens the planned taps by name),
+ * detached in its own process group, paused with `-S` until the plan's post-start QMP actions (`set_link` for NICs
+ * planned down) ran, then `cont`. Its pidfile, QMP and guest-agent sockets and serial log are in the VM's directory.
+ */
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { type Accel, accelArgs } from "../hypervisor/accel.ts";
+import { probeQemuDevices } from "../hypervisor/nic-models.ts";
+import { qemuNet } from "../hypervisor/qemu-argv.ts";
+import { qemuGuestAgentArgs } from "../hypervisor/qga.ts";
+import { QmpClient } from "../hypervisor/qmp.ts";
+import { type GuestImage, guestCommandLine } from "../lab/guest-image.ts";
+import type { NetworkPlan } from "../plan/plan.ts";
+import { processAlive } from "./lock.ts";
+import type { VmPaths } from "./paths.ts";
+import { readPid, spawnDetached, tail, terminate } from "./process.ts";
+
+/** The QEMU binary. */
+export const QEMU = "qemu-system-x86_64";
+
+/** What {@link startQemu} needs. */
+export interface QemuLaunch {
+  readonly name: string;
+  readonly netns: string;
+  readonly paths: VmPaths;
+  readonly image: GuestImage;
+  readonly accel: Accel;
+  readonly plan: NetworkPlan;
+  readonly vcpus?: number;
+  readonly memoryMiB?: number;
+}
+
+/** The full QEMU argv (without the `ip netns exec` prefix) and the QMP actions to run before `cont`. */
+export async function qemuCommand(launch: QemuLaunch): Promise<{
+  readonly argv: string[];
+  readonly postStart: readonly { readonly execute: string; readonly arguments: Readonly<Record<string, unknown>> }[];
+}> {
+  const vcpus = launch.vcpus ?? 1;
+  const net = qemuNet(launch.plan, { vcpus, available: await probeQemuDevices(QEMU) });
+  const p = launch.paths;
+  const argv = [
+    QEMU,
+    "-name",
+    launch.name,
+    "-machine",
+    "q35",
+    ...accelArgs(launch.accel),
+    "-m",
+    String(launch.memoryMiB ?? 256),
+    "-smp",
+    String(vcpus),
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-no-reboot",
+    "-serial",
+    `file:${p.serial}`,
+    "-kernel",
+    launch.image.kernel,
+    "-initrd",
+    launch.image.initrd,
+    "-append",
+    guestCommandLine({ hostname: launch.name }),
+    "-qmp",
+    `unix:${p.qmp},server=on,wait=off`,
+    "-pidfile",
+    p.qemuPid,
+    ...net.argv,
+    ...qemuGuestAgentArgs(p.qga),
+    "-S",
+  ];
+  return { argv, postStart: net.postStart };
+}
+
+/**
+ * Starts the VM's QEMU and lets the guest run; resolves with QEMU's pid. On failure QEMU is killed again. The pid is
+ * written before QEMU starts its own pidfile, so a `down` after a crash here still finds it.
+ */
+export async function startQemu(launch: QemuLaunch): Promise<number> {
+  const p = launch.paths;
+  for (const f of [p.qmp, p.qga, p.serial, p.qemuPid]) await rm(f, { force: true });
+  const { argv, postStart } = await qemuCommand(launch);
+  // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's.
+  const child = await spawnDetached(["ip", "netns", "exec", launch.netns, ...argv], p.qemuLog);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("Cannot start QEMU: no pid");
+  await writeFile(p.qemuPid, `${pid}\n`);
+  try {
+    const qmp = await QmpClient.connect(p.qmp, { connectTimeoutMs: 30_000, commandTimeoutMs: 30_000 });
+    try {
+      for (const action of postStart) await qmp.execute(action.execute, action.arguments);
+      await qmp.execute("cont");
+    } finally {
+      qmp.close();
+    }
+    return pid;
+  } catch (e) {
+    await terminate(pid, 1_000);
+    const log = await tail(p.qemuLog);
+    throw new Error(`Cannot start QEMU: ${e instanceof Error ? e.message : String(e)} (log: ${log})`, { cause: e });
+  }
+}
+
+/** Stops the VM's QEMU: QMP `quit` when it answers, else SIGTERM then SIGKILL by pidfile. Gone already is fine. */
+export async function stopQemu(paths: VmPaths): Promise<void> {
+  const pid = await readPid(paths.qemuPid);
+  if (pid !== undefined && processAlive(pid)) {
+    try {
+      const qmp = await QmpClient.connect(paths.qmp, { connectTimeoutMs: 1_000, commandTimeoutMs: 3_000 });
+      try {
+        await qmp.quit({ timeoutMs: 3_000 });
+      } finally {
+        qmp.close();
+      }
+    } catch {
+      // QMP gone or stuck: the signals below end it.
+    }
+    await terminate(pid, 2_000);
+  }
+  for (const f of [paths.qmp, paths.qga, paths.qemuPid]) await rm(f, { force: true });
+}
+
+/**
+ * Waits until the serial log holds every marker of `markers`; rejects when QEMU `pid` dies first or after
+ * `timeoutMs`. `onMarker` hears each marker as it is first seen.
+ */
+export async function waitForConsole(
+  paths: VmPaths,
+  pid: number,
+  markers: readonly string[],
+  options: { readonly timeoutMs: number; readonly onMarker?: (marker: string, line: string) => void },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  const seen = new Set<string>();
+  for (;;) {
+    const text = await readFile(paths.serial, "latin1").catch(() => "");
+    for (const m of markers) {
+      if (seen.has(m)) continue;
+      const at = text.indexOf(m);
+      if (at < 0) continue;
+      seen.add(m);
+      const end = text.indexOf("\n", at);
+      options.onMarker?.(m, text.slice(at, end < 0 ? undefined : end).trim());
+    }
+    if (seen.size === markers.length) return;
+    if (!processAlive(pid)) {
+      throw new Error(
+        `QEMU exited before the guest printed "${markers.find((m) => !seen.has(m))}": ${await tail(paths.qemuLog)}`,
+      );
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `Timed out after ${options.timeoutMs} ms waiting for "${markers.find((m) => !seen.has(m))}" on the console of "${paths.serial}"`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
