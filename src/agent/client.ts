@@ -40,6 +40,8 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const DEFAULT_START_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 2000;
 const POLL_MS = 100;
+/** Agents one ensureAgent call starts at most while the previous agent of the directory is still shutting down. */
+const MAX_SPAWNS = 5;
 
 /** `bin/vmnet agent run --state-dir DIR` of this checkout. */
 export function defaultAgentCommand(stateDir: string): AgentCommand {
@@ -299,6 +301,19 @@ function spawnAgent(paths: AgentPaths, command: AgentCommand): ChildProcess {
   }
 }
 
+/** Whether the pid in the pidfile names a live process (a zombie is not: it holds no lock any more). */
+function holderAlive(pidfile: string): boolean {
+  const pid = readPidfile(pidfile);
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
 function logTail(path: string, lines = 5): string {
   try {
     const all = readFileSync(path, "utf8").trimEnd().split("\n");
@@ -320,14 +335,29 @@ export async function ensureAgent(options: EnsureAgentOptions): Promise<AgentCli
   // A version mismatch does not go away by starting another agent (the lock keeps the old one serving).
   if (options.spawn === false || first.code === AgentErrorCode.Failed) throw first;
   await mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
-  const child = spawnAgent(paths, options.spawn ?? defaultAgentCommand(paths.stateDir));
+  const command = options.spawn ?? defaultAgentCommand(paths.stateDir);
   const timeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   let last: AgentError = first;
+  let spawns = 0;
+  let child: ChildProcess | undefined;
+  let exited = true;
   for (;;) {
+    // A spawned agent that exits without answering lost the lock to an agent that may itself be shutting down (its
+    // socket already gone): start another, which gets the lock once that one has finished.
+    // The first spawn ignores the pidfile: a dead agent's pid may name an unrelated process by now; the lock decides.
+    if (exited && spawns < MAX_SPAWNS && (spawns === 0 || !holderAlive(paths.pidfile))) {
+      spawns += 1;
+      exited = false;
+      const spawned = spawnAgent(paths, command);
+      spawned.once("exit", () => {
+        if (child === spawned) exited = true;
+      });
+      child = spawned;
+    }
     const attempt = await tryConnect(paths, options);
     if (attempt instanceof AgentClient) {
-      attempt.spawnedPid = child.pid;
+      attempt.spawnedPid = child?.pid;
       return attempt;
     }
     last = attempt;

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { open, readFile, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { DhcpInterfacePlan } from "../runtime/dhcp/config.ts";
 import { decodeInterfaces } from "./protocol.ts";
 
@@ -64,5 +65,12 @@ export async function writeRecord(path: string, pods: readonly RecordedPod[]): P
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
+  }
+  // The rename itself survives a power loss only once the directory is synced.
+  const dir = await open(dirname(path), "r");
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }

@@ -193,12 +193,21 @@ class AgentServer {
       this.#log(`${e.message}; moved to "${aside}", serving no pods`);
       return;
     }
+    let dropped = false;
     for (const pod of pods) {
+      try {
+        assertNetnsName(pod.netns);
+      } catch (e) {
+        this.#log(`pod "${pod.podId}": ${message(e)}, dropped from the record`);
+        dropped = true;
+        continue;
+      }
       this.#record.set(pod.podId, pod);
       this.#adopting.set(pod.podId, { timer: undefined, attempts: 0, lastError: undefined });
       this.#log(`re-adopting pod "${pod.podId}" (netns "${pod.netns}")`);
       void this.#adopt(pod.podId);
     }
+    if (dropped) await this.#save();
   }
 
   #onDhcpEvent(e: DhcpAgentEvent): void {
@@ -235,8 +244,9 @@ class AgentServer {
     return write.catch((e: unknown) => this.#log(`cannot write pod record: ${message(e)}`));
   }
 
+  /** One adoption attempt; never rejects (it runs from timers), failures schedule the next attempt. */
   #adopt(podId: string): Promise<void> {
-    return this.#serial(podId, async () => {
+    const attempt = this.#serial(podId, async () => {
       const adoption = this.#adopting.get(podId);
       const pod = this.#record.get(podId);
       if (adoption === undefined || pod === undefined || this.#shutdown !== undefined) return;
@@ -260,6 +270,7 @@ class AgentServer {
         adoption.timer = setTimeout(() => void this.#adopt(podId), delay);
       }
     });
+    return attempt.catch((e: unknown) => this.#log(`pod "${podId}": adoption failed: ${message(e)}`));
   }
 
   #cancelAdoption(podId: string): boolean {

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { type AgentClient, ensureAgent } from "../../src/agent/client.ts";
 import { readPidfile } from "../../src/agent/lock.ts";
 import { agentPaths } from "../../src/agent/paths.ts";
-import { AgentErrorCode, MAX_LINE_BYTES } from "../../src/agent/protocol.ts";
+import { AgentErrorCode, AgentMethod, MAX_LINE_BYTES } from "../../src/agent/protocol.ts";
 import { cleanupAgent, fixtureCli, isAlive, stateDir, waitGone } from "./helpers.ts";
 
 /** Sends `lines` on a fresh connection and collects `count` answer lines (or what came before the close). */
@@ -220,6 +220,25 @@ describe("agent shutdown", () => {
       }
     });
   }
+
+  it("ensureAgent called while the agent shuts down ends up connected to a running agent", async () => {
+    const dir = stateDir();
+    const first = await ensureAgent({ stateDir: dir });
+    const pids = [(await first.ping()).pid];
+    try {
+      const asked = first.request(AgentMethod.Shutdown);
+      const second = await ensureAgent({ stateDir: dir });
+      if (second.spawnedPid !== undefined) pids.push(second.spawnedPid);
+      await asked;
+      const pong = await second.ping();
+      pids.push(pong.pid);
+      assert.equal(readPidfile(agentPaths(dir).pidfile), pong.pid);
+      second.close();
+    } finally {
+      first.close();
+      await cleanupAgent(dir, pids);
+    }
+  });
 
   it("a pidfile and socket left by a dead agent are taken over", async () => {
     const dir = stateDir();
