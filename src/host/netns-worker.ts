@@ -107,11 +107,37 @@ function needsTsx(url: string): boolean {
   return /\.(c|m)?ts$/.test(new URL(url).pathname);
 }
 
+/** What scripts/build.mjs defines in the bundle: its directory (from the root) and worker entries by source path. */
+interface BundleLayout {
+  readonly dist: string;
+  readonly entries: Readonly<Record<string, string>>;
+}
+
+declare const VMNET_BUNDLE: BundleLayout | undefined;
+
+/** The bundle's layout when this code runs from it, else undefined (sources under tsx). */
+const BUNDLE: BundleLayout | undefined = typeof VMNET_BUNDLE === "undefined" ? undefined : VMNET_BUNDLE;
+
+/**
+ * The module a worker imports for `url`: from the bundle, a source module that is a bundle entry (the pod worker, the
+ * tap relay, this file) maps to its bundled file, so the worker loads plain JavaScript without tsx. `import.meta.url`
+ * in the bundle still names the source file (scripts/build.mjs), so the repository root is two levels up from here.
+ */
+function workerModuleUrl(url: string): string {
+  if (BUNDLE === undefined) return url;
+  const root = new URL("../../", import.meta.url);
+  const dist = new URL(`${BUNDLE.dist}/`, root);
+  const fromRoot = decodeURIComponent(new URL(url).pathname).slice(decodeURIComponent(root.pathname).length);
+  const bundled = url.startsWith(root.href) ? BUNDLE.entries[fromRoot] : undefined;
+  return bundled === undefined ? url : new URL(bundled, dist).href;
+}
+
 /**
  * Starts a worker whose thread enters the named namespace, then imports `moduleUrl` with `workerData`.
  *
  * Workers do not inherit tsx's loader hooks on Node 20 (hooks registered by `--import tsx` stay on the main
- * thread's loader), so for TypeScript modules the bootstrap registers tsx's ESM API in the worker first.
+ * thread's loader), so for TypeScript modules the bootstrap registers tsx's ESM API in the worker first. From the
+ * bundle, bundled worker modules need no tsx (see {@link workerModuleUrl}).
  * A failing setns surfaces as the worker's `error` event, before `moduleUrl` runs.
  */
 export function startNetnsWorker(
@@ -121,8 +147,8 @@ export function startNetnsWorker(
   options: NetnsWorkerOptions = {},
 ): Worker {
   assertNetnsName(netns);
-  const target = new URL(moduleUrl).href;
-  const self = import.meta.url;
+  const target = workerModuleUrl(new URL(moduleUrl).href);
+  const self = workerModuleUrl(import.meta.url);
   const lines: string[] = [];
   if (needsTsx(target) || needsTsx(self)) {
     const tsxApi = import.meta.resolve("tsx/esm/api");
