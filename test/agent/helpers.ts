@@ -11,6 +11,8 @@ import { promisify } from "node:util";
 import { AgentClient } from "../../src/agent/client.ts";
 import { readPidfile } from "../../src/agent/lock.ts";
 import { agentPaths } from "../../src/agent/paths.ts";
+import { InterfaceName } from "../../src/plan/namescheme.ts";
+import type { Dhcpv4Plan } from "../../src/plan/plan.ts";
 
 const run = promisify(execFile);
 
@@ -68,4 +70,28 @@ export async function cleanupAgent(dir: string, pids: readonly number[] = []): P
     }
   }
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A bridge-binding DHCPv4 plan: `ip`/24 for the guest `mac`, router `.1`, served on `bridge`. */
+export function bridgeDhcpPlan(bridge: string, mac: string, ip: string): Dhcpv4Plan {
+  const gateway = ip.replace(/\.\d+$/, ".1");
+  return {
+    serverInterface: InterfaceName.of(bridge),
+    serverIdentifier: "169.254.75.10",
+    filterClientMac: true,
+    client: {
+      mac,
+      ip,
+      prefix: 24,
+      subnetMask: "255.255.255.0",
+      router: gateway,
+      routes: [],
+      dnsServers: ["10.96.0.10"],
+      searchDomains: ["default.svc.cluster.local"],
+      hostname: "vm1",
+      mtu: 1500,
+      leaseSeconds: 86_400,
+    },
+    options: { ntpServers: [], privateOptions: [] },
+  };
 }
