@@ -63,8 +63,9 @@ describe("ensureAgent from three CLI processes at once", () => {
     assert.ok(isAlive(agentPid as number));
     const log = readFileSync(agentPaths(dir).log, "utf8");
     assert.equal(log.match(/agent pid \d+ serving/g)?.length, 1, log);
+    // Every other agent started said why it stopped (at least those whose pid a CLI process reported).
     const losers = spawned.filter((p) => p !== agentPid).length;
-    assert.equal(log.match(/Cannot run the agent: agent pid \d+ serves/g)?.length ?? 0, losers, log);
+    assert.ok((log.match(/Cannot run the agent: agent pid \d+ serves/g)?.length ?? 0) >= losers, log);
   });
 
   it("the socket is private to its owner (mode 0600)", () => {
