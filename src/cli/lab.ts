@@ -35,12 +35,13 @@ export function runLab(argv: readonly string[], io: CommandIo): Promise<number> 
       if (args.positionals.length > 0) throw new UsageError(`"vmnet lab destroy" takes no arguments`);
       return runVmCommand("lab destroy", io, async () => {
         const { destroyLab } = await import("../vm/lab.ts");
-        const { downVm, listVms } = await import("../vm/lifecycle.ts");
+        const { downVm, listVms, stopAgent } = await import("../vm/lifecycle.ts");
         const paths = statePathsOf(args.values);
         for (const vm of await listVms(paths)) {
           await downVm(paths, vm.name);
           io.stdout(`vm "${vm.name}" removed\n`);
         }
+        await stopAgent(paths);
         await destroyLab(paths);
         io.stdout(`lab destroyed\n`);
         return 0;

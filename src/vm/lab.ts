@@ -110,9 +110,11 @@ export async function destroyLab(paths: StatePaths): Promise<void> {
   try {
     await destroyNode(nodeOf(paths));
     await rm(paths.labRecord, { force: true });
+    await rm(paths.vmsDir, { recursive: true, force: true });
   } finally {
     await lock.release();
   }
+  await rm(paths.labLock, { force: true });
 }
 
 /** A pod of the lab by name. */

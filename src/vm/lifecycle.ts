@@ -4,6 +4,8 @@
  * step that leaves something behind, so `down` can remove whatever a crashed `up` left.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { ensureAgent } from "../agent/client.ts";
+import { AgentError, AgentErrorCode } from "../agent/protocol.ts";
 import { IprouteNetlink } from "../host/netlink.ts";
 import { deleteNetns, listNetns } from "../host/netns.ts";
 import { NftCli } from "../host/nftables.ts";
@@ -18,7 +20,6 @@ import { FileStateStore } from "../runtime/state.ts";
 import { interfaceStatuses, type VmiInterfaceStatus } from "../runtime/status.ts";
 import { undoRecord } from "../runtime/undo.ts";
 import { wirePod } from "../runtime/wire.ts";
-import { SidecarDhcpService } from "./dhcp-service.ts";
 import { VmError } from "./errors.ts";
 import { ensureLab, type IpFamily, loadLab, podIPs } from "./lab.ts";
 import { acquireLock, processAlive } from "./lock.ts";
@@ -141,6 +142,7 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
       await writeRecord(vm, record);
       progress(`pod: "${podName}" IPs ${ips.join(", ") || "(none)"}`);
       let qemuPid: number | undefined;
+      const agent = await ensureAgent({ stateDir: paths.root });
       const wired = await wirePod(spec.model, {
         netns,
         podDir: pod.dir,
@@ -148,7 +150,7 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
         nads: spec.planNads,
         stateDir: vm.networkDir,
         podKey: record.podKey,
-        agent: new SidecarDhcpService(vm),
+        agent,
         ...(ips[0] === undefined ? {} : { podIP: ips[0] }),
         attachGuest: async (plan) => {
           record = {
@@ -164,7 +166,7 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
           progress(`qemu: started (pid ${pid})`);
           return () => stopQemu(vm);
         },
-      });
+      }).finally(() => agent.close());
       progress(`dhcp: ${wired.served ? "serving" : "nothing to serve"}`);
       if (qemuPid === undefined) throw new Error("Cannot boot: the plan has no guest NIC to attach QEMU to");
       const markers = [GUEST_READY_MARKER];
@@ -184,6 +186,44 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
     }
   } finally {
     await lock.release();
+  }
+}
+
+function noAgent(e: unknown): boolean {
+  return e instanceof AgentError && (e.code === AgentErrorCode.Unavailable || e.code === AgentErrorCode.ConnectionLost);
+}
+
+/** Stops the shared agent serving `podKey`; no agent running, or the pod not served, is fine. */
+async function stopDhcp(paths: StatePaths, podKey: string): Promise<void> {
+  let agent: Awaited<ReturnType<typeof ensureAgent>>;
+  try {
+    agent = await ensureAgent({ stateDir: paths.root, spawn: false });
+  } catch (e) {
+    if (noAgent(e)) return;
+    throw e;
+  }
+  try {
+    await agent.stop(podKey);
+  } catch (e) {
+    if (!(e instanceof AgentError && e.code === AgentErrorCode.NotServed)) throw e;
+  } finally {
+    agent.close();
+  }
+}
+
+/** Shuts the state directory's agent down, when one runs (`vmnet lab destroy`: no process is left behind). */
+export async function stopAgent(paths: StatePaths): Promise<void> {
+  let agent: Awaited<ReturnType<typeof ensureAgent>>;
+  try {
+    agent = await ensureAgent({ stateDir: paths.root, spawn: false });
+  } catch (e) {
+    if (noAgent(e)) return;
+    throw e;
+  }
+  try {
+    await agent.shutdown();
+  } finally {
+    agent.close();
   }
 }
 
@@ -221,7 +261,7 @@ async function teardown(paths: StatePaths, vm: VmPaths, record: VmRecord | undef
       errors.push(e);
     }
   };
-  await attempt(() => new SidecarDhcpService(vm).stop(record?.podKey ?? ""));
+  if (record !== undefined) await attempt(() => stopDhcp(paths, record.podKey));
   await attempt(() => stopQemu(vm));
   const lab = await loadLab(paths).catch(() => undefined);
   if (record !== undefined) {

@@ -1,8 +1,9 @@
 /**
  * The state directory of `vmnet up` and friends: every command is its own process, so everything a later command
- * needs (the lab, each VM's record, its QEMU's pidfile and sockets, serial log and DHCP sidecar) lives in files here.
+ * needs (the lab, each VM's record, its QEMU's pidfile and sockets, serial log) lives in files here.
  *
- * Layout: `<state>/lab.json` and `<state>/lab/` (the node's CNI state), `<state>/vms/<name>/` per VM.
+ * Layout: `<state>/lab.json` and `<state>/lab/` (the node's CNI state), `<state>/vms/<name>/` per VM, and the shared
+ * DHCP/RA agent's `agent.*` files (src/agent/paths.ts).
  */
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
@@ -61,9 +62,6 @@ export interface VmPaths {
   readonly qga: string;
   readonly serial: string;
   readonly qemuLog: string;
-  readonly dhcpPid: string;
-  readonly dhcpConfig: string;
-  readonly dhcpLog: string;
   /** The runtime's pod network record (wirePod's `stateDir`). */
   readonly networkDir: string;
 }
@@ -91,9 +89,6 @@ export function vmPaths(paths: StatePaths, name: string): VmPaths {
     qga: join(dir, "qga.sock"),
     serial: join(dir, "serial.log"),
     qemuLog: join(dir, "qemu.log"),
-    dhcpPid: join(dir, "dhcp.pid"),
-    dhcpConfig: join(dir, "dhcp.json"),
-    dhcpLog: join(dir, "dhcp.log"),
     networkDir: join(dir, "network"),
   };
 }
