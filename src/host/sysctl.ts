@@ -22,11 +22,51 @@ export class SysctlError extends Error {
   }
 }
 
+/** One key and its value. */
+export interface SysctlEntry {
+  readonly key: string;
+  readonly value: string;
+}
+
 /** What the runtime needs: per-namespace `net.*` sysctls. */
 export interface Sysctl {
   /** The value with whitespace runs collapsed to one space (`ping_group_range` reads back tab-separated). */
   get(key: string): Promise<string>;
   set(key: string, value: string): Promise<void>;
+  /** The values of `keys`, in order, read at once (one process for {@link ProcSysctl}); fails on the first bad key. */
+  getMany?(keys: readonly string[]): Promise<string[]>;
+  /**
+   * Writes every entry at once (one process for {@link ProcSysctl}). A failing key does not stop the others, as
+   * sysctl(8) goes on; the first failure is thrown.
+   */
+  setMany?(entries: readonly SysctlEntry[]): Promise<void>;
+}
+
+/** The values of `keys` in order: {@link Sysctl.getMany} when the adapter has it, else one `get` per key. */
+export async function getSysctls(sysctl: Sysctl, keys: readonly string[]): Promise<string[]> {
+  if (keys.length === 0) return [];
+  if (sysctl.getMany !== undefined) return sysctl.getMany(keys);
+  const out: string[] = [];
+  for (const k of keys) out.push(await sysctl.get(k));
+  return out;
+}
+
+/**
+ * Writes `entries`: {@link Sysctl.setMany} when the adapter has it, else one `set` per entry. Either way every entry
+ * is tried and the first failure is thrown after.
+ */
+export async function setSysctls(sysctl: Sysctl, entries: readonly SysctlEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  if (sysctl.setMany !== undefined) return sysctl.setMany(entries);
+  let first: unknown;
+  for (const e of entries) {
+    try {
+      await sysctl.set(e.key, e.value);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 /**
@@ -77,26 +117,64 @@ export class ProcSysctl implements Sysctl {
     this.#executor = options.executor ?? hostExecutor;
   }
 
-  async #run(key: string, args: string[]): Promise<string> {
+  /** Runs sysctl(8) on `keys`; a failure is blamed on the first key its message names (sysctl goes on after one). */
+  async #run(keys: readonly string[], args: string[]): Promise<string> {
     try {
       const { stdout } = await this.#executor.run("sysctl", args, { netns: this.#netns });
       return stdout;
     } catch (e) {
       if (!(e instanceof HostCommandError) || e.exitCode < 0) throw e;
+      const key = keys.find((k) => namedIn(e.stderr, k)) ?? keys[0] ?? "";
       throw new SysctlError(key, classify(e.stderr), e.stderr.trim(), e);
     }
   }
 
   async get(key: string): Promise<string> {
     sysctlSegments(key);
-    return normalize(await this.#run(key, ["-n", key]));
+    return normalize(await this.#run([key], ["-n", key]));
   }
 
   async set(key: string, value: string): Promise<void> {
     sysctlSegments(key);
     assertValue(key, value);
-    await this.#run(key, ["-q", "-w", `${key}=${value}`]);
+    await this.#run([key], ["-q", "-w", `${key}=${value}`]);
   }
+
+  /** One `sysctl -n k1 k2 ...`: sysctl(8) prints one value per line, in argument order. */
+  async getMany(keys: readonly string[]): Promise<string[]> {
+    if (keys.length === 0) return [];
+    for (const k of keys) sysctlSegments(k);
+    const lines = (await this.#run(keys, ["-n", ...keys])).split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    if (lines.length !== keys.length) {
+      const key = keys[Math.min(lines.length, keys.length - 1)] ?? "";
+      throw new SysctlError(
+        key,
+        SysctlFailure.Unknown,
+        `sysctl printed ${lines.length} values for ${keys.length} keys`,
+      );
+    }
+    return lines.map(normalize);
+  }
+
+  /** One `sysctl -q -w k1=v1 k2=v2 ...`. */
+  async setMany(entries: readonly SysctlEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    for (const e of entries) {
+      sysctlSegments(e.key);
+      assertValue(e.key, e.value);
+    }
+    await this.#run(
+      entries.map((e) => e.key),
+      ["-q", "-w", ...entries.map((e) => `${e.key}=${e.value}`)],
+    );
+  }
+}
+
+/** Whether a sysctl(8) error message is about `key` (it names keys as given, and paths under /proc/sys). */
+function namedIn(stderr: string, key: string): boolean {
+  const path = sysctlPath(key);
+  return stderr.includes(`"${key}"`) || stderr.includes(`${path}:`) || stderr.includes(`${path} `);
 }
 
 /** Keys a fresh namespace has, with their kernel defaults (the subset the runtime touches). */
@@ -156,5 +234,22 @@ export class FakeSysctl implements Sysctl {
     const shape = PAIR_KEYS.has(id) ? /^\s*-?\d+\s+-?\d+\s*$/ : /^\s*-?\d+\s*$/;
     if (!shape.test(value)) throw new SysctlError(key, SysctlFailure.Invalid, "Invalid argument");
     this.#values.set(id, normalize(value));
+  }
+
+  async getMany(keys: readonly string[]): Promise<string[]> {
+    return Promise.all(keys.map((k) => this.get(k)));
+  }
+
+  /** Like sysctl(8): every entry is tried, the first failure is thrown after. */
+  async setMany(entries: readonly SysctlEntry[]): Promise<void> {
+    let first: unknown;
+    for (const e of entries) {
+      try {
+        await this.set(e.key, e.value);
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
   }
 }

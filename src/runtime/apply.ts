@@ -5,9 +5,10 @@
  * vmnet, changes nothing. Any failure rolls back exactly what this call created or changed, then throws.
  */
 import { type Netlink, NetlinkBatchError, NetlinkFailure, type NetlinkOp } from "../host/netlink.ts";
+import { getSysctls, setSysctls } from "../host/sysctl.ts";
 import type { InterfaceName } from "../plan/namescheme.ts";
 import type { Dhcpv4Plan, Dhcpv6Plan, NetworkPlan, RaPlan, Sysctl } from "../plan/plan.ts";
-import { readNetwork } from "./discover.ts";
+import { type PodKernelState, readNetwork } from "./discover.ts";
 import { ApplyStep, RuntimeError, RuntimeErrorCode } from "./errors.ts";
 import {
   createdKindOf,
@@ -77,6 +78,11 @@ export interface ApplyOptions extends PodAdapters, LinkOptions {
   readonly netns: string;
   /** Where the pod's record lives. Without one, teardown has to guess from the plan and routes are not restored. */
   readonly state?: StateStore;
+  /**
+   * The links and routes discovery read (`discoverPod`), when nothing has changed the pod since: apply then does not
+   * read them again. Ignored when apply first has to undo an interrupted or older record (the kernel changes then).
+   */
+  readonly discovered?: PodKernelState;
 }
 
 /** What {@link applyPlan} did. */
@@ -154,6 +160,12 @@ function withoutParts(record: PodNetworkState, parts: PodNetworkState): PodNetwo
   };
 }
 
+/** A step of apply that failed, and why. */
+interface Failure {
+  readonly step: ApplyStep;
+  readonly cause: unknown;
+}
+
 function fail(step: ApplyStep, cause: unknown, rollbackError: unknown): RuntimeError {
   const detail = cause instanceof Error ? cause.message : String(cause);
   if (rollbackError !== undefined) {
@@ -183,24 +195,36 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
   const hash = planHash(plan);
   let previous = await state?.load();
   let recovered = false;
+  // Whether this call already changed the pod (undoing an old record), so that what discovery read is stale.
+  let undone = false;
   if (previous !== undefined && previous.phase === NetworkPhase.Started) {
     // KubeVirt refuses to re-run a network left `started`; vmnet knows what that run was doing, so it undoes it.
     await undoRecord(previous, options);
     await state?.remove();
     previous = undefined;
     recovered = true;
+    undone = true;
   }
   if (previous !== undefined && previous.planHash !== hash) {
     const stale = staleParts(previous, plan, options);
     if (!isEmptyRecord(stale)) {
       // A changed plan: first undo what only the old plan had (its own batch), then apply the new one as usual.
       await undoRecord(stale, options);
+      undone = true;
       previous = withoutParts(previous, stale);
       await state?.save(previous);
     }
   }
 
-  const { views, routes } = await readNetwork(netlink);
+  // Ownership of a table matters only for one the record does not know yet: list the ruleset then, and only then.
+  const unknownTables = plan.nft.tables.some(
+    (t) => !previous?.nftTables.some((p) => p.family === t.family && p.name === t.name),
+  );
+  const listing = unknownTables ? nft.list() : undefined;
+  // Awaited below; a failure of the other reads must not leave its rejection unhandled meanwhile.
+  listing?.catch(() => {});
+  const { views, routes } =
+    undone || options.discovered === undefined ? await readNetwork(netlink) : options.discovered;
   const ops = diffLinks(plan, views, options);
   const createdLinks: CreatedLink[] = ops.flatMap((op) => {
     const kind = createdKind(op);
@@ -208,26 +232,35 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
   });
   const changedLinks = changedBy(plan, ops, views, routes);
 
-  // Previous values are read before anything changes; keys of links this batch creates have none worth keeping.
+  // Previous values are read before anything changes, all in one read; keys of links this batch creates have none
+  // worth keeping.
   const willCreate = new Set(createdLinks.map((l) => l.name));
-  const toSet: Sysctl[] = [];
-  const recordedSysctls: RecordedSysctl[] = [];
-  for (const s of plan.sysctls) {
+  const toRead = plan.sysctls.filter((s) => {
     const iface = sysctlInterface(s.key);
-    if (iface !== undefined && willCreate.has(iface)) {
-      toSet.push(s);
-      continue;
-    }
-    const current = await sysctl.get(s.key);
-    if (current !== s.value) {
-      toSet.push(s);
-      recordedSysctls.push({ key: s.key, previous: current });
-    }
-  }
+    return iface === undefined || !willCreate.has(iface);
+  });
+  const current = await getSysctls(
+    sysctl,
+    toRead.map((s) => s.key),
+  );
+  const recordedSysctls: RecordedSysctl[] = [];
+  const toSet: Sysctl[] = plan.sysctls.filter((s) => {
+    const i = toRead.indexOf(s);
+    if (i < 0) return true;
+    const value = current[i];
+    if (value === undefined || value === s.value) return false;
+    recordedSysctls.push({ key: s.key, previous: value });
+    return true;
+  });
 
-  const listed = recordTables(plan, await nft.list());
+  const listed = listing === undefined ? [] : recordTables(plan, await listing);
   // A table vmnet created on an earlier run exists now; the record still knows it as vmnet's.
-  const tables = listed.map((t) => previous?.nftTables.find((p) => p.family === t.family && p.name === t.name) ?? t);
+  const tables = plan.nft.tables.flatMap((t) => {
+    const known =
+      previous?.nftTables.find((p) => p.family === t.family && p.name === t.name) ??
+      listed.find((p) => p.family === t.family && p.name === t.name);
+    return known === undefined ? [] : [known];
+  });
   const thisCall: PodNetworkState = {
     ...emptyState(hash),
     createdLinks,
@@ -242,14 +275,35 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
     throw fail(ApplyStep.State, cause, undefined);
   }
 
-  let step: ApplyStep = ApplyStep.Links;
-  try {
-    if (ops.length > 0) await netlink.batch(ops);
-    step = ApplyStep.Sysctls;
-    for (const s of toSet) await sysctl.set(s.key, s.value);
-    step = ApplyStep.Nftables;
-    if (plan.nft.tables.length > 0) await nft.apply(applyTransaction(plan, tables));
-  } catch (cause) {
+  // The ruleset names interfaces only by name (iifname/oifname), so it loads while the links are being made; the
+  // sysctls wait for the batch, which creates the links some of them belong to.
+  const linkSide = async (): Promise<Failure | undefined> => {
+    try {
+      if (ops.length > 0) await netlink.batch(ops);
+    } catch (cause) {
+      return { step: ApplyStep.Links, cause };
+    }
+    try {
+      await setSysctls(
+        sysctl,
+        toSet.map((s) => ({ key: s.key, value: s.value })),
+      );
+    } catch (cause) {
+      return { step: ApplyStep.Sysctls, cause };
+    }
+    return undefined;
+  };
+  const ruleSide = async (): Promise<Failure | undefined> => {
+    try {
+      if (plan.nft.tables.length > 0) await nft.apply(applyTransaction(plan, tables));
+    } catch (cause) {
+      return { step: ApplyStep.Nftables, cause };
+    }
+    return undefined;
+  };
+  const [linkFailure, ruleFailure] = await Promise.all([linkSide(), ruleSide()]);
+  const failure = linkFailure ?? ruleFailure;
+  if (failure !== undefined) {
     let rollbackError: unknown;
     try {
       await undoRecord(thisCall, options);
@@ -258,7 +312,7 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
     } catch (e) {
       rollbackError = e;
     }
-    throw fail(step, cause, rollbackError);
+    throw fail(failure.step, failure.cause, rollbackError);
   }
   await state?.save({ ...merged, phase: NetworkPhase.Finished });
   return { network: podNetworkOf(plan, options.netns), ops, sysctls: toSet, recovered };

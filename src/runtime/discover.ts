@@ -35,7 +35,8 @@ function toLinkAddress(cidr: string): LinkAddress {
   return { address: cidr.slice(0, slash), prefix: Number.parseInt(cidr.slice(slash + 1), 10) };
 }
 
-interface FullView extends LinkView {
+/** A link as discovery sees it. */
+export interface FullView extends LinkView {
   /** Every address including IPv6 link-local ones. */
   readonly allAddresses: readonly string[];
 }
@@ -141,6 +142,21 @@ export function recoverPodNetwork(
   return { links, routes: [...kept, ...recordedRoutes] };
 }
 
+/**
+ * The pod's links and routes as one read saw them. Discovery hands it on to {@link applyPlan} so that apply, when
+ * nothing has changed the pod since, does not read the same four tables again.
+ */
+export interface PodKernelState {
+  readonly views: readonly FullView[];
+  readonly routes: readonly RouteView[];
+}
+
+/** What {@link discoverPod} read: the planner's facts and the kernel state they came from. */
+export interface DiscoveredPod {
+  readonly facts: PodFacts;
+  readonly kernel: PodKernelState;
+}
+
 /** Reads links, addresses and routes through netlink, with IPv6 link-local addresses kept. */
 export async function readNetwork(netlink: Netlink): Promise<{ views: FullView[]; routes: RouteView[] }> {
   const [links, addresses, r4, r6] = await Promise.all([
@@ -165,11 +181,35 @@ export async function readNetwork(netlink: Netlink): Promise<{ views: FullView[]
 
 /** Reads the pod's facts in `netns` for {@link planPod}: kernel state, resolv.conf and hostname. */
 export async function discoverPodFacts(netns: string, options: DiscoverOptions = {}): Promise<PodFacts> {
+  return (await discoverPod(netns, options)).facts;
+}
+
+/**
+ * {@link discoverPodFacts}, also returning the kernel state read, for `applyPlan`'s `discovered` option. The pod files are
+ * read while the four netlink reads run.
+ */
+export async function discoverPod(netns: string, options: DiscoverOptions = {}): Promise<DiscoveredPod> {
   const netlink = options.netlink ?? new IprouteNetlink(netns);
   const read = options.readFile ?? ((p: string) => fsReadFile(p, "utf8"));
   const dir = options.podDir ?? "/etc";
-  const { views, routes } = await readNetwork(netlink);
-  const { links, routes: podRoutes } = recoverPodNetwork(views, routes, options.state);
+  const [kernel, files] = await Promise.all([readNetwork(netlink), readPodFiles(netns, dir, read, options.hostname)]);
+  const { links, routes: podRoutes } = recoverPodNetwork(kernel.views, kernel.routes, options.state);
+  const facts: PodFacts = {
+    links,
+    routes: podRoutes,
+    resolvConf: parseResolvConf(files.resolv),
+    hostname: files.hostname,
+    ...(options.podIP === undefined ? {} : { podIP: options.podIP }),
+  };
+  return { facts, kernel };
+}
+
+async function readPodFiles(
+  netns: string,
+  dir: string,
+  read: (path: string) => Promise<string>,
+  knownHostname: string | undefined,
+): Promise<{ resolv: string; hostname: string }> {
   let resolv: string;
   try {
     resolv = await read(join(dir, "resolv.conf"));
@@ -180,24 +220,15 @@ export async function discoverPodFacts(netns: string, options: DiscoverOptions =
       { cause: e },
     );
   }
-  let hostname = options.hostname;
-  if (hostname === undefined) {
-    const file = join(dir, "hostname");
-    try {
-      hostname = (await read(file)).trim();
-    } catch (e) {
-      throw new RuntimeError(
-        RuntimeErrorCode.PodFilesUnreadable,
-        `Cannot read the pod hostname "${file}" of netns "${netns}"`,
-        { cause: e },
-      );
-    }
+  if (knownHostname !== undefined) return { resolv, hostname: knownHostname };
+  const file = join(dir, "hostname");
+  try {
+    return { resolv, hostname: (await read(file)).trim() };
+  } catch (e) {
+    throw new RuntimeError(
+      RuntimeErrorCode.PodFilesUnreadable,
+      `Cannot read the pod hostname "${file}" of netns "${netns}"`,
+      { cause: e },
+    );
   }
-  return {
-    links,
-    routes: podRoutes,
-    resolvConf: parseResolvConf(resolv),
-    hostname,
-    ...(options.podIP === undefined ? {} : { podIP: options.podIP }),
-  };
 }

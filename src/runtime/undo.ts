@@ -4,7 +4,7 @@
  */
 import type { Netlink, NetlinkOp } from "../host/netlink.ts";
 import type { Nftables } from "../host/nftables.ts";
-import { type Sysctl as SysctlAdapter, sysctlSegments } from "../host/sysctl.ts";
+import { getSysctls, type Sysctl as SysctlAdapter, setSysctls, sysctlSegments } from "../host/sysctl.ts";
 import { readNetwork } from "./discover.ts";
 import { undoLinkOps } from "./links.ts";
 import { undoNft } from "./nft.ts";
@@ -23,6 +23,20 @@ export function sysctlInterface(key: string): string | undefined {
   if (parts[2] !== "conf" || parts.length < 5) return undefined;
   const name = parts.slice(3, -1).join(".");
   return name === "all" || name === "default" ? undefined : name;
+}
+
+/** Puts `sysctls` back that differ now: one read of them all, one write of those that differ. */
+async function restoreSysctls(sysctl: SysctlAdapter, sysctls: readonly RecordedSysctl[]): Promise<RecordedSysctl[]> {
+  const now = await getSysctls(
+    sysctl,
+    sysctls.map((s) => s.key),
+  );
+  const differ = sysctls.filter((s, i) => now[i] !== s.previous);
+  await setSysctls(
+    sysctl,
+    differ.map((s) => ({ key: s.key, value: s.previous })),
+  );
+  return differ;
 }
 
 /** What undoing did. */
@@ -52,17 +66,25 @@ export async function undoRecord(record: PodNetworkState, adapters: PodAdapters)
     errors.push(e);
   }
   const created = new Set(record.createdLinks.map((l) => l.name));
-  const restored: RecordedSysctl[] = [];
-  for (const s of record.sysctls) {
+  const toRestore = record.sysctls.filter((s) => {
     const iface = sysctlInterface(s.key);
-    if (iface !== undefined && created.has(iface)) continue;
-    try {
-      if ((await adapters.sysctl.get(s.key)) !== s.previous) {
-        await adapters.sysctl.set(s.key, s.previous);
-        restored.push(s);
+    return iface === undefined || !created.has(iface);
+  });
+  let restored: RecordedSysctl[] = [];
+  try {
+    restored = await restoreSysctls(adapters.sysctl, toRestore);
+  } catch {
+    // One key failing (its link gone, say) must not stop the others: key by key, every failure collected.
+    restored = [];
+    for (const s of toRestore) {
+      try {
+        if ((await adapters.sysctl.get(s.key)) !== s.previous) {
+          await adapters.sysctl.set(s.key, s.previous);
+          restored.push(s);
+        }
+      } catch (e) {
+        errors.push(e);
       }
-    } catch (e) {
-      errors.push(e);
     }
   }
   if (errors.length > 0) throw errors[0];

@@ -18,7 +18,7 @@ import { type NetworkPlan, type PlanPodOptions, planPod } from "../plan/plan.ts"
 import type { NadFacts } from "../plan/pod-facts.ts";
 import { type ApplyResult, applyPlan, probePlaceholderKind } from "./apply.ts";
 import type { DhcpInterfacePlan } from "./dhcp/config.ts";
-import { discoverPodFacts } from "./discover.ts";
+import { discoverPod } from "./discover.ts";
 import type { PlaceholderKind } from "./links.ts";
 import { FileStateStore, type StateStore } from "./state.ts";
 import { teardownPlan } from "./teardown.ts";
@@ -154,7 +154,7 @@ export async function wirePod(model: VmNetworkModel, options: WireOptions): Prom
   try {
     const placeholder = options.placeholder ?? (await probePlaceholderKind(adapters.netlink));
     const recorded = await state.load();
-    const facts = await discoverPodFacts(options.netns, {
+    const { facts, kernel } = await discoverPod(options.netns, {
       netlink: adapters.netlink,
       podDir: options.podDir,
       ...(options.readFile === undefined ? {} : { readFile: options.readFile }),
@@ -169,7 +169,14 @@ export async function wirePod(model: VmNetworkModel, options: WireOptions): Prom
       ...(options.nads === undefined ? {} : { nads: options.nads }),
     });
     step = WireStep.Apply;
-    const applied = await applyPlan(plan, { ...adapters, netns: options.netns, state, placeholder });
+    // Nothing changed the pod since discovery read it: apply works from that read instead of reading again.
+    const applied = await applyPlan(plan, {
+      ...adapters,
+      netns: options.netns,
+      state,
+      placeholder,
+      discovered: kernel,
+    });
     undo.push(async () => {
       await teardownPlan(plan, { ...adapters, state, placeholder });
     });

@@ -60,8 +60,79 @@ async function runCase(s: Sysctl, c: SysctlCase): Promise<void> {
   }
 }
 
+interface ManyCase {
+  name: string;
+  /** Written first with setMany. */
+  set?: { key: string; value: string }[];
+  /** Read with getMany. */
+  get: string[];
+  expect?: string[];
+  /** The failure and the key it names. */
+  error?: { reason: SysctlFailure; key: string };
+}
+
+const manyCases: ManyCase[] = [
+  {
+    name: "getMany reads keys in order, pairs normalised",
+    get: ["net.ipv4.ping_group_range", "net.ipv4.ip_forward", "net.ipv4.ip_unprivileged_port_start"],
+    expect: ["1 0", "0", "1024"],
+  },
+  {
+    name: "setMany writes every entry at once",
+    set: [
+      { key: "net.ipv4.ip_forward", value: "1" },
+      { key: "net.ipv4.ping_group_range", value: "0 2147483647" },
+      { key: "net.ipv4.conf.lo.route_localnet", value: "1" },
+    ],
+    get: ["net.ipv4.conf.lo.route_localnet", "net.ipv4.ip_forward", "net.ipv4.ping_group_range"],
+    expect: ["1", "1", "0 2147483647"],
+  },
+  {
+    name: "getMany names the missing key",
+    get: ["net.ipv4.ip_forward", "net.ipv4.nope", "net.ipv4.ping_group_range"],
+    error: { reason: "notFound", key: "net.ipv4.nope" },
+  },
+  {
+    name: "setMany names the missing key",
+    set: [
+      { key: "net.ipv4.ip_forward", value: "1" },
+      { key: "net/ipv4/conf/eth0.100/arp_ignore", value: "1" },
+    ],
+    get: [],
+    error: { reason: "notFound", key: "net/ipv4/conf/eth0.100/arp_ignore" },
+  },
+  {
+    name: "setMany goes on after a failing key, as sysctl(8) does",
+    set: [
+      { key: "net.ipv4.nope", value: "1" },
+      { key: "net.ipv4.conf.all.arp_ignore", value: "2" },
+    ],
+    get: ["net.ipv4.conf.all.arp_ignore"],
+    error: { reason: "notFound", key: "net.ipv4.nope" },
+    expect: ["2"],
+  },
+];
+
+async function runManyCase(s: Sysctl, c: ManyCase): Promise<void> {
+  assert.ok(s.getMany !== undefined && s.setMany !== undefined);
+  const getMany = s.getMany.bind(s);
+  const setMany = s.setMany.bind(s);
+  const act = async () => {
+    if (c.set !== undefined) await setMany(c.set);
+    return getMany(c.get);
+  };
+  if (c.error !== undefined) {
+    const { reason, key } = c.error;
+    await assert.rejects(act(), (e: unknown) => e instanceof SysctlError && e.reason === reason && e.key === key);
+    if (c.expect !== undefined) assert.deepEqual(await getMany(c.get), c.expect);
+  } else {
+    assert.deepEqual(await act(), c.expect);
+  }
+}
+
 describe("Sysctl contract: FakeSysctl", () => {
   for (const c of cases) it(c.name, () => runCase(new FakeSysctl(), c));
+  for (const c of manyCases) it(c.name, () => runManyCase(new FakeSysctl(), c));
   it("addInterface copies conf.default values", async () => {
     const s = new FakeSysctl();
     await s.set("net.ipv4.conf.default.arp_ignore", "2");
@@ -74,6 +145,32 @@ describe("Sysctl contract: ProcSysctl in a fresh namespace", { skip: kernelSkipR
   for (const c of cases) {
     it(c.name, () => withNetns(1, ([ns = ""]) => runCase(new ProcSysctl(ns), c)));
   }
+  for (const c of manyCases) {
+    it(c.name, () => withNetns(1, ([ns = ""]) => runManyCase(new ProcSysctl(ns), c)));
+  }
+
+  it("getMany and setMany start one process each, with keys in sysctl(8)'s slash form", async () => {
+    await withNetns(1, async ([ns = ""]) => {
+      const rec = new RecordingExecutor();
+      const s = new ProcSysctl(ns, { executor: rec });
+      const keys = ["net.ipv4.ip_forward", "net/ipv4/conf/lo/arp_ignore", "net.ipv4.ping_group_range"];
+      await s.setMany([
+        { key: "net.ipv4.ip_forward", value: "1" },
+        { key: "net/ipv4/conf/lo/arp_ignore", value: "2" },
+      ]);
+      assert.deepEqual(await s.getMany(keys), ["1", "2", "1 0"]);
+      assert.deepEqual(
+        rec.calls.map((c) => [c.program, ...c.args]),
+        [
+          ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net/ipv4/conf/lo/arp_ignore=2"],
+          ["sysctl", "-n", ...keys],
+        ],
+      );
+      assert.deepEqual(await s.getMany([]), []);
+      await s.setMany([]);
+      assert.equal(rec.calls.length, 2, "nothing to read or write starts nothing");
+    });
+  });
 
   it("a write stays inside its namespace", async () => {
     await withNetns(2, async ([a = "", b = ""]) => {

@@ -15,10 +15,11 @@ import { canonicalListing, NftCli } from "../../src/host/nftables.ts";
 import { ProcSysctl } from "../../src/host/sysctl.ts";
 import { planPod } from "../../src/plan/plan.ts";
 import { applyPlan, probePlaceholderKind } from "../../src/runtime/apply.ts";
-import { discoverPodFacts } from "../../src/runtime/discover.ts";
+import { discoverPod, discoverPodFacts } from "../../src/runtime/discover.ts";
 import type { PlaceholderKind } from "../../src/runtime/links.ts";
 import { FileStateStore } from "../../src/runtime/state.ts";
 import { teardownPlan } from "../../src/runtime/teardown.ts";
+import { sysctlInterface } from "../../src/runtime/undo.ts";
 import { withNetns } from "../host/harness.ts";
 import { config } from "../plan/fixtures.ts";
 import { RESOLV } from "./helpers.ts";
@@ -155,10 +156,23 @@ export async function settledSnapshot(netns: string): Promise<unknown> {
 
 /** Spawns of one kind in a recorder: `ip -batch` runs and `nft -f` runs. */
 export function spawnCounts(rt: ReturnType<typeof runtimeFor>, from = 0): { ipBatch: number; nftLoad: number } {
+  const { ipBatch, nftLoad } = processCounts(rt, from);
+  return { ipBatch, nftLoad };
+}
+
+/** Every process a recorder saw since `from`, by kind. */
+export function processCounts(rt: ReturnType<typeof runtimeFor>, from = 0) {
   const calls = rt.executor.calls.slice(from);
+  const count = (program: string, write: string, isWrite: boolean) =>
+    calls.filter((c) => c.program === program && c.args.includes(write) === isWrite).length;
   return {
-    ipBatch: calls.filter((c) => c.program === "ip" && c.args.includes("-batch")).length,
-    nftLoad: calls.filter((c) => c.program === "nft" && c.args.includes("-f")).length,
+    ipRead: count("ip", "-batch", false),
+    ipBatch: count("ip", "-batch", true),
+    sysctlGet: count("sysctl", "-w", false),
+    sysctlSet: count("sysctl", "-w", true),
+    nftList: count("nft", "-f", false),
+    nftLoad: count("nft", "-f", true),
+    total: calls.length,
   };
 }
 
@@ -179,11 +193,30 @@ export async function roundTrip(
       const sysctlKeys = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv4.conf.all.arp_ignore"];
       const sysctlsBefore = await Promise.all(sysctlKeys.map((k) => sysctlIn(pod, k)));
       const rt = runtimeFor(kp);
-      const plan = await planOn(kp, model, rt);
+      const { facts, kernel } = await discoverPod(kp.netns, { netlink: rt.netlink, podDir: kp.dir });
+      const plan = planPod(model, { config: config(), pod: facts, antiSpoofing: { default: true } });
+      assert.deepEqual(processCounts(rt).ipRead, 4, "discovery reads links, addresses and both route tables once");
       const mark = rt.executor.calls.length;
-      const first = await applyPlan(plan, rt);
+      const first = await applyPlan(plan, { ...rt, discovered: kernel });
       assert.ok(first.ops.length > 0);
-      assert.deepEqual(spawnCounts(rt, mark), { ipBatch: 1, nftLoad: plan.nft.tables.length > 0 ? 1 : 0 });
+      const tables = plan.nft.tables.length > 0 ? 1 : 0;
+      const created = new Set(
+        first.ops.flatMap((o) => (o.op === "addBridge" || o.op === "addDummy" || o.op === "addTap" ? [o.name] : [])),
+      );
+      // Keys of links the batch creates have no previous value worth reading.
+      const readsSysctls = plan.sysctls.some((x) => !created.has(sysctlInterface(x.key) ?? "")) ? 1 : 0;
+      const setsSysctls = first.sysctls.length > 0 ? 1 : 0;
+      // Apply works from discovery's read; the sysctls take one process to read and one to write, the ruleset's
+      // ownership one listing (the record knows no table yet) and its load one transaction.
+      assert.deepEqual(processCounts(rt, mark), {
+        ipRead: 0,
+        ipBatch: 1,
+        sysctlGet: readsSysctls,
+        sysctlSet: setsSysctls,
+        nftList: tables,
+        nftLoad: tables,
+        total: 1 + readsSysctls + setsSysctls + 2 * tables,
+      });
       await check(pod);
       const ruleset = await nftObjects(pod);
       const stripped = () => nftObjects(pod).then((o) => canonicalListing({ nftables: o as never }));
@@ -192,7 +225,17 @@ export async function roundTrip(
       const mark2 = rt.executor.calls.length;
       const again = await applyPlan(plan, rt);
       assert.deepEqual(again.ops, []);
-      assert.equal(spawnCounts(rt, mark2).ipBatch, 0);
+      assert.deepEqual(again.sysctls, []);
+      // Without discovery's read apply reads the four tables itself; the record knows the tables, so no listing.
+      assert.deepEqual(processCounts(rt, mark2), {
+        ipRead: 4,
+        ipBatch: 0,
+        sysctlGet: plan.sysctls.length > 0 ? 1 : 0,
+        sysctlSet: 0,
+        nftList: 0,
+        nftLoad: tables,
+        total: 4 + (plan.sysctls.length > 0 ? 1 : 0) + tables,
+      });
       assert.deepEqual(await stripped(), rules);
 
       const restarted = runtimeFor(kp);
