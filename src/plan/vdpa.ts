@@ -1,0 +1,55 @@
+/**
+ * Virtink's `vdpa` binding (virtink-network.md §4.4, §6.2): the vDPA CNI moves a vhost-vdpa device into the pod and
+ * reports its character device in network-status `device-info.vdpa.path`; Cloud Hypervisor gets a `vdpa[]` entry with
+ * the interface's `numQueues` (always sent, 0 when unset) and `iommu`. Nothing happens in the pod netns.
+ */
+
+import type { ChNicInput } from "../hypervisor/cloud-hypervisor.ts";
+import type { DeviceStatusEntry, PassthroughContext, VdpaPlan } from "./passthrough-types.ts";
+import { PassthroughError, PassthroughErrorCode } from "./passthrough-types.ts";
+
+function vdpaPath(status: readonly DeviceStatusEntry[], podInterface: string): string | undefined {
+  let path: string | undefined;
+  for (const s of status) {
+    if (s.interface !== podInterface) continue;
+    const vdpa = s["device-info"]?.vdpa;
+    if (typeof vdpa !== "object" || vdpa === null) continue;
+    const p = (vdpa as Readonly<Record<string, unknown>>).path;
+    // Virtink keeps looping, so with duplicate entries the last one wins.
+    path = typeof p === "string" ? p : "";
+  }
+  return path;
+}
+
+/**
+ * Plans a `vdpa` interface (Virtink only; KubeVirt has no such binding). `path` is absent when no network-status
+ * entry for the link has `device-info.vdpa`: Virtink then adds nothing and reports nothing (quirk 11).
+ */
+export function planVdpa(ctx: PassthroughContext): VdpaPlan {
+  const { binding } = ctx.iface;
+  if (binding.kind !== "vdpa" || ctx.model.dialect !== "virtink") {
+    throw new PassthroughError(
+      PassthroughErrorCode.BindingUnsupported,
+      `Cannot plan interface "${ctx.iface.name}" as vDPA: binding "${binding.kind}" in a ${ctx.model.dialect} VM`,
+    );
+  }
+  const path = vdpaPath(ctx.options.passthrough?.networkStatus ?? [], ctx.podInterface.value);
+  return {
+    kind: "vdpa",
+    name: ctx.iface.name,
+    network: ctx.network.name,
+    podInterface: ctx.podInterface.value,
+    ...(path === undefined ? {} : { path }),
+    numQueues: binding.numQueues,
+    iommu: binding.iommu,
+  };
+}
+
+/** The Cloud Hypervisor `vdpa[]` inputs of the plans that have a device, in order. */
+export function vdpaChNics(plans: readonly VdpaPlan[]): ChNicInput[] {
+  return plans.flatMap((p) =>
+    p.path === undefined
+      ? []
+      : [{ kind: "vdpa" as const, name: p.name, path: p.path, numQueues: p.numQueues, iommu: p.iommu }],
+  );
+}

@@ -1,0 +1,181 @@
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { VmNetworkModel } from "../../src/api/model.ts";
+import { networkOf, primaryNetwork } from "../../src/api/model.ts";
+import {
+  memlockLimitBytes,
+  renderCloudHypervisorNet,
+  vmConfigFragment,
+} from "../../src/hypervisor/cloud-hypervisor.ts";
+import { hashedPodInterfaceName, virtinkLinkName } from "../../src/plan/namescheme.ts";
+import { NftBuilder } from "../../src/plan/nft.ts";
+import type {
+  DeviceStatusEntry,
+  PassthroughContext,
+  PassthroughPlanOptions,
+  VdpaPlan,
+} from "../../src/plan/passthrough-types.ts";
+import { PassthroughErrorCode } from "../../src/plan/passthrough-types.ts";
+import { planVdpa, vdpaChNics } from "../../src/plan/vdpa.ts";
+import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
+
+const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+
+/** The context planPod builds for one Virtink interface (KubeVirt models get a hashed name, unused by the planner). */
+function contextFor(model: VmNetworkModel, name: string, options: PassthroughPlanOptions): PassthroughContext {
+  const spec = model.interfaces.find((i) => i.name === name);
+  const network = spec === undefined ? undefined : networkOf(model, spec);
+  if (spec === undefined || network === undefined) throw new Error(`test model has no interface "${name}"`);
+  const podInterface =
+    model.dialect === "virtink" ? virtinkLinkName(model, network) : hashedPodInterfaceName(network.name);
+  return {
+    model,
+    iface: spec,
+    network,
+    index: model.interfaces.indexOf(spec),
+    primary: network === primaryNetwork(model),
+    podInterface,
+    podLink: options.pod.links.find((l) => l.name === podInterface.value),
+    pod: options.pod,
+    dns: options.pod.resolvConf,
+    options,
+    nft: new NftBuilder(),
+  };
+}
+
+const planAll = (model: VmNetworkModel, options: PassthroughPlanOptions): VdpaPlan[] =>
+  model.interfaces.filter((i) => i.binding.kind === "vdpa").map((i) => planVdpa(contextFor(model, i.name, options)));
+
+const vdpaInfo = (path: string) => ({
+  type: "vdpa",
+  version: "1.1.0",
+  vdpa: { "parent-device": "vdpa:0000:65:00.2", driver: "vhost", path, "pci-address": "0000:65:00.2" },
+});
+const model = vm(
+  [
+    iface("pod", { kind: "masquerade" }, { macAddress: "52:54:00:12:34:56" }),
+    iface("vdpa0", { kind: "vdpa", numQueues: 0, iommu: false }, { macAddress: "52:54:00:12:34:57" }),
+    iface("vdpa1", { kind: "vdpa", numQueues: 4, iommu: true }, { macAddress: "52:54:00:12:34:58" }),
+  ],
+  [podNet("pod"), multusNet("vdpa0", "vdpa-mlx"), multusNet("vdpa1", "vdpa-mlx")],
+  { dialect: "virtink" },
+);
+const podFacts = pod([link("eth0", 3, "0a:58:0a:f4:01:05", ["10.244.1.5/24"])]);
+const status: DeviceStatusEntry[] = [
+  { name: "cbr0", interface: "eth0", default: true },
+  {
+    name: "default/vdpa-mlx",
+    interface: "net1",
+    mac: "52:54:00:12:34:57",
+    "device-info": vdpaInfo("/dev/vhost-vdpa-0"),
+  },
+  {
+    name: "default/vdpa-mlx",
+    interface: "net2",
+    mac: "52:54:00:12:34:58",
+    "device-info": vdpaInfo("/dev/vhost-vdpa-1"),
+  },
+];
+
+const cases: { name: string; networkStatus: DeviceStatusEntry[] }[] = [
+  { name: "vdpa-virtink-two-devices", networkStatus: status },
+  {
+    name: "vdpa-virtink-one-without-device-info",
+    networkStatus: [status[0], status[1], { name: "default/vdpa-mlx", interface: "net2" }].filter(
+      (s) => s !== undefined,
+    ),
+  },
+];
+
+function golden(file: string, actual: string): void {
+  const path = join(GOLDEN, file);
+  if (UPDATE) {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(path, actual);
+  }
+  assert.equal(actual, readFileSync(path, "utf8"), `golden ${file} differs (UPDATE_GOLDEN=1 to rewrite)`);
+}
+
+describe("planVdpa golden plans and Cloud Hypervisor renderings", () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const plans = planAll(model, {
+        config: config(),
+        pod: podFacts,
+        passthrough: { networkStatus: c.networkStatus },
+      });
+      const ch = renderCloudHypervisorNet(vdpaChNics(plans));
+      const rendered = {
+        plans,
+        cloudHypervisor: vmConfigFragment(ch),
+        memlockBytesFor1GiB: memlockLimitBytes(ch, 1 << 30) ?? null,
+      };
+      golden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
+    });
+  }
+});
+
+describe("planVdpa behaviour", () => {
+  const plan = (networkStatus: DeviceStatusEntry[] | undefined, name = "vdpa1") =>
+    planVdpa(
+      contextFor(model, name, {
+        config: config(),
+        pod: podFacts,
+        ...(networkStatus === undefined ? {} : { passthrough: { networkStatus } }),
+      }),
+    );
+
+  const paths = [
+    { name: "the entry of the interface's net<j> link", status, want: "/dev/vhost-vdpa-1" },
+    { name: "no network-status at all", status: undefined, want: undefined },
+    {
+      name: "an entry with PCI device-info only",
+      status: [
+        {
+          name: "default/vdpa-mlx",
+          interface: "net2",
+          "device-info": { type: "pci", pci: { "pci-address": "0000:3b:10.0" } },
+        },
+      ],
+      want: undefined,
+    },
+    {
+      name: "the last of duplicate entries, as Virtink's loop",
+      status: [
+        { name: "a", interface: "net2", "device-info": vdpaInfo("/dev/vhost-vdpa-7") },
+        { name: "b", interface: "net2", "device-info": vdpaInfo("/dev/vhost-vdpa-8") },
+      ],
+      want: "/dev/vhost-vdpa-8",
+    },
+    {
+      name: "another link's entry is not taken",
+      status: [{ name: "default/vdpa-mlx", interface: "net1", "device-info": vdpaInfo("/dev/vhost-vdpa-0") }],
+      want: undefined,
+    },
+  ];
+  for (const c of paths) {
+    it(`path from ${c.name}`, () => {
+      assert.equal(plan(c.status).path, c.want);
+    });
+  }
+
+  it("keeps numQueues 0 and iommu false as Virtink serialises them", () => {
+    const p = plan(status, "vdpa0");
+    assert.deepEqual([p.numQueues, p.iommu], [0, false]);
+    assert.deepEqual(vmConfigFragment(renderCloudHypervisorNet(vdpaChNics([p]))), {
+      vdpa: [{ id: "vdpa0", num_queues: 0, path: "/dev/vhost-vdpa-0" }],
+    });
+  });
+
+  it("refuses a KubeVirt VM, which has no vdpa binding", () => {
+    const kv = { ...model, dialect: "kubevirt" as const };
+    assert.throws(() => planVdpa(contextFor(kv, "vdpa1", { config: config(), pod: podFacts })), {
+      name: "PassthroughError",
+      code: PassthroughErrorCode.BindingUnsupported,
+    });
+  });
+});
