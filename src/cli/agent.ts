@@ -12,8 +12,8 @@ import type { CommandIo } from "./types.ts";
 /** Time allowed between a finished shutdown and the process's exit, should anything keep the event loop alive. */
 const EXIT_GRACE_MS = 2000;
 
-/** Runs `vmnet agent <subcommand>`; `run` keeps the process alive after returning, until the agent shuts down. */
-export function runAgentCommand(argv: readonly string[], io: CommandIo): number {
+/** The state directory of `vmnet agent run ...`; throws {@link UsageError} on anything else. */
+export function parseAgentArgs(argv: readonly string[]): { readonly stateDir: string } {
   const [sub, ...rest] = argv;
   if (sub !== "run") {
     throw new UsageError(
@@ -26,19 +26,21 @@ export function runAgentCommand(argv: readonly string[], io: CommandIo): number 
       `"vmnet agent run" takes no arguments, got ${args.positionals.map((p) => `"${p}"`).join(" ")}`,
     );
   }
-  const stateDir = args.values.get("state-dir") ?? DEFAULT_STATE_DIR;
-  void serve(stateDir, io);
-  return 0;
+  return { stateDir: args.values.get("state-dir") ?? DEFAULT_STATE_DIR };
 }
 
-async function serve(stateDir: string, io: CommandIo): Promise<void> {
+/** Runs `vmnet agent run`; resolves with the exit code once the agent has shut down. */
+export async function runAgentCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  const { stateDir } = parseAgentArgs(argv);
   const log = (line: string) => io.stderr(`${new Date().toISOString()} ${line}\n`);
+  let code = 0;
   try {
     const agent = await runAgent({ stateDir, log });
     await agent.closed;
   } catch (e) {
     io.stderr(`vmnet agent: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+    code = 1;
   }
-  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  return code;
 }

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { AgentClient, ensureAgent } from "../../src/agent/client.ts";
 import { agentPaths } from "../../src/agent/paths.ts";
-import { runAgentCommand } from "../../src/cli/agent.ts";
+import { parseAgentArgs, runAgentCommand } from "../../src/cli/agent.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { waitFor } from "../runtime/dhcp/harness.ts";
 import { cleanupAgent, stateDir } from "./helpers.ts";
@@ -27,6 +27,12 @@ function vmnet(args: readonly string[]) {
 }
 
 describe("vmnet agent", () => {
+  it("parses run with and without --state-dir", () => {
+    assert.deepEqual(parseAgentArgs(["run"]), { stateDir: "/run/vmnet" });
+    assert.deepEqual(parseAgentArgs(["run", "--state-dir", "/tmp/x"]), { stateDir: "/tmp/x" });
+    assert.deepEqual(parseAgentArgs(["run", "--state-dir=/tmp/y"]), { stateDir: "/tmp/y" });
+  });
+
   const usage: { name: string; argv: string[] }[] = [
     { name: "no subcommand", argv: [] },
     { name: "an unknown subcommand", argv: ["stop"] },
@@ -35,8 +41,9 @@ describe("vmnet agent", () => {
     { name: "--state-dir without a value", argv: ["run", "--state-dir"] },
   ];
   for (const c of usage) {
-    it(`refuses ${c.name} as a usage error`, () => {
-      assert.throws(() => runAgentCommand(c.argv, io), UsageError);
+    it(`refuses ${c.name} as a usage error`, async () => {
+      assert.throws(() => parseAgentArgs(c.argv), UsageError);
+      await assert.rejects(runAgentCommand(c.argv, io), UsageError);
     });
   }
 
@@ -60,6 +67,12 @@ describe("vmnet agent", () => {
       child.kill("SIGKILL");
       await cleanupAgent(dir);
     }
+  });
+
+  it("run with a bad flag exits 2 with a usage message", async () => {
+    const { code, stderr } = await vmnet(["agent", "run", "--bogus"]).exit;
+    assert.equal(code, 2);
+    assert.match(stderr, /^vmnet agent: Unknown flag "--bogus"/);
   });
 
   it("run exits 1 naming the running agent when another one serves the state directory", async () => {
