@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { VmNetworkModel } from "../../src/api/model.ts";
+import { networkOf, primaryNetwork } from "../../src/api/model.ts";
+import { renderCloudHypervisorNet, vmConfigFragment } from "../../src/hypervisor/cloud-hypervisor.ts";
+import { hashedPodInterfaceName, virtinkLinkName } from "../../src/plan/namescheme.ts";
+import { NftBuilder } from "../../src/plan/nft.ts";
+import type { PassthroughContext, PassthroughPlanOptions, VhostUserEnv } from "../../src/plan/passthrough-types.ts";
+import { PassthroughErrorCode } from "../../src/plan/passthrough-types.ts";
+import {
+  parseUserspaceConfigurationData,
+  planVhostUser,
+  vhostUserChNics,
+  vhostUserNetTypeOf,
+} from "../../src/plan/vhost-user.ts";
+import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
+
+const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+
+/** The context planPod builds for one Virtink interface. */
+function contextFor(model: VmNetworkModel, name: string, options: PassthroughPlanOptions): PassthroughContext {
+  const spec = model.interfaces.find((i) => i.name === name);
+  const network = spec === undefined ? undefined : networkOf(model, spec);
+  if (spec === undefined || network === undefined) throw new Error(`test model has no interface "${name}"`);
+  const podInterface =
+    model.dialect === "virtink" ? virtinkLinkName(model, network) : hashedPodInterfaceName(network.name);
+  return {
+    model,
+    iface: spec,
+    network,
+    index: model.interfaces.indexOf(spec),
+    primary: network === primaryNetwork(model),
+    podInterface,
+    podLink: options.pod.links.find((l) => l.name === podInterface.value),
+    pod: options.pod,
+    dns: options.pod.resolvConf,
+    options,
+    nft: new NftBuilder(),
+  };
+}
+
+const vhu = { kind: "vhostUser" } as const;
+const model = vm(
+  [
+    iface("pod", { kind: "masquerade" }, { macAddress: "52:54:00:12:34:56" }),
+    iface("dpdk0", vhu, { macAddress: "52:54:00:00:00:01" }),
+    iface("dpdk1", vhu, { macAddress: "52:54:00:00:00:02" }),
+  ],
+  [podNet("pod"), multusNet("dpdk0", "ovs-dpdk"), multusNet("dpdk1", "ovs-dpdk")],
+  { dialect: "virtink" },
+);
+const podFacts = pod([link("eth0", 3, "0a:58:0a:f4:01:05", ["10.244.1.5/24"], 1400)]);
+const CONTAINER = "0123456789abcdef0123456789abcdef";
+const userspaceData = JSON.stringify([
+  {
+    containerId: CONTAINER,
+    ifName: "net1",
+    name: "ovs-dpdk",
+    config: { type: "vhostuser", vhost: { mode: "client", socketfile: "net1-sock" } },
+  },
+  { containerId: CONTAINER, ifName: "net2", name: "ovs-dpdk", config: { vhost: { socketfile: "net2-sock" } } },
+]);
+
+const options = (vhostUser: VhostUserEnv | undefined): PassthroughPlanOptions => ({
+  config: config(),
+  pod: podFacts,
+  ...(vhostUser === undefined ? {} : { passthrough: { vhostUser } }),
+});
+const planAll = (env: VhostUserEnv) => ["dpdk0", "dpdk1"].map((n) => planVhostUser(contextFor(model, n, options(env))));
+
+function golden(file: string, actual: string): void {
+  const path = join(GOLDEN, file);
+  if (UPDATE) {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(path, actual);
+  }
+  assert.equal(actual, readFileSync(path, "utf8"), `golden ${file} differs (UPDATE_GOLDEN=1 to rewrite)`);
+}
+
+const cases: { name: string; env: VhostUserEnv }[] = [
+  { name: "vhost-user-kube-ovn", env: { netType: "kube-ovn", vhostUserSocket: "/var/run/vhost-user/sock" } },
+  {
+    name: "vhost-user-userspace",
+    env: {
+      netType: "userspace",
+      userspaceConfigurationData: userspaceData,
+      existingDirectories: ["/var/run/vhost-user/0123456789ab"],
+    },
+  },
+  { name: "vhost-user-userspace-flat-dir", env: { netType: "userspace", userspaceConfigurationData: userspaceData } },
+];
+
+describe("planVhostUser golden plans and Cloud Hypervisor renderings", () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const plans = planAll(c.env);
+      const rendered = {
+        plans,
+        cloudHypervisor: vmConfigFragment(renderCloudHypervisorNet(vhostUserChNics(plans))),
+        cloudHypervisorWithVirtinkKubeOvnBug: vmConfigFragment(
+          renderCloudHypervisorNet(vhostUserChNics(plans, { virtinkKubeOvnSocketBug: true })),
+        ),
+      };
+      golden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
+    });
+  }
+});
+
+describe("planVhostUser errors (Virtink's strings)", () => {
+  const errors = [
+    {
+      name: "no NET_TYPE",
+      env: undefined,
+      code: PassthroughErrorCode.VhostUserNetTypeMissing,
+      message: "network type not found",
+    },
+    {
+      name: "an empty NET_TYPE",
+      env: { netType: "" },
+      code: PassthroughErrorCode.VhostUserNetTypeMissing,
+      message: "network type not found",
+    },
+    {
+      name: "kube-ovn without VHOST_USER_SOCKET",
+      env: { netType: "kube-ovn" },
+      code: PassthroughErrorCode.VhostUserSocketMissing,
+      message: "vhost-user socket path not found",
+    },
+    {
+      name: "userspace without an entry for the link",
+      env: {
+        netType: "userspace",
+        userspaceConfigurationData: JSON.stringify([
+          { containerId: CONTAINER, ifName: "net7", config: { vhost: { socketfile: "s" } } },
+        ]),
+      },
+      code: PassthroughErrorCode.VhostUserLinkNotFound,
+      message: "vhost-user link not found",
+    },
+    {
+      name: "userspace without USERSPACE_CONFIGURATION_DATA",
+      env: { netType: "userspace" },
+      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      message: "Cannot parse USERSPACE_CONFIGURATION_DATA: Unexpected end of JSON input",
+    },
+    {
+      name: "another NET_TYPE",
+      env: { netType: "ovs" },
+      code: PassthroughErrorCode.VhostUserNetTypeUnsupported,
+      message: "CNI plugin ovs is not supported for vhost-uesr",
+    },
+  ];
+  for (const c of errors) {
+    it(`fails on ${c.name}`, () => {
+      assert.throws(
+        () => planVhostUser(contextFor(model, "dpdk0", options(c.env))),
+        (e: Error & { code?: string }) => {
+          assert.equal(e.code, c.code);
+          assert.equal(e.message, c.message);
+          return true;
+        },
+      );
+    });
+  }
+
+  it("fails on kube-ovn without eth0 to take the MTU from", () => {
+    const noEth0 = { ...options({ netType: "kube-ovn", vhostUserSocket: "/s" }), pod: pod([]) };
+    assert.throws(() => planVhostUser(contextFor(model, "dpdk0", noEth0)), {
+      code: PassthroughErrorCode.VhostUserConfigInvalid,
+    });
+  });
+
+  it("refuses a KubeVirt VM and a missing MAC", () => {
+    const env = { netType: "kube-ovn", vhostUserSocket: "/s" };
+    assert.throws(() => planVhostUser(contextFor({ ...model, dialect: "kubevirt" }, "dpdk0", options(env))), {
+      code: PassthroughErrorCode.BindingUnsupported,
+    });
+    const noMac = {
+      ...model,
+      interfaces: model.interfaces.map((i) => (i.name === "dpdk0" ? iface("dpdk0", vhu) : i)),
+    };
+    assert.throws(() => planVhostUser(contextFor(noMac, "dpdk0", options(env))), { name: "TypeError" });
+  });
+});
+
+describe("vhostUserNetTypeOf", () => {
+  const table = [
+    {
+      name: "kube-ovn",
+      config: '{"cniVersion":"0.3.1","type":"kube-ovn","vhost_user_socket_name":"sock"}',
+      want: "kube-ovn",
+    },
+    { name: "userspace", config: '{"type":"userspace","host":{"engine":"ovs-dpdk"}}', want: "userspace" },
+  ];
+  for (const c of table) {
+    it(`reads ${c.name}`, () => {
+      assert.equal(vhostUserNetTypeOf(c.config), c.want);
+    });
+  }
+  const bad = [
+    {
+      name: "another plugin",
+      config: '{"type":"bridge"}',
+      message: "CNI plugin bridge is not supported for vhost-uesr",
+    },
+    { name: "no type", config: "{}", message: "CNI plugin  is not supported for vhost-uesr" },
+  ];
+  for (const c of bad) {
+    it(`rejects ${c.name} with Virtink's message`, () => {
+      assert.throws(() => vhostUserNetTypeOf(c.config), {
+        code: PassthroughErrorCode.VhostUserNetTypeUnsupported,
+        message: c.message,
+      });
+    });
+  }
+  it("rejects a config that is not JSON", () => {
+    assert.throws(() => vhostUserNetTypeOf("{"), { code: PassthroughErrorCode.VhostUserConfigInvalid });
+  });
+});
+
+describe("parseUserspaceConfigurationData", () => {
+  it("keeps the keys Virtink reads and fills missing ones with empty strings", () => {
+    assert.deepEqual(
+      parseUserspaceConfigurationData(
+        '[{"ifName":"net1"}, 3, {"containerId":"c","ifName":"net2","config":{"vhost":{"socketfile":"s"}}}]',
+      ),
+      [
+        { containerId: "", ifName: "net1", config: { vhost: { socketfile: "" } } },
+        { containerId: "c", ifName: "net2", config: { vhost: { socketfile: "s" } } },
+      ],
+    );
+  });
+  it("rejects a value that is not an array", () => {
+    assert.throws(() => parseUserspaceConfigurationData("{}"), { code: PassthroughErrorCode.VhostUserConfigInvalid });
+  });
+});
