@@ -51,12 +51,26 @@ export function passtPorts(iface: InterfaceSpec, options: { readonly istio?: boo
   return { tcp: tcp.length === 0 ? "none" : tcp.join(","), udp: udp.length === 0 ? "none" : udp.join(",") };
 }
 
+/**
+ * File descriptors passt needs when it binds every port of a protocol (one socket per port, family and protocol): the
+ * seeds' "~2^18 sockets".
+ */
+export const PASST_ALL_PORTS_OPEN_FILES = 262_144;
+
+/** `all`, or a list of only `~` exclusions, which passt also reads as "every port but these". */
+function forwardsAll(spec: string): boolean {
+  return spec === "all" || spec.split(",").every((p) => p.startsWith("~"));
+}
+
 /** The per-pod run directory: `runDir`, else `/run/vmnet/<namespace>/<name>`. */
 export function podRunDir(ctx: BindingContext): string {
   return ctx.options.runDir ?? `/run/vmnet/${ctx.model.namespace}/${ctx.model.name}`;
 }
 
-/** The passt process of an interface: foreground, socket under the run dir, bound to the pod link. */
+/**
+ * The passt process of an interface: foreground, socket under the run dir, addresses and routes of the pod link, DNS
+ * servers and search list of the pod's resolv.conf, the port specifiers.
+ */
 export function passtProcess(ctx: BindingContext): ProcessPlan {
   const stateDir = podRunDir(ctx);
   const socketPath = `${stateDir}/passt-${ctx.podInterface.value}.socket`;
@@ -78,6 +92,9 @@ export function passtProcess(ctx: BindingContext): ProcessPlan {
       `${id}:${id}`,
       "--interface",
       ctx.podInterface.value,
+      // passt would read the resolv.conf of its mount namespace, which under `ip netns exec` is the host's.
+      ...[...ctx.dns.nameserversV4, ...ctx.dns.nameserversV6].flatMap((d) => ["--dns", d]),
+      ...(ctx.dns.search.length === 0 ? [] : ["--search", ctx.dns.search.join(" ")]),
       "-t",
       ports.tcp,
       "-u",
@@ -86,6 +103,7 @@ export function passtProcess(ctx: BindingContext): ProcessPlan {
     socketPath,
     stateDir,
     runAs: { uid: id, gid: id },
+    ...(forwardsAll(ports.tcp) || forwardsAll(ports.udp) ? { openFiles: PASST_ALL_PORTS_OPEN_FILES } : {}),
   };
 }
 

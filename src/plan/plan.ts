@@ -227,8 +227,10 @@ export interface ProcessPlan {
   readonly socketPath: string;
   /** Directory the runtime creates (owned by `runAs`) before starting the process. */
   readonly stateDir: string;
-  /** uid/gid the process drops to (`--runas`). */
+  /** uid/gid the process drops to (`--runas`); it creates the socket after dropping, so the dir must allow it. */
   readonly runAs: { readonly uid: number; readonly gid: number };
+  /** RLIMIT_NOFILE the process needs beyond the usual, when it binds every port (passt without a port list). */
+  readonly openFiles?: number;
 }
 
 /** What a binding plugin brings to an interface (KubeVirt CR `spec.configuration.network.binding.<name>`). */

@@ -75,6 +75,38 @@ describe("planPod passt", () => {
     assert.notEqual(a, c);
   });
 
+  const openFiles: { name: string; ports: InterfaceSpec["ports"]; istio: boolean; want: number | undefined }[] = [
+    { name: "no ports (binds every port)", ports: [], istio: false, want: 262_144 },
+    { name: "Istio exclusions only (every port but those)", ports: [], istio: true, want: 262_144 },
+    { name: "listed ports", ports: [tcp(80)], istio: false, want: undefined },
+    { name: "listed ports with Istio exclusions", ports: [tcp(80)], istio: true, want: undefined },
+  ];
+  for (const c of openFiles) {
+    it(`planPod passt: asks for ${c.want ?? "no extra"} open files with ${c.name}`, () => {
+      const model = vm([iface("default", passtBinding, { ports: c.ports })], [podNet()]);
+      const p = planPod(model, { config: config(), pod: pod([eth0]), istio: c.istio });
+      assert.equal(p.interfaces[0]?.process?.openFiles, c.want);
+    });
+  }
+
+  it("planPod passt: DNS servers and search list come from the pod's resolv.conf", () => {
+    const resolv = "search a.example b.example\nnameserver 10.0.0.10\nnameserver fd00::10\n";
+    const p = planPod(vm([iface("default", passtBinding)], [podNet()]), {
+      config: config(),
+      pod: pod([eth0], [], resolv),
+    });
+    const args = p.interfaces[0]?.process?.args ?? [];
+    const at = args.indexOf("--dns");
+    assert.deepEqual(args.slice(at, at + 6), [
+      "--dns",
+      "10.0.0.10",
+      "--dns",
+      "fd00::10",
+      "--search",
+      "a.example b.example",
+    ]);
+  });
+
   const errors: { name: string; model: VmNetworkModel; options: PlanPodOptions; message: string; code: string }[] = [
     {
       name: "core passt without the Passt gate",
