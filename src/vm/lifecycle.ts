@@ -16,6 +16,7 @@ import { GuestAgent, type GuestInterface } from "../hypervisor/qga.ts";
 import { type DomainInterfaceStatus, QmpClient, queryDomainInterfaces } from "../hypervisor/qmp.ts";
 import { buildGuestImage, GUEST_READY_MARKER, guestLeaseMarker } from "../lab/guest-image.ts";
 import { createPod, deletePod, loadPod, type NetworkStatusEntry, podNetnsName } from "../lab/pod.ts";
+import type { NetworkPlan } from "../plan/plan.ts";
 import { FileStateStore } from "../runtime/state.ts";
 import { interfaceStatuses, type VmiInterfaceStatus } from "../runtime/status.ts";
 import { undoRecord } from "../runtime/undo.ts";
@@ -129,7 +130,6 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
           : options.accel;
       progress(`image: kernel ${image.kernelVersion}, accelerator ${accel}`);
       const attachments = podAttachments(spec);
-      const hasPodNetwork = spec.model.networks.some((n) => n.source.kind === "pod");
       const pod = await createPod({
         node: lab.node,
         name: podName,
@@ -142,6 +142,7 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
       await writeRecord(vm, record);
       progress(`pod: "${podName}" IPs ${ips.join(", ") || "(none)"}`);
       let qemuPid: number | undefined;
+      let markers: string[] = [GUEST_READY_MARKER];
       const agent = await ensureAgent({ stateDir: paths.root });
       const wired = await wirePod(spec.model, {
         netns,
@@ -160,6 +161,7 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
           };
           await writeRecord(vm, record);
           await savePlan(vm.plan, plan, spec.model);
+          markers = bootMarkers(plan);
           progress(`plan applied: ${plan.interfaces.map((i) => `${i.name} (${i.binding})`).join(", ")}`);
           const pid = await startQemu({ name, netns, paths: vm, image, accel, plan, vcpus: spec.model.vcpus });
           qemuPid = pid;
@@ -169,9 +171,6 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
       }).finally(() => agent.close());
       progress(`dhcp: ${wired.served ? "serving" : "nothing to serve"}`);
       if (qemuPid === undefined) throw new Error("Cannot boot: the plan has no guest NIC to attach QEMU to");
-      const markers = [GUEST_READY_MARKER];
-      const v4 = lab.record.ipv4Subnet !== undefined;
-      if (hasPodNetwork) markers.push(v4 ? guestLeaseMarker("eth0") : "vmnet-guest: addr6 eth0 ");
       await waitForConsole(vm, qemuPid, markers, {
         timeoutMs: options.bootTimeoutMs ?? 240_000,
         onMarker: (_m, line) => progress(`guest: ${line.replace(/^vmnet-guest: /, "")}`),
@@ -226,6 +225,25 @@ export async function stopAgent(paths: StatePaths): Promise<void> {
     agent.close();
   }
 }
+
+/**
+ * The console lines that say the guest is up: its ready marker, then a DHCPv4 lease on every NIC vmnet serves DHCPv4
+ * on and a DHCPv6 lease on every NIC it serves DHCPv6 on. The guest names NICs eth0, eth1, ... in PCI order, which is
+ * the plan's order when no interface asks for a PCI address.
+ */
+export function bootMarkers(plan: NetworkPlan): string[] {
+  const markers = [GUEST_READY_MARKER];
+  const ordered = plan.interfaces.every((i) => i.guest.pciAddress === undefined);
+  if (!ordered) return markers;
+  plan.interfaces.forEach((iface, k) => {
+    if (iface.dhcpv4 !== undefined) markers.push(guestLeaseMarker(`eth${k}`));
+    if (iface.dhcpv6 !== undefined) markers.push(`${GUEST_LEASE6_PREFIX}eth${k} `);
+  });
+  return markers;
+}
+
+/** The console line the guest prints for a DHCPv6 lease (src/lab/guest/README.md: `lease6 <if> <ipv6>`). */
+export const GUEST_LEASE6_PREFIX = "vmnet-guest: lease6 ";
 
 /** What `down` did not manage to remove. */
 export class TeardownIncompleteError extends AggregateError {
