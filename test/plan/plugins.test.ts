@@ -5,6 +5,7 @@ import type { KvBindingPlugin } from "../../src/api/kubevirt-types.ts";
 import { PlanError } from "../../src/plan/errors.ts";
 import { planPod } from "../../src/plan/plan.ts";
 import { planTapAttachment } from "../../src/plan/plugins/builtin.ts";
+import { deviceInfoFile } from "../../src/plan/plugins/device-info.ts";
 import type { BindingPlugin } from "../../src/plan/plugins/plugin.ts";
 import { PluginRegistry } from "../../src/plan/plugins/plugin.ts";
 import { parseMemoryQuantity, pluginNetworkSelection, resolvePlugin } from "../../src/plan/plugins/registry.ts";
@@ -229,6 +230,47 @@ describe("planPod binding plugins", () => {
     assert.throws(
       () => planPod(vm([iface("default", plugin("nope"))], [podNet()]), { config: config(), pod: pod([eth0]) }),
       /^PlanError: unable to find the network binding plugin 'nope' in Kubevirt configuration$/u,
+    );
+  });
+});
+
+describe("deviceInfoFile", () => {
+  const model = vm(
+    [iface("default", { kind: "masquerade" }), iface("red", plugin("dev")), iface("blue", plugin("dev"))],
+    [
+      podNet(),
+      { name: "red", source: { kind: "multus", networkName: "nr", default: false } },
+      { name: "blue", source: { kind: "multus", networkName: "nb", default: false } },
+    ],
+  );
+  const withDevice = cfg({ dev: { downwardAPI: "device-info" } });
+  const status = [
+    { name: "kindnet", interface: "eth0", default: true },
+    {
+      name: "default/nr",
+      interface: "podb1f51a511f1",
+      mac: "02:00:00:00:00:0a",
+      mtu: 1500,
+      "device-info": { type: "pci", version: "1.1.0", pci: { "pci-address": "0000:65:00.2" } },
+    },
+    { name: "default/nb", interface: "pod16477688c0e", mac: "02:00:00:00:00:0b" },
+  ];
+
+  it("deviceInfoFile: none when no plugin asks for device-info", () => {
+    assert.equal(deviceInfoFile(model, status, cfg({ dev: {} })), undefined);
+  });
+
+  it("deviceInfoFile: empty before Multus reported the plugin's networks", () => {
+    assert.deepEqual(deviceInfoFile(model, [status[0] ?? { name: "x" }], withDevice), {
+      path: "/etc/podinfo/network-info",
+      content: "",
+    });
+  });
+
+  it("deviceInfoFile: the network-info annotation, sorted by network name, Go key order", () => {
+    assert.equal(
+      deviceInfoFile(model, status, withDevice)?.content,
+      '{"interfaces":[{"network":"blue","mac":"02:00:00:00:00:0b"},{"network":"red","deviceInfo":{"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:65:00.2"}},"mac":"02:00:00:00:00:0a","mtu":1500}]}',
     );
   });
 });
