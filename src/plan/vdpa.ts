@@ -5,6 +5,7 @@
  */
 
 import type { ChNicInput } from "../hypervisor/cloud-hypervisor.ts";
+import { qemuNetId, renderOption } from "../hypervisor/qemu-argv.ts";
 import type { DeviceStatusEntry, PassthroughContext, VdpaPlan } from "./passthrough-types.ts";
 import { PassthroughError, PassthroughErrorCode } from "./passthrough-types.ts";
 
@@ -52,4 +53,36 @@ export function vdpaChNics(plans: readonly VdpaPlan[]): ChNicInput[] {
       ? []
       : [{ kind: "vdpa" as const, name: p.name, path: p.path, numQueues: p.numQueues, iommu: p.iommu }],
   );
+}
+
+/**
+ * QEMU argv for the plans that have a device: `-netdev vhost-vdpa,vhostdev=<path>` and a modern virtio-net device on
+ * it (vmnet's QEMU path; Virtink itself only runs Cloud Hypervisor). QEMU's `queues` counts queue pairs where CH's
+ * `num_queues` counts RX and TX queues, so `numQueues` 2N becomes N pairs; 0 (unset) and 2 leave QEMU's single pair.
+ */
+export function vdpaQemuArgs(plans: readonly VdpaPlan[]): string[] {
+  return plans.flatMap((p) => {
+    if (p.path === undefined) return [];
+    if (!Number.isInteger(p.numQueues) || p.numQueues < 0 || p.numQueues % 2 !== 0) {
+      throw new RangeError(`Cannot use ${p.numQueues} vDPA queues on interface "${p.name}": expected an even count`);
+    }
+    const id = qemuNetId(p.name);
+    const pairs = p.numQueues / 2;
+    return [
+      "-netdev",
+      renderOption({ type: "vhost-vdpa", id, vhostdev: p.path, ...(pairs > 1 ? { queues: pairs } : {}) }, "type"),
+      "-device",
+      renderOption(
+        {
+          driver: "virtio-net-pci",
+          netdev: id,
+          id,
+          "disable-legacy": true,
+          ...(pairs > 1 ? { mq: true, vectors: 2 * pairs + 2 } : {}),
+          ...(p.iommu ? { iommu_platform: true } : {}),
+        },
+        "driver",
+      ),
+    ];
+  });
 }

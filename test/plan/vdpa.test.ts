@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { VmNetworkModel } from "../../src/api/model.ts";
 import { networkOf, primaryNetwork } from "../../src/api/model.ts";
 import {
@@ -19,7 +21,7 @@ import type {
   VdpaPlan,
 } from "../../src/plan/passthrough-types.ts";
 import { PassthroughErrorCode } from "../../src/plan/passthrough-types.ts";
-import { planVdpa, vdpaChNics } from "../../src/plan/vdpa.ts";
+import { planVdpa, vdpaChNics, vdpaQemuArgs } from "../../src/plan/vdpa.ts";
 import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
@@ -113,6 +115,7 @@ describe("planVdpa golden plans and Cloud Hypervisor renderings", () => {
         plans,
         cloudHypervisor: vmConfigFragment(ch),
         memlockBytesFor1GiB: memlockLimitBytes(ch, 1 << 30) ?? null,
+        qemuArgv: vdpaQemuArgs(plans),
       };
       golden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
     });
@@ -177,5 +180,41 @@ describe("planVdpa behaviour", () => {
       name: "PassthroughError",
       code: PassthroughErrorCode.BindingUnsupported,
     });
+  });
+});
+
+describe("vdpaQemuArgs", () => {
+  const base: VdpaPlan = {
+    kind: "vdpa",
+    name: "v",
+    network: "v",
+    podInterface: "net1",
+    path: "/dev/vhost-vdpa-3",
+    numQueues: 0,
+    iommu: false,
+  };
+
+  it("rejects an odd queue count, which has no QEMU queue-pair equivalent", () => {
+    assert.throws(() => vdpaQemuArgs([{ ...base, numQueues: 3 }]), { name: "RangeError" });
+  });
+
+  it("is accepted by this QEMU, which fails only on the missing vhost-vdpa device", async (t) => {
+    const argv = vdpaQemuArgs([{ ...base, numQueues: 4, iommu: true }]);
+    const run = promisify(execFile);
+    try {
+      await run("qemu-system-x86_64", ["--version"]);
+    } catch {
+      t.skip("qemu-system-x86_64 is not installed");
+      return;
+    }
+    await assert.rejects(
+      run("qemu-system-x86_64", ["-M", "q35", "-accel", "tcg", "-nodefaults", "-display", "none", "-S", ...argv], {
+        timeout: 20_000,
+      }),
+      (e: Error & { stderr?: string }) => {
+        assert.match(e.stderr ?? "", /Could not open '\/dev\/vhost-vdpa-3'/u);
+        return true;
+      },
+    );
   });
 });
