@@ -171,15 +171,25 @@ async function lock(cache, timeoutMs = 120_000) {
     } catch (e) {
       if (e.code !== "EEXIST") throw e;
     }
-    const owner = Number.parseInt(readdirSync(dir, { withFileTypes: false })[0] ?? "", 10);
+    let owner = Number.NaN;
+    try {
+      owner = Number.parseInt(readdirSync(dir)[0] ?? "", 10);
+    } catch {
+      // Released between mkdir and here: try again at once.
+      continue;
+    }
     let alive = false;
     try {
       if (Number.isInteger(owner)) alive = process.kill(owner, 0);
     } catch {
       alive = false;
     }
-    // An empty lock directory is one being created or removed right now: only a known dead owner is taken over.
-    if (Number.isInteger(owner) && !alive) rmSync(dir, { recursive: true, force: true });
+    // An empty lock directory is one being created or removed right now, unless it stays empty (its owner died
+    // before writing its pid).
+    let emptyFor = 0;
+    if (!Number.isInteger(owner))
+      emptyFor = Date.now() - (lstatSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if ((Number.isInteger(owner) && !alive) || emptyFor > 10_000) rmSync(dir, { recursive: true, force: true });
     // Correctness does not depend on the lock (each build has its own directory), so a stuck lock only costs a
     // duplicate build.
     if (Date.now() > deadline) return () => {};
