@@ -58,11 +58,12 @@ export function pluginNetworkSelection(
   return { name: key.name, namespace: key.namespace, "cni-args": { logicNetworkName: networkName } };
 }
 
+const isAttachment = (v: string | undefined): v is DomainAttachmentType =>
+  v === DomainAttachmentType.Tap || v === DomainAttachmentType.ManagedTap;
+
 function pluginPlanOf(ctx: BindingContext, name: string, resolved: ResolvedPlugin): PluginPlan {
   const r = resolved.registration;
-  const attachment = (Object.values(DomainAttachmentType) as string[]).includes(r.domainAttachmentType ?? "")
-    ? (r.domainAttachmentType as DomainAttachmentType)
-    : resolved.plugin.domainAttachment;
+  const attachment = isAttachment(r.domainAttachmentType) ? r.domainAttachmentType : resolved.plugin.domainAttachment;
   const selection = pluginNetworkSelection(ctx.model, ctx.network.name, r);
   const memory = r.computeResourceOverhead?.requests?.memory;
   return {
