@@ -116,8 +116,9 @@ export function planPasst(ctx: BindingContext, binding: "passt" | "passtBinding"
   const link = requirePodLink(ctx);
   const process = passtProcess(ctx);
   const { mac, generated } = specOrStableMac(ctx);
-  // passt hands the guest its MTU by DHCP/NDP itself; a virtio host_mtu from the pod link would only cap it.
-  const { mtu: _mtu, ...nic } = guestNic(ctx, { mac, mtu: link.mtu, tapName: ctx.podInterface });
+  // passt hands the guest its MTU by DHCP/NDP itself; a virtio host_mtu from the pod link would only cap it. A stream
+  // netdev has one queue, so multiqueue does not apply.
+  const { mtu: _mtu, queues: _queues, ...nic } = guestNic(ctx, { mac, mtu: link.mtu, tapName: ctx.podInterface });
   return {
     name: ctx.iface.name,
     network: ctx.network.name,
@@ -130,6 +131,7 @@ export function planPasst(ctx: BindingContext, binding: "passt" | "passtBinding"
     process,
     guest: {
       ...nic,
+      queueCount: 1,
       backend: { kind: "stream", socketPath: process.socketPath },
       ...(generated ? { macGenerated: true } : {}),
     },

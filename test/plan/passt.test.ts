@@ -58,6 +58,13 @@ describe("planPod passt", () => {
     assert.equal(p.guest.mtu, undefined);
   });
 
+  it("planPod passt: multiqueue does not apply to the single-queue stream backend", () => {
+    const model = vm([iface("default", passtBinding)], [podNet()], { multiqueue: true, vcpus: 4 });
+    const g = planPod(model, { config: config(), pod: pod([eth0]) }).interfaces[0]?.guest;
+    assert.equal(g?.queues, undefined);
+    assert.equal(g?.queueCount, 1);
+  });
+
   it("planPod passt: a spec MAC is used as is and not marked generated", () => {
     const model = vm([iface("default", passtBinding, { macAddress: "02:11:22:33:44:55" })], [podNet()]);
     const g = planPod(model, { config: config(), pod: pod([eth0]) }).interfaces[0]?.guest;
