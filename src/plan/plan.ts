@@ -216,7 +216,11 @@ export type GuestBackend =
       readonly dnsSearch: readonly string[];
       readonly hostForwards: readonly { readonly protocol: "tcp" | "udp"; readonly port: number }[];
     }
-  /** A macvtap link: the runtime opens `/dev/tap<ifindex of link>` `queues` times and hands QEMU the fds. */
+  /**
+   * A macvtap link: the runtime opens its character device `queues` times and hands QEMU the fds. ifindexes are per
+   * netns, so the device is best found from the pod netns' `/sys/class/net/<link>/macvtap/tap<N>/dev` (major:minor)
+   * after the link was moved in, not by assuming `/dev/tap<ifindex>`.
+   */
   | { readonly kind: "macvtap"; readonly link: InterfaceName; readonly queues: number };
 
 /** A process the runtime starts in the pod netns for one interface (passt). */
