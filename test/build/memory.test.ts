@@ -1,16 +1,16 @@
 /**
  * What a pod costs when vmnet runs from its bundle: test/runtime/dhcp/fixtures/measure-memory.ts bundled with the
- * worker entries (scripts/build.mjs) and run by plain node, so the agent starts the bundled pod worker without tsx.
+ * worker entries (scripts/build.mjs) where tsx is not installed and run by plain node, so the agent must start the
+ * bundled pod worker.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { bundle, ENTRIES, ROOT } from "../../scripts/build.mjs";
 import { rootSkipReason } from "../runtime/dhcp/harness.ts";
+import { type IsolatedBundle, isolatedBundle } from "./isolated.ts";
 
 const run = promisify(execFile);
 
@@ -29,19 +29,17 @@ const BUNDLED_RSS_PER_POD_MIB = 14;
 const BUNDLED_RSS_ONE_POD_MIB = 18;
 
 describe("bundled pod worker memory", { skip: rootSkipReason() }, () => {
-  // Inside the repository, so the bundle finds koffi (external) in node_modules.
-  const outdir = join(ROOT, ".cache", `test-memory-${randomBytes(4).toString("hex")}`);
+  let built: IsolatedBundle | undefined;
   before(async () => {
-    mkdirSync(outdir, { recursive: true });
-    await bundle({ outdir, entries: { ...ENTRIES, "measure-memory": "test/runtime/dhcp/fixtures/measure-memory.ts" } });
+    built = await isolatedBundle({ "measure-memory": "test/runtime/dhcp/fixtures/measure-memory.ts" });
   });
-  after(() => rmSync(outdir, { recursive: true, force: true }));
+  after(() => built?.remove());
 
   for (const pods of [1, 20]) {
     it(`costs at most ${BUNDLED_RSS_PER_POD_MIB} MiB of RSS per pod with ${pods} pod(s) serving DHCPv4, DHCPv6 and RA`, async (t) => {
       const { stdout } = await run(
         process.execPath,
-        ["--expose-gc", join(outdir, "measure-memory.mjs"), String(pods), randomBytes(3).toString("hex")],
+        ["--expose-gc", join(built?.outdir ?? "", "measure-memory.mjs"), String(pods), randomBytes(3).toString("hex")],
         { env: { ...process.env, UV_THREADPOOL_SIZE: String(pods + 8) }, timeout: 60_000 },
       );
       const m = JSON.parse(stdout) as Measurement;
