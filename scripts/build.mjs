@@ -245,8 +245,12 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   } catch (e) {
     // bin/vmnet falls back to tsx, which reports a source error itself; the build's own message goes to a log.
     const message = `${new Date().toISOString()} ${e instanceof Error ? e.message : String(e)}\n`;
-    mkdirSync(join(ROOT, ".cache"), { recursive: true });
-    writeFileSync(join(ROOT, ".cache", "build.log"), message, { flag: "a" });
+    try {
+      mkdirSync(join(ROOT, ".cache"), { recursive: true });
+      writeFileSync(join(ROOT, ".cache", "build.log"), message, { flag: "a" });
+    } catch {
+      // A checkout this user cannot write to: no bundle and no log, tsx still runs the sources.
+    }
     if (process.argv.includes("--verbose")) process.stderr.write(`vmnet bundle: ${message}`);
     process.exit(1);
   }
