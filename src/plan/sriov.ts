@@ -55,7 +55,8 @@ function virtinkHostAddress(ctx: PassthroughContext, status: readonly DeviceStat
     const pci = s["device-info"]?.pci;
     if (typeof pci !== "object" || pci === null) continue;
     const a = (pci as Readonly<Record<string, unknown>>)["pci-address"];
-    // Virtink takes the last match and does not check the address; an empty one yields a path CH refuses.
+    // Virtink adds a device per matching entry; Multus writes one entry per interface, so the first is the one.
+    // Virtink does not check the address (an empty one gives a path CH refuses); planSriov does.
     if (typeof a === "string") return a;
   }
   return undefined;

@@ -10,16 +10,15 @@ import type { DeviceStatusEntry, PassthroughContext, VdpaPlan } from "./passthro
 import { PassthroughError, PassthroughErrorCode } from "./passthrough-types.ts";
 
 function vdpaPath(status: readonly DeviceStatusEntry[], podInterface: string): string | undefined {
-  let path: string | undefined;
   for (const s of status) {
     if (s.interface !== podInterface) continue;
     const vdpa = s["device-info"]?.vdpa;
     if (typeof vdpa !== "object" || vdpa === null) continue;
     const p = (vdpa as Readonly<Record<string, unknown>>).path;
-    // Virtink keeps looping, so with duplicate entries the last one wins.
-    path = typeof p === "string" ? p : "";
+    // Virtink adds an entry per match; Multus writes one entry per interface, so the first is the one.
+    return typeof p === "string" ? p : "";
   }
-  return path;
+  return undefined;
 }
 
 /**

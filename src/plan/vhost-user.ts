@@ -36,22 +36,29 @@ export function vhostUserNetTypeOf(nadConfig: string): VhostUserNetType {
   );
 }
 
-/** Parses `USERSPACE_CONFIGURATION_DATA`, keeping entries with the keys Virtink reads. */
+/**
+ * Parses `USERSPACE_CONFIGURATION_DATA`, keeping entries with the keys Virtink reads; Virtink's
+ * `userspace configuration data not found` when empty, `unmarshal userspace configuration data: …` when not a JSON
+ * array.
+ */
 export function parseUserspaceConfigurationData(text: string): UserspaceConfigurationData[] {
+  if (text === "") {
+    throw new PassthroughError(PassthroughErrorCode.VhostUserConfigInvalid, "userspace configuration data not found");
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
     throw new PassthroughError(
       PassthroughErrorCode.VhostUserConfigInvalid,
-      `Cannot parse USERSPACE_CONFIGURATION_DATA: ${(cause as Error).message}`,
+      `unmarshal userspace configuration data: ${(cause as Error).message}`,
       { cause },
     );
   }
   if (!Array.isArray(parsed)) {
     throw new PassthroughError(
       PassthroughErrorCode.VhostUserConfigInvalid,
-      "Cannot parse USERSPACE_CONFIGURATION_DATA: expected a JSON array",
+      "unmarshal userspace configuration data: expected a JSON array",
     );
   }
   return parsed.flatMap((e: unknown): UserspaceConfigurationData[] => {
@@ -76,29 +83,37 @@ function kubeOvn(ctx: PassthroughContext, socket: string | undefined): { mtu: nu
   }
   const eth0 = ctx.pod.links.find((l) => l.name === "eth0");
   if (eth0 === undefined) {
-    throw new PassthroughError(
-      PassthroughErrorCode.VhostUserConfigInvalid,
-      `Cannot take the MTU of vhost-user interface "${ctx.iface.name}" from "eth0": the pod has no such link`,
-    );
+    // netlink's LinkNotFoundError text, as Virtink wraps it.
+    throw new PassthroughError(PassthroughErrorCode.VhostUserConfigInvalid, "get link: Link not found");
   }
   return { mtu: eth0.mtu, socket };
 }
 
 function userspace(ctx: PassthroughContext, data: string | undefined, dirs: readonly string[]): string {
   const entries = parseUserspaceConfigurationData(data ?? "");
-  // Virtink keeps looping, so with duplicate entries the last one wins.
-  const entry = entries.filter((e) => e.ifName === ctx.podInterface.value).at(-1);
-  if (entry === undefined) {
+  // Virtink takes the first entry for the link, and needs both a container id and a socket file from it.
+  const entry = entries.find((e) => e.ifName === ctx.podInterface.value);
+  const file = entry?.config.vhost.socketfile ?? "";
+  if (entry === undefined || entry.containerId === "" || file === "") {
     throw new PassthroughError(PassthroughErrorCode.VhostUserLinkNotFound, "vhost-user link not found");
   }
+  if (entry.containerId.length < 12) {
+    // Virtink slices [0:12] and panics on a shorter id.
+    throw new PassthroughError(
+      PassthroughErrorCode.VhostUserConfigInvalid,
+      `Cannot use container id "${entry.containerId}" of link "${entry.ifName}": shorter than 12 characters`,
+    );
+  }
   const dir = `${VHOST_USER_SOCKET_DIR}/${entry.containerId.slice(0, 12)}`;
-  const file = entry.config.vhost.socketfile;
   return dirs.includes(dir) ? `${dir}/${file}` : `${VHOST_USER_SOCKET_DIR}/${file}`;
 }
 
 /**
  * Plans a `vhostUser` interface from the prerunner's environment (`ctx.options.passthrough.vhostUser`). Errors are
- * Virtink's: `network type not found`, `vhost-user socket path not found`, `vhost-user link not found`.
+ * Virtink's: `network type not found`, `vhost-user socket path not found`, `get link: Link not found`,
+ * `userspace configuration data not found`, `vhost-user link not found`. Where Virtink's prerunner silently goes on with
+ * an empty socket (a `NET_TYPE` other than kube-ovn and userspace, which its controller never sets), vmnet fails with
+ * the controller's message instead.
  */
 export function planVhostUser(ctx: PassthroughContext): VhostUserPlan {
   const { iface } = ctx;

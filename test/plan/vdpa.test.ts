@@ -147,12 +147,12 @@ describe("planVdpa behaviour", () => {
       want: undefined,
     },
     {
-      name: "the last of duplicate entries, as Virtink's loop",
+      name: "the first of duplicate entries",
       status: [
         { name: "a", interface: "net2", "device-info": vdpaInfo("/dev/vhost-vdpa-7") },
         { name: "b", interface: "net2", "device-info": vdpaInfo("/dev/vhost-vdpa-8") },
       ],
-      want: "/dev/vhost-vdpa-8",
+      want: "/dev/vhost-vdpa-7",
     },
     {
       name: "another link's entry is not taken",

@@ -145,7 +145,36 @@ describe("planVhostUser errors (Virtink's strings)", () => {
       name: "userspace without USERSPACE_CONFIGURATION_DATA",
       env: { netType: "userspace" },
       code: PassthroughErrorCode.VhostUserConfigInvalid,
-      message: "Cannot parse USERSPACE_CONFIGURATION_DATA: Unexpected end of JSON input",
+      message: "userspace configuration data not found",
+    },
+    {
+      name: "userspace data that is not JSON",
+      env: { netType: "userspace", userspaceConfigurationData: "[" },
+      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      message: "unmarshal userspace configuration data: Unexpected end of JSON input",
+    },
+    {
+      name: "userspace entry without a socket file (the first entry for the link counts)",
+      env: {
+        netType: "userspace",
+        userspaceConfigurationData: JSON.stringify([
+          { containerId: CONTAINER, ifName: "net1", config: {} },
+          { containerId: CONTAINER, ifName: "net1", config: { vhost: { socketfile: "later" } } },
+        ]),
+      },
+      code: PassthroughErrorCode.VhostUserLinkNotFound,
+      message: "vhost-user link not found",
+    },
+    {
+      name: "userspace entry whose container id is shorter than 12 characters",
+      env: {
+        netType: "userspace",
+        userspaceConfigurationData: JSON.stringify([
+          { containerId: "abc", ifName: "net1", config: { vhost: { socketfile: "s" } } },
+        ]),
+      },
+      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      message: 'Cannot use container id "abc" of link "net1": shorter than 12 characters',
     },
     {
       name: "another NET_TYPE",
@@ -171,6 +200,7 @@ describe("planVhostUser errors (Virtink's strings)", () => {
     const noEth0 = { ...options({ netType: "kube-ovn", vhostUserSocket: "/s" }), pod: pod([]) };
     assert.throws(() => planVhostUser(contextFor(model, "dpdk0", noEth0)), {
       code: PassthroughErrorCode.VhostUserConfigInvalid,
+      message: "get link: Link not found",
     });
   });
 
@@ -235,6 +265,9 @@ describe("parseUserspaceConfigurationData", () => {
     );
   });
   it("rejects a value that is not an array", () => {
-    assert.throws(() => parseUserspaceConfigurationData("{}"), { code: PassthroughErrorCode.VhostUserConfigInvalid });
+    assert.throws(() => parseUserspaceConfigurationData("{}"), {
+      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      message: "unmarshal userspace configuration data: expected a JSON array",
+    });
   });
 });
