@@ -29,6 +29,7 @@ import {
   type OriginalLink,
   type PodNetworkState,
   planHash,
+  type RecordedNftTable,
   type RecordedSysctl,
   type StateStore,
 } from "./state.ts";
@@ -217,11 +218,11 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
   }
 
   // Ownership of a table matters only for one the record does not know yet: list the ruleset then, and only then.
-  const unknownTables = plan.nft.tables.some(
-    (t) => !previous?.nftTables.some((p) => p.family === t.family && p.name === t.name),
-  );
-  const listing = unknownTables ? nft.list() : undefined;
-  // Awaited below; a failure of the other reads must not leave its rejection unhandled meanwhile.
+  const same = (a: { family: string; name: string }) => (b: { family: string; name: string }) =>
+    a.family === b.family && a.name === b.name;
+  const knownTables = plan.nft.tables.flatMap((t) => previous?.nftTables.find(same(t)) ?? []);
+  const listing = knownTables.length < plan.nft.tables.length ? nft.list() : undefined;
+  // Awaited later; until then a rejection must not count as unhandled.
   listing?.catch(() => {});
   const { views, routes } =
     undone || options.discovered === undefined ? await readNetwork(netlink) : options.discovered;
@@ -232,45 +233,61 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
   });
   const changedLinks = changedBy(plan, ops, views, routes);
 
-  // Previous values are read before anything changes, all in one read; keys of links this batch creates have none
-  // worth keeping.
+  // Previous sysctl values: keys of links this batch creates have none worth keeping. Keys of links the batch
+  // changes are read before it; the others (global keys, mostly) cannot change with it and are read beside it.
   const willCreate = new Set(createdLinks.map((l) => l.name));
+  const touched = new Set(ops.flatMap((op) => (op.op === "rename" ? [op.name, op.newName] : [op.name])));
   const toRead = plan.sysctls.filter((s) => {
     const iface = sysctlInterface(s.key);
     return iface === undefined || !willCreate.has(iface);
   });
-  const current = await getSysctls(
+  const readsEarly = toRead.filter((s) => touched.has(sysctlInterface(s.key) ?? ""));
+  const readsLate = toRead.filter((s) => !readsEarly.includes(s));
+  const lateValues = getSysctls(
     sysctl,
-    toRead.map((s) => s.key),
+    readsLate.map((s) => s.key),
   );
-  const recordedSysctls: RecordedSysctl[] = [];
-  const toSet: Sysctl[] = plan.sysctls.filter((s) => {
-    const i = toRead.indexOf(s);
-    if (i < 0) return true;
-    const value = current[i];
-    if (value === undefined || value === s.value) return false;
-    recordedSysctls.push({ key: s.key, previous: value });
-    return true;
-  });
+  lateValues.catch(() => {});
+  const earlyValues = await getSysctls(
+    sysctl,
+    readsEarly.map((s) => s.key),
+  );
 
-  const listed = listing === undefined ? [] : recordTables(plan, await listing);
-  // A table vmnet created on an earlier run exists now; the record still knows it as vmnet's.
-  const tables = plan.nft.tables.flatMap((t) => {
-    const known =
-      previous?.nftTables.find((p) => p.family === t.family && p.name === t.name) ??
-      listed.find((p) => p.family === t.family && p.name === t.name);
-    return known === undefined ? [] : [known];
-  });
-  const thisCall: PodNetworkState = {
+  // What this call creates and changes, growing as the reads beside the batch come in; saved before each change.
+  const recordedSysctls: RecordedSysctl[] = [];
+  const toSet: Sysctl[] = plan.sysctls.filter((s) => !toRead.includes(s));
+  const inPlanOrder = (xs: readonly Sysctl[]) => plan.sysctls.filter((s) => xs.includes(s));
+  const noteSysctls = (read: readonly Sysctl[], values: readonly string[]) =>
+    read.forEach((s, i) => {
+      const value = values[i];
+      if (value === undefined || value === s.value) return;
+      recordedSysctls.push({ key: s.key, previous: value });
+      toSet.push(s);
+    });
+  noteSysctls(readsEarly, earlyValues);
+  const newTables: RecordedNftTable[] = [];
+  const thisCall = (): PodNetworkState => ({
     ...emptyState(hash),
     createdLinks,
     changedLinks,
-    sysctls: recordedSysctls,
-    nftTables: listed.filter((t) => !previous?.nftTables.some((p) => p.family === t.family && p.name === t.name)),
+    sysctls: [...recordedSysctls],
+    nftTables: [...newTables],
+  });
+  // A table vmnet created on an earlier run exists now; the record still knows it as vmnet's.
+  const recordNow = (phase: NetworkPhase): PodNetworkState => ({
+    ...mergeStates(previous, thisCall()),
+    nftTables: plan.nft.tables.flatMap((t) => knownTables.find(same(t)) ?? newTables.find(same(t)) ?? []),
+    phase,
+  });
+  // The two sides below save the record in turn, never at once.
+  let saved: Promise<void> = Promise.resolve();
+  const save = (phase: NetworkPhase = NetworkPhase.Started): Promise<void> => {
+    const record = recordNow(phase);
+    saved = saved.then(() => state?.save(record));
+    return saved;
   };
-  const merged: PodNetworkState = { ...mergeStates(previous, thisCall), nftTables: tables };
   try {
-    await state?.save(merged);
+    await save();
   } catch (cause) {
     throw fail(ApplyStep.State, cause, undefined);
   }
@@ -283,10 +300,21 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
     } catch (cause) {
       return { step: ApplyStep.Links, cause };
     }
+    const before = toSet.length;
+    try {
+      noteSysctls(readsLate, await lateValues);
+    } catch (cause) {
+      return { step: ApplyStep.Sysctls, cause };
+    }
+    try {
+      if (toSet.length > before) await save();
+    } catch (cause) {
+      return { step: ApplyStep.State, cause };
+    }
     try {
       await setSysctls(
         sysctl,
-        toSet.map((s) => ({ key: s.key, value: s.value })),
+        inPlanOrder(toSet).map((s) => ({ key: s.key, value: s.value })),
       );
     } catch (cause) {
       return { step: ApplyStep.Sysctls, cause };
@@ -294,8 +322,24 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
     return undefined;
   };
   const ruleSide = async (): Promise<Failure | undefined> => {
+    if (listing !== undefined) {
+      try {
+        const listed = recordTables(plan, await listing);
+        newTables.push(...listed.filter((t) => !knownTables.some(same(t))));
+      } catch (cause) {
+        return { step: ApplyStep.Nftables, cause };
+      }
+      try {
+        await save();
+      } catch (cause) {
+        return { step: ApplyStep.State, cause };
+      }
+    }
     try {
-      if (plan.nft.tables.length > 0) await nft.apply(applyTransaction(plan, tables));
+      if (plan.nft.tables.length > 0) {
+        const tables = plan.nft.tables.flatMap((t) => knownTables.find(same(t)) ?? newTables.find(same(t)) ?? []);
+        await nft.apply(applyTransaction(plan, tables));
+      }
     } catch (cause) {
       return { step: ApplyStep.Nftables, cause };
     }
@@ -306,7 +350,8 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
   if (failure !== undefined) {
     let rollbackError: unknown;
     try {
-      await undoRecord(thisCall, options);
+      await saved.catch(() => {});
+      await undoRecord(thisCall(), options);
       if (previous === undefined) await state?.remove();
       else await state?.save(previous);
     } catch (e) {
@@ -314,8 +359,8 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
     }
     throw fail(failure.step, failure.cause, rollbackError);
   }
-  await state?.save({ ...merged, phase: NetworkPhase.Finished });
-  return { network: podNetworkOf(plan, options.netns), ops, sysctls: toSet, recovered };
+  await save(NetworkPhase.Finished);
+  return { network: podNetworkOf(plan, options.netns), ops, sysctls: inPlanOrder(toSet), recovered };
 }
 
 /**

@@ -7,7 +7,7 @@ import { canonicalListing } from "../../src/host/nftables.ts";
 import { FakeNftables } from "../../src/host/nftables-fake.ts";
 import { planPod } from "../../src/plan/plan.ts";
 import { applyPlan } from "../../src/runtime/apply.ts";
-import { discoverPodFacts } from "../../src/runtime/discover.ts";
+import { discoverPod, discoverPodFacts } from "../../src/runtime/discover.ts";
 import { ApplyStep, RuntimeError, RuntimeErrorCode } from "../../src/runtime/errors.ts";
 import { diffLinks, linkViews } from "../../src/runtime/links.ts";
 import { MemoryStateStore, NetworkPhase } from "../../src/runtime/state.ts";
@@ -205,6 +205,76 @@ describe("applyPlan with fake adapters", () => {
     assert.deepEqual((await rt.state.load())?.sysctls, [{ key: "net.ipv4.conf.all.arp_ignore", previous: "0" }]);
     await teardownPlan(plan, rt);
     assert.equal(await rt.sysctl.get("net.ipv4.conf.all.arp_ignore"), "0");
+  });
+});
+
+/** Counts the reads of a netlink and the listings of an nftables adapter, so tests can see what apply re-read. */
+class CountingNetlink extends FailingNetlink {
+  reads = 0;
+  override links() {
+    this.reads++;
+    return super.links();
+  }
+  override addresses() {
+    this.reads++;
+    return super.addresses();
+  }
+  override routes(family: 4 | 6) {
+    this.reads++;
+    return super.routes(family);
+  }
+}
+
+class CountingNftables extends FakeNftables {
+  lists = 0;
+  override list() {
+    this.lists++;
+    return super.list();
+  }
+}
+
+describe("applyPlan reads nothing twice", () => {
+  for (const c of CASES) {
+    it(`applyPlan ${c.name} with discovery's read: no netlink read, one nft listing, same result`, async () => {
+      const reference = fakeRuntime(c.addresses);
+      const expected = await applyPlan(await planFor(c.model, reference.kernel), { netns: "vmnt-fake", ...reference });
+
+      const rt = { ...fakeRuntime(c.addresses), nft: new CountingNftables() };
+      const netlink = new CountingNetlink(rt.kernel, undefined);
+      const { facts, kernel } = await discoverPod("vmnt-fake", { netlink, readFile: podFiles() });
+      assert.equal(netlink.reads, 4, "discovery reads links, addresses and both route tables once");
+      const plan = planPod(c.model, { config: config(), pod: facts });
+      const applied = await applyPlan(plan, { netns: "vmnt-fake", ...rt, netlink, discovered: kernel });
+      assert.equal(netlink.reads, 4, "apply reads none of them again");
+      assert.equal(rt.nft.lists, plan.nft.tables.length > 0 ? 1 : 0, "the ruleset is listed only for unknown tables");
+      assert.deepEqual(applied, expected);
+      assert.deepEqual(await netlinkSnapshot(rt.kernel), await netlinkSnapshot(reference.kernel));
+      assert.deepEqual(await rt.state.load(), await reference.state.load());
+
+      // The record knows every table now: a re-apply lists nothing.
+      await applyPlan(plan, { netns: "vmnt-fake", ...rt, netlink });
+      assert.equal(rt.nft.lists, plan.nft.tables.length > 0 ? 1 : 0);
+    });
+  }
+
+  it("applyPlan reads the kernel again once undoing an older plan made discovery's read stale", async () => {
+    const rt = fakeRuntime(["10.244.1.5/24"]);
+    const before = await netlinkSnapshot(rt.kernel);
+    await applyPlan(await planFor(models.bridge, rt.kernel), { netns: "vmnt-fake", ...rt });
+    const netlink = new CountingNetlink(rt.kernel, undefined);
+    const recorded = await rt.state.load();
+    assert.ok(recorded !== undefined);
+    const { facts, kernel } = await discoverPod("vmnt-fake", { netlink, readFile: podFiles(), state: recorded });
+    const masqPlan = planPod(models.masquerade, { config: config(), pod: facts });
+    netlink.reads = 0;
+    await applyPlan(masqPlan, { netns: "vmnt-fake", ...rt, netlink, discovered: kernel });
+    // Undoing the bridge plan reads the kernel once (4 reads), apply then reads it afresh (4 more).
+    assert.equal(netlink.reads, 8);
+    const links = await rt.kernel.links();
+    assert.deepEqual(links.map((l) => l.name).sort(), ["eth0", "k6t-eth0", "lo", "tap0"]);
+    assert.equal(links.find((l) => l.name === "eth0")?.kind, "veth");
+    await teardownPlan(masqPlan, rt);
+    assert.deepEqual(await netlinkSnapshot(rt.kernel), before);
   });
 });
 
