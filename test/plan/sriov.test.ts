@@ -24,6 +24,7 @@ import type {
 import { PassthroughErrorCode } from "../../src/plan/passthrough-types.ts";
 import type { NetworkPlan } from "../../src/plan/plan.ts";
 import { planSriov, sriovChNics, sriovHostdevInputs, sriovQemuArgs, sriovQemuDevice } from "../../src/plan/sriov.ts";
+import { interfaceStatuses } from "../../src/runtime/status.ts";
 import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
@@ -255,6 +256,20 @@ describe("planSriov behaviour", () => {
       );
     });
   }
+
+  it("status reports each planned hostdev by its alias (§8.4 step 2) with the plan's pod interface name", () => {
+    const plans = planAll(two.model, two.options);
+    const statuses = interfaceStatuses({
+      model: two.model,
+      plan: emptyPlan("kubevirt"),
+      domain: plans.map((p) => ({ kind: "hostdev" as const, alias: p.alias })),
+      networkStatus: two.options.passthrough?.networkStatus ?? [],
+    });
+    assert.deepEqual(
+      statuses.slice(1).map((s) => [s.name, s.mac, s.podInterfaceName, s.infoSource]),
+      plans.map((p) => [p.name, p.cniMac, p.podInterface, "domain, multus-status"]),
+    );
+  });
 
   it("plans no VF (and throws nothing) before the network-status annotation exists", () => {
     const plans = planAll(kubevirtTwo, { config: config(), pod: podEth0 });
