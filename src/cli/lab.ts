@@ -3,6 +3,7 @@
  * with its cluster network and `client` pod (src/vm/lab.ts). `destroy` takes every VM down first.
  */
 
+import { rmdir } from "node:fs/promises";
 import { runVmCommand, STATE_DIR_FLAG, statePathsOf } from "../vm/command.ts";
 import { IpFamily } from "../vm/paths.ts";
 import { FlagKind, parseArgs, UsageError } from "./args.ts";
@@ -43,6 +44,8 @@ export function runLab(argv: readonly string[], io: CommandIo): Promise<number> 
         }
         await stopAgent(paths);
         await destroyLab(paths);
+        // The state directory itself goes when nothing else is in it.
+        await rmdir(paths.root).catch(() => {});
         io.stdout(`lab destroyed\n`);
         return 0;
       });

@@ -41,16 +41,17 @@ export function runUp(argv: readonly string[], io: CommandIo): Promise<number> {
       progress: (line) => io.stdout(`${line}\n`),
     });
     const state = args.values.get("state-dir");
-    const flag = state === undefined ? "" : ` --state-dir ${state}`;
+    // The flag goes after the (sub)command; whatever follows "--" is the pod's or guest's.
+    const vmnet = (command: string) => `vmnet ${command}${state === undefined ? "" : ` --state-dir ${state}`}`;
     io.stdout(`VM "${name}" is running in pod "${record.pod}" (${record.podIPs.join(", ") || "no pod IP"})\n`);
     const ip = record.podIPs[0];
     if (ip !== undefined) {
       const host = ip.includes(":") ? `[${ip}]` : ip;
-      io.stdout(`  reach it from the client pod: vmnet${flag} lab exec client -- wget -qO- http://${host}/\n`);
+      io.stdout(`  reach it from the client pod: ${vmnet("lab exec")} client -- wget -qO- http://${host}/\n`);
     }
-    io.stdout(`  run a command in the guest:   vmnet${flag} exec ${name} -- ip addr\n`);
-    io.stdout(`  interfaces:                   vmnet${flag} status ${name}\n`);
-    io.stdout(`  remove it:                    vmnet${flag} down ${name}\n`);
+    io.stdout(`  run a command in the guest:   ${vmnet("exec")} ${name} -- ip addr\n`);
+    io.stdout(`  interfaces:                   ${vmnet("status")} ${name}\n`);
+    io.stdout(`  remove it:                    ${vmnet("down")} ${name}\n`);
     return 0;
   });
 }

@@ -5,6 +5,7 @@
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { ensureAgent } from "../agent/client.ts";
+import { agentPaths } from "../agent/paths.ts";
 import { AgentError, AgentErrorCode } from "../agent/protocol.ts";
 import { IprouteNetlink } from "../host/netlink.ts";
 import { deleteNetns, listNetns } from "../host/netns.ts";
@@ -224,6 +225,10 @@ export async function stopAgent(paths: StatePaths): Promise<void> {
   } finally {
     agent.close();
   }
+  // Every pod is gone with the lab, so the agent's record of served pods and its log go too.
+  const files = agentPaths(paths.root);
+  await rm(files.record, { force: true });
+  await rm(files.log, { force: true });
 }
 
 /**

@@ -2,7 +2,8 @@
  * The lab's `--ip-family` with real guests: a dual-stack lab made by `vmnet up --ip-family dual` and an IPv6-only lab
  * made by `vmnet lab create --ip-family ipv6`, each in its own state directory, each booting the masquerade VM at the
  * same time. The client pod reaches the VM on every pod IP; the guest leases 10.0.2.2 and fd10:0:2::2 as KubeVirt's
- * masquerade defaults say. `after` destroys both labs whatever happened.
+ * masquerade defaults say. The IPv6 lab also boots a VM with a Multus secondary network (a bridge NAD). `after`
+ * destroys both labs whatever happened.
  */
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
@@ -71,6 +72,7 @@ describe("vmnet labs per IP family", { skip: skipReason(), timeout: 300_000 }, (
   const dual = new Lab();
   const v6 = new Lab();
   const ups = new Map<Lab, Run>();
+  let secondary: Run | undefined;
 
   before(async () => {
     const created = await v6.run("lab", "create", "--ip-family", "ipv6");
@@ -78,7 +80,15 @@ describe("vmnet labs per IP family", { skip: skipReason(), timeout: 300_000 }, (
     assert.match(created.stdout, /ipv6 pod network fd00:10:244::\/64/);
     const up = (lab: Lab, ...extra: string[]) =>
       lab.run("up", "-f", "examples/vm/masquerade.yaml", "--accel", "tcg", ...extra).then((r) => ups.set(lab, r));
-    await Promise.all([up(dual, "--ip-family", "dual"), up(v6)]);
+    await Promise.all([
+      up(dual, "--ip-family", "dual"),
+      up(v6),
+      v6
+        .run("up", "-f", "examples/vm/bridge-secondary.yaml", "--nad", "examples/vm/nad-br1.yaml", "--accel", "tcg")
+        .then((r) => {
+          secondary = r;
+        }),
+    ]);
   });
 
   after(async () => {
@@ -115,5 +125,22 @@ describe("vmnet labs per IP family", { skip: skipReason(), timeout: 300_000 }, (
     const page = await v6.ok("lab", "exec", "client", "--", "wget", "-qO-", `http://[${ip}]/`);
     assert.match(page, /^address eth0 fd10:0:2::2\/128$/m);
     assert.doesNotMatch(page, /10\.0\.2\.2/);
+  });
+
+  test("a Multus secondary network: the pod gets the NAD's interface, the guest a second NIC, status both", async () => {
+    assert.equal(secondary?.code, 0, `${secondary?.stdout}${secondary?.stderr}`);
+    assert.match(secondary?.stdout ?? "", /^plan applied: default \(masquerade\), blue \(bridge\)$/m);
+    const status = JSON.parse(await v6.ok("status", "vm-sec", "-o", "json")) as {
+      status: { interfaces: Record<string, unknown>[] };
+    };
+    const [primary, blue] = status.status.interfaces;
+    assert.equal(primary?.name, "default");
+    assert.equal(primary?.interfaceName, "eth0");
+    assert.equal(blue?.name, "blue");
+    assert.equal(blue?.interfaceName, "eth1");
+    assert.equal(blue?.infoSource, "domain, guest-agent, multus-status");
+    assert.match(String(blue?.podInterfaceName), /^pod[0-9a-f]{11}$/);
+    const links = await v6.ok("exec", "vm-sec", "--", "cat", "/sys/class/net/eth1/address");
+    assert.equal(links.trim(), blue?.mac);
   });
 });
