@@ -359,7 +359,8 @@ export async function requireRecord(paths: StatePaths, name: string): Promise<{ 
 
 /** Sets interface `iface`'s link up or down in the running QEMU (`set_link`) and records it. */
 export async function setVmLink(paths: StatePaths, name: string, iface: string, up: boolean): Promise<void> {
-  const vm = vmPaths(paths, name);
+  // Checked before locking: taking the lock of a VM that does not exist would create its directory.
+  const { vm } = await requireRecord(paths, name);
   const lock = await acquireLock(vm.lock);
   try {
     const { record } = await requireRecord(paths, name);
