@@ -429,12 +429,22 @@ export async function vmStatus(paths: StatePaths, name: string): Promise<VmiInte
   }
   const networkStatus =
     record.networkStatus === undefined ? undefined : (JSON.parse(record.networkStatus) as NetworkStatusEntry[]);
-  return interfaceStatuses({
+  const previous = await readFile(vm.status, "utf8").then(
+    (text) => JSON.parse(text) as VmiInterfaceStatus[],
+    () => undefined,
+  );
+  const statuses = interfaceStatuses({
     model,
     plan,
     domain,
     ...(guestAgent === undefined ? {} : { guestAgent }),
     ...(networkStatus === undefined ? {} : { networkStatus }),
+    ...(previous === undefined ? {} : { previous }),
     ...(record.podIPs[0] === undefined ? {} : { podIP: record.podIPs[0] }),
   });
+  // KubeVirt computes each status from the last one (e.g. keeping what only the guest agent reported).
+  const tmp = `${vm.status}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(statuses)}\n`, { mode: 0o600 });
+  await rename(tmp, vm.status);
+  return statuses;
 }

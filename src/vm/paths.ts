@@ -56,6 +56,8 @@ export interface VmPaths {
   readonly record: string;
   /** The network plan and model (plan-file.ts). */
   readonly plan: string;
+  /** The last `status.interfaces` reported, KubeVirt's "previous" status for the next report. */
+  readonly status: string;
   readonly lock: string;
   readonly qemuPid: string;
   readonly qmp: string;
@@ -83,6 +85,7 @@ export function vmPaths(paths: StatePaths, name: string): VmPaths {
     dir,
     record: join(dir, "vm.json"),
     plan: join(dir, "plan.json"),
+    status: join(dir, "status.json"),
     lock: join(dir, "lock"),
     qemuPid: join(dir, "qemu.pid"),
     qmp: join(dir, "qmp.sock"),

@@ -172,6 +172,13 @@ describe("vmnet up/status/exec/link/down/list with real guests", { skip, timeout
     assert.match(unknown.stderr, /Cannot find interface "nope" on VM "vm-masq"/);
   });
 
+  test("a second vmnet up of a running VM is refused and leaves it running", async () => {
+    const again = await vmnet("up", "-f", "examples/vm/masquerade.yaml", "--accel", "tcg");
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /VM "vm-masq" already exists \(phase Running\); run "vmnet down vm-masq" first/);
+    assert.match(await ok("exec", "vm-masq", "--", "hostname"), /^vm-masq$/m);
+  });
+
   test("vmnet list shows both VMs running", async () => {
     const list = await ok("list");
     assert.match(list, /^vm-bridge\s+Running\s+10\.244\.0\.\d+\s+tcg$/m);
