@@ -25,7 +25,7 @@ import { wirePod } from "../runtime/wire.ts";
 import { VmError } from "./errors.ts";
 import { ensureLab, type IpFamily, loadLab, podIPs } from "./lab.ts";
 import { acquireLock, processAlive } from "./lock.ts";
-import { launcherPodName, type StatePaths, type VmPaths, vmPaths } from "./paths.ts";
+import { isVmName, launcherPodName, type StatePaths, type VmPaths, vmPaths } from "./paths.ts";
 import { loadPlan, savePlan } from "./plan-file.ts";
 import { readPid } from "./process.ts";
 import { startQemu, stopQemu, waitForConsole } from "./qemu.ts";
@@ -334,6 +334,8 @@ export async function listVms(paths: StatePaths): Promise<VmSummary[]> {
   const names = await readdir(paths.vmsDir).catch(() => [] as string[]);
   const out: VmSummary[] = [];
   for (const name of names.sort()) {
+    // Anything that is not a VM name was not made by vmnet.
+    if (!isVmName(name)) continue;
     const vm = vmPaths(paths, name);
     const record = await readRecord(vm).catch(() => undefined);
     if (record === undefined) continue;

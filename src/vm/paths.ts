@@ -70,6 +70,11 @@ export interface VmPaths {
 
 const VM_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** Whether `name` is a DNS label, as {@link assertVmName} requires. */
+export function isVmName(name: string): boolean {
+  return VM_NAME.test(name);
+}
+
 /** Throws RangeError unless `name` is a DNS label (what KubeVirt requires of a VMI name, and the guest hostname). */
 export function assertVmName(name: string): void {
   if (!VM_NAME.test(name)) {
