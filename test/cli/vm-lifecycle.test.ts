@@ -67,6 +67,20 @@ function processesOfLab(options: { readonly agent: boolean } = { agent: true }):
   return out;
 }
 
+/** The root namespace's links and ruleset, which no vmnet command may change. */
+function rootSnapshot(): unknown {
+  const links = JSON.parse(spawnSync("ip", ["-json", "link", "show"], { encoding: "utf8" }).stdout) as {
+    ifindex: number;
+    ifname: string;
+    address?: string;
+    mtu: number;
+  }[];
+  return {
+    links: links.map((l) => `${l.ifindex} ${l.ifname} ${l.address ?? ""} ${l.mtu}`).sort(),
+    nft: spawnSync("nft", ["-j", "list", "ruleset"], { encoding: "utf8" }).stdout,
+  };
+}
+
 interface Status {
   status: { interfaces: Record<string, unknown>[] };
 }
@@ -75,6 +89,7 @@ const skip = skipReason();
 
 describe("vmnet up/status/exec/link/down/list with real guests", { skip, timeout: 400_000 }, () => {
   const ups = new Map<string, Run>();
+  const root = rootSnapshot();
 
   before(async () => {
     // Two `vmnet up` at once: both must work, and the lab (missing) is created once.
@@ -92,6 +107,7 @@ describe("vmnet up/status/exec/link/down/list with real guests", { skip, timeout
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(namespacesOfLab(), [], "no namespace of the lab is left");
     assert.deepEqual(processesOfLab(), [], "no QEMU or agent process of the lab is left");
+    assert.deepEqual(rootSnapshot(), root, "the root namespace's links and ruleset are unchanged");
   });
 
   const podIP = (name: string): string => {
