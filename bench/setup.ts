@@ -418,7 +418,7 @@ async function runCase(res: Resources, c: SetupCase, options: SetupBenchOptions)
         placeholder,
       };
       const t0 = process.hrtime.bigint();
-      const { facts, kernel } = await discoverPod(p.pod, { netlink, podDir: p.dir });
+      const { facts, kernel } = await discoverPod(p.pod, { netlink, nft: adapters.nft, podDir: p.dir });
       const plan = planPod(c.model, { config: DEFAULT_CLUSTER_CONFIG, pod: facts });
       discoverPlan.push(elapsedMs(t0));
       const applied = await applyPlan(plan, { ...adapters, discovered: kernel });
@@ -550,7 +550,7 @@ export async function runSetupBench(options: SetupBenchOptions): Promise<SetupRe
   out("the first iteration checks that all three leave the same links, addresses, routes, sysctls and chains.");
   out("");
   out("where vmnet's time goes: processes of each kind per setup / their summed wall time in ms (medians);");
-  out("discovery reads links, addresses and both route tables with 4 `ip` runs at once (apply reuses that read),");
+  out("discovery reads links, addresses, both route tables (4 `ip` runs) and the ruleset at once (apply reuses them),");
   out("and apply runs some processes side by side, so the sums exceed their share of the wall time.");
   out(renderBreakdownTable(results));
   if (results.some((r) => r.perRuleCapped)) {

@@ -80,8 +80,9 @@ export interface ApplyOptions extends PodAdapters, LinkOptions {
   /** Where the pod's record lives. Without one, teardown has to guess from the plan and routes are not restored. */
   readonly state?: StateStore;
   /**
-   * The links and routes discovery read (`discoverPod`), when nothing has changed the pod since: apply then does not
-   * read them again. Ignored when apply first has to undo an interrupted or older record (the kernel changes then).
+   * The links and routes (and maybe the ruleset) discovery read (`discoverPod`), when nothing has changed the pod
+   * since: apply then does not read them again. Ignored when apply first has to undo an interrupted or older record
+   * (the kernel changes then).
    */
   readonly discovered?: PodKernelState;
 }
@@ -221,11 +222,16 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
   const same = (a: { family: string; name: string }) => (b: { family: string; name: string }) =>
     a.family === b.family && a.name === b.name;
   const knownTables = plan.nft.tables.flatMap((t) => previous?.nftTables.find(same(t)) ?? []);
-  const listing = knownTables.length < plan.nft.tables.length ? nft.list() : undefined;
+  const discovered = undone ? undefined : options.discovered;
+  const listing =
+    knownTables.length === plan.nft.tables.length
+      ? undefined
+      : discovered?.nft !== undefined
+        ? Promise.resolve(discovered.nft)
+        : nft.list();
   // Awaited later; until then a rejection must not count as unhandled.
   listing?.catch(() => {});
-  const { views, routes } =
-    undone || options.discovered === undefined ? await readNetwork(netlink) : options.discovered;
+  const { views, routes } = discovered ?? (await readNetwork(netlink));
   const ops = diffLinks(plan, views, options);
   const createdLinks: CreatedLink[] = ops.flatMap((op) => {
     const kind = createdKind(op);

@@ -8,6 +8,7 @@
 import { readFile as fsReadFile } from "node:fs/promises";
 import { join } from "node:path";
 import { IprouteNetlink, type Netlink } from "../host/netlink.ts";
+import type { Nftables, NftJson, NftListed } from "../host/nftables.ts";
 import type { LinkAddress, PodFacts, PodLink, PodRoute } from "../plan/pod-facts.ts";
 import { parseResolvConf } from "../plan/pod-facts.ts";
 import { RuntimeError, RuntimeErrorCode } from "./errors.ts";
@@ -28,6 +29,11 @@ export interface DiscoverOptions {
   readonly podIP?: string;
   /** vmnet's record for this pod, if it applied a plan before: its original link facts and routes win. */
   readonly state?: PodNetworkState;
+  /**
+   * When given and the record knows no nftables table yet, the ruleset is listed beside the netlink reads, for
+   * `applyPlan` to tell tables that existed before vmnet from its own without listing again.
+   */
+  readonly nft?: Nftables;
 }
 
 function toLinkAddress(cidr: string): LinkAddress {
@@ -149,6 +155,8 @@ export function recoverPodNetwork(
 export interface PodKernelState {
   readonly views: readonly FullView[];
   readonly routes: readonly RouteView[];
+  /** The ruleset, when discovery listed it (see {@link DiscoverOptions.nft}). */
+  readonly nft?: NftJson<NftListed>;
 }
 
 /** What {@link discoverPod} read: the planner's facts and the kernel state they came from. */
@@ -185,14 +193,20 @@ export async function discoverPodFacts(netns: string, options: DiscoverOptions =
 }
 
 /**
- * {@link discoverPodFacts}, also returning the kernel state read, for `applyPlan`'s `discovered` option. The pod files are
- * read while the four netlink reads run.
+ * {@link discoverPodFacts}, also returning the kernel state read, for `applyPlan`'s `discovered` option. The pod files
+ * (and the ruleset, with `options.nft`) are read while the four netlink reads run.
  */
 export async function discoverPod(netns: string, options: DiscoverOptions = {}): Promise<DiscoveredPod> {
   const netlink = options.netlink ?? new IprouteNetlink(netns);
   const read = options.readFile ?? ((p: string) => fsReadFile(p, "utf8"));
   const dir = options.podDir ?? "/etc";
-  const [kernel, files] = await Promise.all([readNetwork(netlink), readPodFiles(netns, dir, read, options.hostname)]);
+  const listNft = options.nft !== undefined && (options.state?.nftTables.length ?? 0) === 0;
+  const [network, files, listing] = await Promise.all([
+    readNetwork(netlink),
+    readPodFiles(netns, dir, read, options.hostname),
+    listNft ? options.nft?.list() : undefined,
+  ]);
+  const kernel: PodKernelState = listing === undefined ? network : { ...network, nft: listing };
   const { links, routes: podRoutes } = recoverPodNetwork(kernel.views, kernel.routes, options.state);
   const facts: PodFacts = {
     links,

@@ -156,6 +156,7 @@ export async function wirePod(model: VmNetworkModel, options: WireOptions): Prom
     const recorded = await state.load();
     const { facts, kernel } = await discoverPod(options.netns, {
       netlink: adapters.netlink,
+      nft: adapters.nft,
       podDir: options.podDir,
       ...(options.readFile === undefined ? {} : { readFile: options.readFile }),
       ...(options.podIP === undefined ? {} : { podIP: options.podIP }),
