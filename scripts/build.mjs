@@ -37,7 +37,6 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const ENTRIES = {
   vmnet: "src/cli/main.ts",
   "netns-worker": "src/host/netns-worker.ts",
-  "pod-worker": "src/runtime/dhcp/pod-worker.ts",
   "tap-relay": "src/lab/tap-relay.ts",
 };
 

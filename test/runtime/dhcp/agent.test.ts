@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { currentNetnsInode } from "../../../src/host/netns-sockets.ts";
 import { InterfaceName } from "../../../src/plan/namescheme.ts";
 import type { Dhcpv4Plan } from "../../../src/plan/plan.ts";
 import {
@@ -52,7 +53,7 @@ describe("threadPoolSize", () => {
 });
 
 describe("DhcpAgent without a namespace", () => {
-  it("start rejects a bad configuration before any worker starts, naming the device", async () => {
+  it("start rejects a bad configuration before any socket is made, naming the device", async () => {
     const agent = new DhcpAgent();
     const bad = {
       ...v4("k6t-eth0", "10.1.0.5"),
@@ -173,43 +174,65 @@ describe("DhcpAgent in a pod namespace", { skip }, () => {
     await agent.stop("re");
   });
 
-  it("a worker that dies is restarted with exponential backoff and the error is surfaced", async () => {
-    const failures = join(lab.dir, "failures");
-    writeFileSync(failures, "2");
-    process.env.VMNT_DHCP_FAILURES = failures;
+  it("a pod that fails is reopened with exponential backoff and the error surfaced; other pods keep serving", async () => {
+    let left = 2;
     const events: DhcpAgentEvent[] = [];
     const statusAtExit: (DhcpPodStatus | undefined)[] = [];
     const agent: DhcpAgent = new DhcpAgent({
-      workerModule: new URL("./fixtures/failing-worker.ts", import.meta.url),
       backoff: { initialMs: 100, maxMs: 1000, resetAfterMs: 60_000 },
       onEvent: (e) => {
         events.push(e);
         if (e.kind === "exited") statusAtExit.push(agent.status("crash"));
       },
+      // The pod's own failure entry point, as a throwing handler reaches it; the other pod is never failed.
+      onOpened: (podId, fail) => {
+        if (podId !== "crash" || left === 0) return;
+        left -= 1;
+        const message = `Injected failure, ${left} left`;
+        setImmediate(() => fail(new Error(message)));
+      },
     });
     agents.push(agent);
-    try {
-      await agent.start("crash", pod, [{ dhcpv4: v4("k6t-a", "10.1.0.5") }]);
-      await waitFor("two restarts", () => (events.filter((e) => e.kind === "ready").length === 3 ? true : undefined));
-      const exits = events.flatMap((e) => (e.kind === "exited" ? [e] : []));
-      assert.deepEqual(
-        exits.map((e) => e.restartInMs),
-        [100, 200],
-      );
-      assert.match(exits[0]?.error.message ?? "", /Injected failure, 1 left/);
-      assert.deepEqual(
-        statusAtExit.map((s) => s?.state),
-        ["backoff", "backoff"],
-      );
-      const status = agent.status("crash");
-      assert.equal(status?.state, "running");
-      assert.equal(status?.restarts, 2);
-      assert.match(status?.lastError ?? "", /Injected failure, 0 left/);
-      const stats = await agent.stats("crash");
-      assert.equal(stats.restarts, 2);
-      assert.equal(await lease(), "10.1.0.5/24", "the restarted worker serves");
-    } finally {
-      delete process.env.VMNT_DHCP_FAILURES;
-    }
+    await agent.start("other", pod, [{ dhcpv4: v4("k6t-b", "10.2.0.6") }]);
+    await agent.start("crash", pod, [{ dhcpv4: v4("k6t-a", "10.1.0.5") }]);
+    await waitFor("two restarts", () =>
+      events.filter((e) => e.kind === "ready" && e.podId === "crash").length === 3 ? true : undefined,
+    );
+    const exits = events.flatMap((e) => (e.kind === "exited" ? [e] : []));
+    assert.deepEqual(
+      exits.map((e) => [e.podId, e.restartInMs]),
+      [
+        ["crash", 100],
+        ["crash", 200],
+      ],
+    );
+    assert.match(exits[0]?.error.message ?? "", /Injected failure, 1 left/);
+    assert.deepEqual(
+      statusAtExit.map((s) => s?.state),
+      ["backoff", "backoff"],
+    );
+    const status = agent.status("crash");
+    assert.equal(status?.state, "running");
+    assert.equal(status?.restarts, 2);
+    assert.match(status?.lastError ?? "", /Injected failure, 0 left/);
+    const stats = await agent.stats("crash");
+    assert.equal(stats.restarts, 2);
+    assert.equal(await lease(), "10.1.0.5/24", "the reopened pod serves");
+    assert.deepEqual(agent.status("other"), {
+      state: "running",
+      netns: pod,
+      restarts: 0,
+      interfaces: ["k6t-b"],
+    });
+  });
+
+  it("serving many pods leaves the agent's thread in its own namespace", async () => {
+    const before = currentNetnsInode();
+    const agent = new DhcpAgent();
+    agents.push(agent);
+    await agent.start("ns-a", pod, [{ dhcpv4: v4("k6t-a", "10.1.0.5") }]);
+    await assert.rejects(agent.start("ns-b", pod, [{ dhcpv4: v4("k6t-zz", "10.1.0.5") }]), /errno 19/);
+    assert.equal(currentNetnsInode(), before);
+    await agent.stop("ns-a");
   });
 });

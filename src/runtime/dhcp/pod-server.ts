@@ -1,13 +1,14 @@
 /**
- * The pod worker: a `worker_threads` entry started by {@link DhcpAgent} through `startNetnsWorker`, which has
- * already moved this thread into the pod's network namespace. Per served device it opens
+ * The servers of one pod, run on the {@link DhcpAgent}'s own thread: every socket is made inside the pod's network
+ * namespace by a synchronous hop (src/host/netns-sockets.ts) and then served from the shared event loop. Per served
+ * device it opens
  * - UDP 0.0.0.0:67 bound to the device (SO_BINDTODEVICE), broadcast on, for the DHCPv4 core;
  * - UDP [::]:547 bound to the device and joined to ff02::1:2 there, for the DHCPv6 core;
  * - a raw ICMPv6 socket bound to the device (hop limit 255, joined to ff02::2, only type 133 let in) for router
  *   solicitations, and a timer for unsolicited advertisements on the RouterAdvertiser's schedule.
  * Binding every socket to its device is what keeps the servers silent on the pod's cluster-facing interface and what
  * lets a reply leave through a bridge without a routable address: with the socket's device set, the kernel routes
- * 255.255.255.255 (and any destination without a route) out of that device.
+ * 255.255.255.255 (and any destination without a route, and a link-local one without a zone) out of that device.
  *
  * Reply addressing (src/dhcp/v4/addressing.ts decides): `chaddr` (unicast to a client that has no address yet) is
  * sent as a broadcast, because a UDP socket cannot place a frame without an ARP entry and writing neighbour entries
@@ -15,12 +16,18 @@
  * or the source address that the kernel refuses is retried as a broadcast; a relay (`giaddr`) reply that fails is
  * counted. Both are in the transport counters.
  *
+ * A DHCPv6 reply to a link-local client carries no zone: Node would resolve `%<ifname>` in the agent's namespace,
+ * not the pod's; the kernel takes the outgoing interface of a zoneless link-local destination from the socket's
+ * bound device instead.
+ *
+ * Failures stay inside the pod: an exception from a handler or a socket's 'error' event is reported through
+ * `onFailure` (the agent closes this pod's sockets and reopens them later) instead of reaching the event loop.
+ *
  * Not checked, because the shim cannot report them: the hop limit of a received solicitation (RFC 4861 §6.1.1
  * requires 255) and the destination address of a DHCPv6 message (RFC 8415 §16's unicast rule).
  */
 import type dgram from "node:dgram";
 import { getHeapStatistics } from "node:v8";
-import { parentPort, workerData } from "node:worker_threads";
 import {
   ALL_NODES,
   ALL_ROUTERS,
@@ -33,17 +40,10 @@ import { IcmpType } from "../../dhcp/ra/ndp.ts";
 import { BROADCAST_ADDRESS, ReplyRoute, SERVER_PORT } from "../../dhcp/v4/addressing.ts";
 import { type Dhcp4Reply, Dhcp4Server } from "../../dhcp/v4/server.ts";
 import { Dhcp6Server, type Dhcp6ServerConfig, type Dhcp6Stats } from "../../dhcp/v6/server.ts";
-import { type Icmpv6Message, Icmpv6Socket, openUdpOnDevice } from "../../host/netns-worker.ts";
+import { openIcmpv6InNetns, openUdpInNetns } from "../../host/netns-sockets.ts";
+import type { Icmpv6Message, Icmpv6Socket } from "../../host/netns-worker.ts";
 import type { ServedInterface } from "./config.ts";
-import type {
-  InterfaceStats,
-  PodStats,
-  PodWorkerData,
-  TransportStats,
-  WorkerEvent,
-  WorkerRequest,
-  WorkerResponse,
-} from "./messages.ts";
+import type { InterfaceStats, PodStats, TransportStats } from "./messages.ts";
 
 /** The DHCPv6 server port; clients listen on 546. */
 const DHCP6_SERVER_PORT = 547;
@@ -54,8 +54,10 @@ const MAX_PENDING_UNICAST = 16;
 /** Retry delay after an advertisement could not be sent (e.g. the bridge's link-local address is still tentative). */
 const RA_RETRY_MS = 1000;
 
-function post(message: WorkerEvent | WorkerResponse): void {
-  parentPort?.postMessage(message);
+/** Where a pod's servers report: warnings that do not stop serving, and failures after which the pod reopens. */
+export interface PodServerHooks {
+  readonly onWarning: (message: string, ifname: string) => void;
+  readonly onFailure: (error: Error) => void;
 }
 
 function errorCode(e: unknown): string {
@@ -104,8 +106,27 @@ class ServedDevice {
   #raRetired: RaStats | undefined;
   readonly #warned = new Set<string>();
 
-  constructor(ifname: string) {
+  readonly netns: string;
+  readonly #hooks: PodServerHooks;
+
+  constructor(ifname: string, netns: string, hooks: PodServerHooks) {
     this.ifname = ifname;
+    this.netns = netns;
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Wraps a callback of the event loop (socket message, timer): what it throws fails this pod only, where in a worker
+   * per pod it would have ended the worker.
+   */
+  guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (e) {
+        this.#hooks.onFailure(e instanceof Error ? e : new Error(String(e)));
+      }
+    };
   }
 
   /** Opens, replaces or closes servers so the device serves `config`; the DHCPv4 lease records survive. */
@@ -117,8 +138,11 @@ class ServedDevice {
       this.#v4.server.updateConfig(config.dhcpv4);
     } else {
       const server = new Dhcp4Server(config.dhcpv4);
-      const socket = await openUdpOnDevice({ ifname: this.ifname, family: 4, port: SERVER_PORT });
-      socket.on("message", (msg, rinfo) => this.#onDhcp4(server, socket, msg, rinfo));
+      const socket = openUdpInNetns(this.netns, { ifname: this.ifname, family: 4, port: SERVER_PORT });
+      socket.on(
+        "message",
+        this.guard((msg: Buffer, rinfo: dgram.RemoteInfo) => this.#onDhcp4(server, socket, msg, rinfo)),
+      );
       socket.on("error", (e) => this.warn("dhcpv4 socket", e));
       this.#v4 = { server, socket };
     }
@@ -130,13 +154,16 @@ class ServedDevice {
     } else if (this.#v6 === undefined || !same(this.#v6.config, config.dhcpv6)) {
       const server = new Dhcp6Server(config.dhcpv6);
       if (this.#v6 === undefined) {
-        const socket = await openUdpOnDevice({
+        const socket = openUdpInNetns(this.netns, {
           ifname: this.ifname,
           family: 6,
           port: DHCP6_SERVER_PORT,
           groups: [ALL_DHCP_SERVERS],
         });
-        socket.on("message", (msg, rinfo) => this.#onDhcp6(socket, msg, rinfo));
+        socket.on(
+          "message",
+          this.guard((msg: Buffer, rinfo: dgram.RemoteInfo) => this.#onDhcp6(socket, msg, rinfo)),
+        );
         socket.on("error", (e) => this.warn("dhcpv6 socket", e));
         this.#v6 = { server, config: config.dhcpv6, socket };
       } else {
@@ -208,7 +235,7 @@ class ServedDevice {
     const key = `${what}:${errorCode(e)}`;
     if (this.#warned.has(key)) return;
     this.#warned.add(key);
-    post({ event: "warning", ifname: this.ifname, message: `${what} on "${this.ifname}": ${String(e)}` });
+    this.#hooks.onWarning(`${what} on "${this.ifname}": ${String(e)}`, this.ifname);
   }
 
   #onDhcp4(server: Dhcp4Server, socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -259,11 +286,9 @@ class ServedDevice {
     this.transport.received += 1;
     const v6 = this.#v6;
     if (v6 === undefined) return;
-    // Node reports link-local peers without a zone; the reply must leave through this device.
-    const address =
-      rinfo.address.toLowerCase().startsWith("fe80:") && !rinfo.address.includes("%")
-        ? `${rinfo.address}%${this.ifname}`
-        : rinfo.address;
+    // No zone (see the header): the socket's bound device is the outgoing interface of a link-local reply.
+    const zone = rinfo.address.indexOf("%");
+    const address = zone < 0 ? rinfo.address : rinfo.address.slice(0, zone);
     const out = v6.server.handle(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), {
       sourceAddress: address,
       sourcePort: rinfo.port,
@@ -301,7 +326,8 @@ class RaState {
   }
 
   #open(): void {
-    const socket = Icmpv6Socket.open(
+    const socket = openIcmpv6InNetns(
+      this.#device.netns,
       {
         ifname: this.#device.ifname,
         groups: [ALL_ROUTERS],
@@ -321,7 +347,7 @@ class RaState {
           }, RA_RETRY_MS);
         },
       },
-      (m) => this.#onMessage(m),
+      this.#device.guard((m: Icmpv6Message) => this.#onMessage(m)),
     );
     this.#socket = socket;
   }
@@ -365,7 +391,10 @@ class RaState {
 
   #schedule(ms: number): void {
     clearTimeout(this.#periodic);
-    this.#periodic = setTimeout(() => this.#advertise(), ms);
+    this.#periodic = setTimeout(
+      this.#device.guard(() => this.#advertise()),
+      ms,
+    );
   }
 
   #onMessage(m: Icmpv6Message): void {
@@ -386,19 +415,22 @@ class RaState {
     const sinceLastMulticast =
       this.#lastMulticastAt === undefined ? undefined : (Date.now() - this.#lastMulticastAt) / 1000;
     const delay = solicitedReplyDelay({ random: Math.random(), multicast, sinceLastMulticast }) * 1000;
-    const timer = setTimeout(() => {
-      if (multicast) {
-        this.#multicastReply = undefined;
-        // A multicast reply counts as the periodic advertisement: the schedule restarts from it.
-        if (this.#send(reply.reply, reply.to)) {
-          this.#lastMulticastAt = Date.now();
-          this.#schedule(this.advertiser.nextInterval(Math.random()) * 1000);
+    const timer = setTimeout(
+      this.#device.guard(() => {
+        if (multicast) {
+          this.#multicastReply = undefined;
+          // A multicast reply counts as the periodic advertisement: the schedule restarts from it.
+          if (this.#send(reply.reply, reply.to)) {
+            this.#lastMulticastAt = Date.now();
+            this.#schedule(this.advertiser.nextInterval(Math.random()) * 1000);
+          }
+        } else {
+          this.#unicastReplies.delete(timer);
+          this.#send(reply.reply, reply.to);
         }
-      } else {
-        this.#unicastReplies.delete(timer);
-        this.#send(reply.reply, reply.to);
-      }
-    }, delay);
+      }),
+      delay,
+    );
     if (multicast) this.#multicastReply = timer;
     else this.#unicastReplies.add(timer);
   }
@@ -414,13 +446,17 @@ class RaState {
   }
 }
 
-/** All devices of the pod. */
-class PodServer {
+/** All devices of one pod, in its namespace. */
+export class PodServer {
   readonly #podId: string;
+  readonly #netns: string;
+  readonly #hooks: PodServerHooks;
   readonly #devices = new Map<string, ServedDevice>();
 
-  constructor(podId: string) {
+  constructor(podId: string, netns: string, hooks: PodServerHooks) {
     this.#podId = podId;
+    this.#netns = netns;
+    this.#hooks = hooks;
   }
 
   /** Brings the set of served devices to `interfaces`: new ones are opened, gone ones closed, the rest updated. */
@@ -435,18 +471,20 @@ class PodServer {
     for (const config of interfaces) {
       let device = this.#devices.get(config.ifname);
       if (device === undefined) {
-        device = new ServedDevice(config.ifname);
+        device = new ServedDevice(config.ifname, this.#netns, this.#hooks);
         this.#devices.set(config.ifname, device);
       }
       await device.apply(config);
     }
   }
 
+  /** Sends final advertisements and closes every socket of the pod. */
   async close(): Promise<void> {
     for (const device of this.#devices.values()) await device.close();
     this.#devices.clear();
   }
 
+  /** Counters per device; `heap` is the agent process's V8 heap, which every pod shares. */
   stats(): PodStats {
     const heap = getHeapStatistics();
     return {
@@ -454,36 +492,5 @@ class PodServer {
       interfaces: Object.fromEntries([...this.#devices].map(([name, d]) => [name, d.stats()])),
       heap: { used: heap.used_heap_size, total: heap.total_heap_size },
     };
-  }
-}
-
-const data = workerData as PodWorkerData;
-const pod = new PodServer(data.podId);
-// A socket that cannot be opened at start ends the worker: the agent restarts it with backoff, which also covers a
-// bridge that is not there yet.
-await pod.apply(data.interfaces);
-
-parentPort?.on("message", (request: WorkerRequest) => {
-  void handle(request)
-    .then(post, (e: unknown) =>
-      post({ seq: request.seq, ok: false, error: e instanceof Error ? e.message : String(e) }),
-    )
-    .finally(() => {
-      // Closing the port after the answer lets the worker's event loop end once every socket is closed.
-      if (request.op === "stop") parentPort?.close();
-    });
-});
-post({ event: "ready" });
-
-async function handle(request: WorkerRequest): Promise<WorkerResponse> {
-  switch (request.op) {
-    case "reconfigure":
-      await pod.apply(request.interfaces);
-      return { seq: request.seq, ok: true };
-    case "stats":
-      return { seq: request.seq, ok: true, value: pod.stats() };
-    case "stop":
-      await pod.close();
-      return { seq: request.seq, ok: true };
   }
 }
