@@ -35,11 +35,30 @@ export function runUp(argv: readonly string[], io: CommandIo): Promise<number> {
     const name = spec.model.name;
     for (const w of spec.warnings) io.stderr(`Warning: ${w}\n`);
     io.stdout(`admitted: ${spec.model.dialect} VM "${spec.model.namespace}/${name}"\n`);
-    const { record } = await upVm(statePathsOf(args.values), spec, {
-      ipFamily: (args.values.get("ip-family") ?? IpFamily.Ipv4) as IpFamily,
-      accel: (args.values.get("accel") ?? "auto") as Accel | "auto",
-      progress: (line) => io.stdout(`${line}\n`),
-    });
+    // Ctrl-C (or SIGTERM) stops at the next step and removes what was made, instead of leaving it to "vmnet down".
+    const controller = new AbortController();
+    const interrupted = new Error("Interrupted");
+    const onSignal = () => controller.abort(interrupted);
+    // Listening (not once): a repeated signal must not kill the process halfway through its cleanup.
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    let record: Awaited<ReturnType<typeof upVm>>["record"];
+    try {
+      ({ record } = await upVm(statePathsOf(args.values), spec, {
+        ipFamily: (args.values.get("ip-family") ?? IpFamily.Ipv4) as IpFamily,
+        accel: (args.values.get("accel") ?? "auto") as Accel | "auto",
+        progress: (line) => io.stdout(`${line}\n`),
+        signal: controller.signal,
+      }));
+    } catch (e) {
+      // The abort may surface wrapped (a wiring step's rollback error names it as its cause).
+      if (!controller.signal.aborted) throw e;
+      io.stderr(`vmnet up: interrupted; what was made is removed\n`);
+      return 130;
+    } finally {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+    }
     const state = args.values.get("state-dir");
     // The flag goes after the (sub)command; whatever follows "--" is the pod's or guest's.
     const vmnet = (command: string) => `vmnet ${command}${state === undefined ? "" : ` --state-dir ${state}`}`;

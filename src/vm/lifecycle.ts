@@ -83,6 +83,8 @@ export interface UpOptions {
   readonly accel?: Accel | "auto";
   /** Boot wait (ready marker and lease). Default 240 s. */
   readonly bootTimeoutMs?: number;
+  /** Aborting (Ctrl-C) stops at the next step and removes what was made, as a failure does. */
+  readonly signal?: AbortSignal;
 }
 
 /** How an up VM is reached. */
@@ -96,6 +98,7 @@ export interface UpResult {
  */
 export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions = {}): Promise<UpResult> {
   const progress = options.progress ?? (() => {});
+  const check = () => options.signal?.throwIfAborted();
   const name = spec.model.name;
   const vm = vmPaths(paths, name);
   await mkdir(vm.dir, { recursive: true });
@@ -124,12 +127,14 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
     };
     await writeRecord(vm, record);
     try {
+      check();
       const image = await buildGuestImage();
       const accel =
         options.accel === undefined || options.accel === "auto"
           ? await probeAccel({ kernel: image.kernel, initrd: image.initrd })
           : options.accel;
       progress(`image: kernel ${image.kernelVersion}, accelerator ${accel}`);
+      check();
       const attachments = podAttachments(spec);
       const pod = await createPod({
         node: lab.node,
@@ -142,6 +147,7 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
       record = { ...record, podIPs: ips, accel, networkStatus: pod.networkStatus };
       await writeRecord(vm, record);
       progress(`pod: "${podName}" IPs ${ips.join(", ") || "(none)"}`);
+      check();
       let qemuPid: number | undefined;
       let markers: string[] = [GUEST_READY_MARKER];
       const agent = await ensureAgent({ stateDir: paths.root });
@@ -163,6 +169,7 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
           await writeRecord(vm, record);
           await savePlan(vm.plan, plan, spec.model);
           markers = bootMarkers(plan);
+          check();
           progress(`plan applied: ${plan.interfaces.map((i) => `${i.name} (${i.binding})`).join(", ")}`);
           const pid = await startQemu({ name, netns, paths: vm, image, accel, plan, vcpus: spec.model.vcpus });
           qemuPid = pid;
@@ -174,6 +181,7 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
       if (qemuPid === undefined) throw new Error("Cannot boot: the plan has no guest NIC to attach QEMU to");
       await waitForConsole(vm, qemuPid, markers, {
         timeoutMs: options.bootTimeoutMs ?? 240_000,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
         onMarker: (_m, line) => progress(`guest: ${line.replace(/^vmnet-guest: /, "")}`),
       });
       record = { ...record, phase: VmPhase.Running };

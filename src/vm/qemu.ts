@@ -129,7 +129,11 @@ export async function waitForConsole(
   paths: VmPaths,
   pid: number,
   markers: readonly string[],
-  options: { readonly timeoutMs: number; readonly onMarker?: (marker: string, line: string) => void },
+  options: {
+    readonly timeoutMs: number;
+    readonly onMarker?: (marker: string, line: string) => void;
+    readonly signal?: AbortSignal;
+  },
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   const seen = new Set<string>();
@@ -144,6 +148,7 @@ export async function waitForConsole(
       options.onMarker?.(m, text.slice(at, end < 0 ? undefined : end).trim());
     }
     if (seen.size === markers.length) return;
+    options.signal?.throwIfAborted();
     if (!processAlive(pid)) {
       throw new Error(
         `QEMU exited before the guest printed "${markers.find((m) => !seen.has(m))}": ${await tail(paths.qemuLog)}`,

@@ -242,4 +242,33 @@ describe("vmnet up/status/exec/link/down/list with real guests", { skip, timeout
     assert.deepEqual(processesOfLab({ agent: false }), [], "no QEMU is left; the shared agent may run");
     assert.deepEqual(readdirSync(join(STATE, "vms")), []);
   });
+
+  test("SIGTERM (as Ctrl-C) during vmnet up removes what it made and exits 130", async () => {
+    const child = spawn(VMNET, ["up", "-f", "examples/vm/masquerade.yaml", "--accel", "tcg"], {
+      cwd: ROOT,
+      env: { ...process.env, VMNET_STATE_DIR: STATE },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    let sent = false;
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (/^pod: /m.test(out) && child.signalCode === null && !sent) {
+          sent = true;
+          child.kill("SIGTERM");
+        }
+      });
+      child.once("exit", (c) => resolve(c));
+    });
+    assert.equal(code, 130, `${out}${err}`);
+    assert.match(err, /interrupted; what was made is removed/);
+    assert.deepEqual(namespacesOfLab().sort(), [NODE, `${NODE}-client`]);
+    assert.deepEqual(processesOfLab({ agent: false }), []);
+    assert.deepEqual(readdirSync(join(STATE, "vms")), []);
+  });
 });
