@@ -2,7 +2,8 @@
  * The lab's `--ip-family` with real guests: a dual-stack lab made by `vmnet up --ip-family dual` and an IPv6-only lab
  * made by `vmnet lab create --ip-family ipv6`, each in its own state directory, each booting the masquerade VM at the
  * same time. The client pod reaches the VM on every pod IP; the guest leases 10.0.2.2 and fd10:0:2::2 as KubeVirt's
- * masquerade defaults say. The IPv6 lab also boots a VM with a Multus secondary network (a bridge NAD). `after`
+ * masquerade defaults say. The IPv6 lab also boots a VM with a Multus secondary network (a bridge NAD), the dual one a
+ * Virtink VM. `after`
  * destroys both labs whatever happened.
  */
 import assert from "node:assert/strict";
@@ -64,6 +65,15 @@ class Lab {
   }
 }
 
+/** Resolves once the lab's record exists (another `up` is creating it). */
+async function waitForLab(lab: Lab): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (!existsSync(join(lab.state, "lab.json"))) {
+    if (Date.now() > deadline) throw new Error(`no lab in ${lab.state}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 interface Status {
   status: { interfaces: { ipAddresses?: string[] }[] };
 }
@@ -73,6 +83,7 @@ describe("vmnet labs per IP family", { skip: skipReason(), timeout: 300_000 }, (
   const v6 = new Lab();
   const ups = new Map<Lab, Run>();
   let secondary: Run | undefined;
+  let virtink: Run | undefined;
 
   before(async () => {
     const created = await v6.run("lab", "create", "--ip-family", "ipv6");
@@ -88,6 +99,12 @@ describe("vmnet labs per IP family", { skip: skipReason(), timeout: 300_000 }, (
         .then((r) => {
           secondary = r;
         }),
+      // Started once the dual lab exists, so this up finds it rather than racing to make an IPv4 one.
+      waitForLab(dual).then(() =>
+        dual.run("up", "-f", "examples/virtink/masquerade.yaml", "--accel", "tcg").then((r) => {
+          virtink = r;
+        }),
+      ),
     ]);
   });
 
@@ -142,5 +159,19 @@ describe("vmnet labs per IP family", { skip: skipReason(), timeout: 300_000 }, (
     assert.match(String(blue?.podInterfaceName), /^pod[0-9a-f]{11}$/);
     const links = await v6.ok("exec", "vm-sec", "--", "cat", "/sys/class/net/eth1/address");
     assert.equal(links.trim(), blue?.mac);
+  });
+
+  test("a Virtink VM boots in the same lab and answers on its pod IP", async () => {
+    assert.equal(virtink?.code, 0, `${virtink?.stdout}${virtink?.stderr}`);
+    assert.match(virtink?.stdout ?? "", /^admitted: virtink VM "default\/masquerade"$/m);
+    const ip = /is running in pod "[^"]+" \(([^,)]+)/.exec(virtink?.stdout ?? "")?.[1];
+    const page = await dual.ok("lab", "exec", "client", "--", "wget", "-qO-", `http://${ip}/`);
+    assert.match(page, /^hostname masquerade$/m);
+    assert.match(page, /^address eth0 10\.0\.2\.2\/30$/m);
+    const status = JSON.parse(await dual.ok("status", "masquerade", "-o", "json")) as {
+      status: { interfaces: Record<string, unknown>[] };
+    };
+    assert.equal(status.status.interfaces[0]?.name, "pod");
+    assert.equal(status.status.interfaces[0]?.infoSource, "domain, guest-agent");
   });
 });
