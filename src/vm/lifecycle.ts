@@ -11,7 +11,7 @@ import { IprouteNetlink } from "../host/netlink.ts";
 import { deleteNetns, listNetns } from "../host/netns.ts";
 import { NftCli } from "../host/nftables.ts";
 import { ProcSysctl } from "../host/sysctl.ts";
-import { type Accel, probeAccel } from "../hypervisor/accel.ts";
+import { Accel, probeAccel } from "../hypervisor/accel.ts";
 import { type QemuNic, qemuNetId, qemuNicOfInterface } from "../hypervisor/qemu-argv.ts";
 import { GuestAgent, type GuestInterface } from "../hypervisor/qga.ts";
 import { type DomainInterfaceStatus, QmpClient, queryDomainInterfaces } from "../hypervisor/qmp.ts";
@@ -129,10 +129,9 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
     try {
       check();
       const image = await buildGuestImage();
-      const accel =
-        options.accel === undefined || options.accel === "auto"
-          ? await probeAccel({ kernel: image.kernel, initrd: image.initrd })
-          : options.accel;
+      const accel = await chooseAccel(options.accel ?? "auto", () =>
+        probeAccel({ kernel: image.kernel, initrd: image.initrd }),
+      );
       progress(`image: kernel ${image.kernelVersion}, accelerator ${accel}`);
       check();
       const attachments = podAttachments(spec);
@@ -237,6 +236,19 @@ export async function stopAgent(paths: StatePaths): Promise<void> {
   const files = agentPaths(paths.root);
   await rm(files.record, { force: true });
   await rm(files.log, { force: true });
+}
+
+/**
+ * The accelerator for `requested`: TCG when asked; otherwise KVM only when the probe (cached per host boot) booted a
+ * guest with it. Asking for KVM where the probe says it does not boot is an error rather than a hung guest.
+ */
+export async function chooseAccel(requested: Accel | "auto", probe: () => Promise<Accel>): Promise<Accel> {
+  if (requested === Accel.Tcg) return Accel.Tcg;
+  const probed = await probe();
+  if (requested === Accel.Kvm && probed !== Accel.Kvm) {
+    throw new VmError('Cannot use "--accel kvm": the KVM probe did not boot a guest on this host (use tcg or auto)');
+  }
+  return probed;
 }
 
 /**
