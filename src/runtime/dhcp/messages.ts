@@ -1,33 +1,9 @@
 /**
- * The messages between {@link DhcpAgent} (main thread) and a pod worker: requests carry a sequence number and get
- * exactly one {@link WorkerResponse}; the worker also sends unsolicited {@link WorkerEvent}s.
+ * What {@link DhcpAgent} reports about a pod's servers: the transport's own counters beside the protocol cores'.
  */
 import type { RaStats } from "../../dhcp/ra/advertiser.ts";
 import type { Dhcp4Stats } from "../../dhcp/v4/server.ts";
 import type { Dhcp6Stats } from "../../dhcp/v6/server.ts";
-import type { ServedInterface } from "./config.ts";
-
-/** What the worker is started with (`workerData`). */
-export interface PodWorkerData {
-  readonly podId: string;
-  readonly interfaces: readonly ServedInterface[];
-}
-
-/** A request from the agent to a worker. */
-export type WorkerRequest =
-  | { readonly seq: number; readonly op: "reconfigure"; readonly interfaces: readonly ServedInterface[] }
-  | { readonly seq: number; readonly op: "stats" }
-  | { readonly seq: number; readonly op: "stop" };
-
-/** The answer to one {@link WorkerRequest}. */
-export type WorkerResponse =
-  | { readonly seq: number; readonly ok: true; readonly value?: PodStats }
-  | { readonly seq: number; readonly ok: false; readonly error: string };
-
-/** Unsolicited news from a worker: sockets are open, or something failed that did not stop the worker. */
-export type WorkerEvent =
-  | { readonly event: "ready" }
-  | { readonly event: "warning"; readonly message: string; readonly ifname?: string };
 
 /** Why the transport (not a protocol core) dropped or rerouted a packet. */
 export interface TransportStats {
@@ -58,6 +34,6 @@ export interface PodStats {
   readonly podId: string;
   /** Per served device, by interface name. */
   readonly interfaces: Readonly<Record<string, InterfaceStats>>;
-  /** The worker isolate's V8 heap, in bytes (`v8.getHeapStatistics()` inside the worker). */
+  /** The agent process's V8 heap, in bytes (`v8.getHeapStatistics()`), shared by every pod it serves. */
   readonly heap: { readonly used: number; readonly total: number };
 }
