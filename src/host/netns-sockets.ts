@@ -95,15 +95,14 @@ function homeFd(): number {
   return home;
 }
 
-/** Result types a hop may return: anything but a promise, whose work would run after the thread came back. */
-type NotPromise<T> = T extends PromiseLike<unknown> ? never : T;
-
 /**
  * Runs `fn` with the calling thread in network namespace `netns` (`/run/netns/<netns>`) and returns the thread to its
  * own namespace afterwards, also when `fn` throws. Throws when the namespace cannot be entered (`fn` does not run).
- * If returning fails (it cannot, short of losing CAP_SYS_ADMIN), every later hop throws and so does this one.
+ * `fn` must be synchronous: a promise (or other thenable) it returns is refused with a TypeError, since its work would
+ * run after the thread came back. If returning fails (it cannot, short of losing CAP_SYS_ADMIN), every later hop
+ * throws and so does this one.
  */
-export function inNetns<T>(netns: string, fn: () => NotPromise<T>): T {
+export function inNetns<T>(netns: string, fn: () => T): T {
   if (stranded !== undefined) throw stranded;
   assertNetnsName(netns);
   const c = lib();
@@ -114,8 +113,9 @@ export function inNetns<T>(netns: string, fn: () => NotPromise<T>): T {
   } finally {
     closeSync(target);
   }
+  let result: T;
   try {
-    return fn();
+    result = fn();
   } finally {
     if (c.setns(back, CLONE_NEWNET) < 0) {
       stranded = new NetnsSocketError("setns (return to the thread's own namespace)", koffi.errno());
@@ -124,6 +124,10 @@ export function inNetns<T>(netns: string, fn: () => NotPromise<T>): T {
       throw stranded;
     }
   }
+  if (typeof (result as { then?: unknown } | null)?.then === "function") {
+    throw new TypeError(`Cannot hop into network namespace "${netns}" for asynchronous work`);
+  }
+  return result;
 }
 
 function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {

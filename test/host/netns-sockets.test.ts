@@ -81,6 +81,14 @@ describe("netns-sockets", { skip: kernelSkipReason() }, () => {
     assert.equal(currentNetnsInode(), home);
   });
 
+  it("inNetns refuses a function that returns a promise, after returning home", () => {
+    assert.throws(() => inNetns(served, () => Promise.resolve(1)), {
+      name: "TypeError",
+      message: `Cannot hop into network namespace "${served}" for asynchronous work`,
+    });
+    assert.equal(currentNetnsInode(), home);
+  });
+
   it("inNetns of a missing namespace throws ENOENT without running the function", () => {
     let ran = false;
     assert.throws(
