@@ -17,6 +17,7 @@ import {
   nodeHandle,
 } from "../lab/node.ts";
 import { createPod, destroyNode, type LabPod, loadPod, podNetnsName } from "../lab/pod.ts";
+import { VmError } from "./errors.ts";
 import { acquireLock } from "./lock.ts";
 import { IpFamily, type StatePaths } from "./paths.ts";
 
@@ -134,7 +135,7 @@ export function podIPs(pod: LabPod): string[] {
  */
 export async function execInPod(lab: Lab, podName: string, argv: readonly string[]): Promise<number> {
   const netns = podNetnsName(lab.node, podName);
-  if (!(await listNetns()).includes(netns)) throw new Error(`Cannot find pod "${podName}" in the lab`);
+  if (!(await listNetns()).includes(netns)) throw new VmError(`Cannot find pod "${podName}" in the lab`);
   const [command, ...args] = argv;
   if (command === undefined) throw new TypeError("Cannot run an empty command");
   return new Promise((resolve, reject) => {
