@@ -149,6 +149,14 @@ describe("vmnet up/status/exec/link/down/list with real guests", { skip, timeout
     assert.match(page, new RegExp(`^address eth0 ${ip.replaceAll(".", "\\.")}/24$`, "m"));
   });
 
+  test("vmnet lab exec runs in a VM's pod too, returns the command's exit code, and refuses unknown pods", async () => {
+    assert.match(await ok("lab", "exec", "virt-launcher-vm-masq", "--", "ip", "-br", "link"), /^eth0@/m);
+    assert.equal((await vmnet("lab", "exec", "client", "--", "sh", "-c", "exit 4")).code, 4);
+    const unknown = await vmnet("lab", "exec", "nopod", "--", "true");
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, 'vmnet lab exec: Cannot find pod "nopod" in the lab\n');
+  });
+
   test("vmnet exec runs in the guest and returns its exit code", async () => {
     assert.match(await ok("exec", "vm-masq", "--", "ip", "addr"), /inet 10\.0\.2\.2\/24/);
     const failing = await vmnet("exec", "vm-masq", "--", "sh", "-c", "echo out; echo err >&2; exit 3");
