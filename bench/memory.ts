@@ -7,7 +7,8 @@
  * Pods are added in one process up to each count in turn; after each step the run waits until every pod has sent its
  * first router advertisement (so every pod's sockets work) and collects garbage, then reads the RSS. Reported per
  * step: RSS, growth over the RSS before the first pod, growth per pod (the marginal cost, against the target) and RSS
- * divided by pods (which also spreads the fixed cost of Node, tsx and the loaded modules).
+ * divided by pods (which also spreads the fixed cost of Node, tsx and the loaded modules), and the CPU the idle
+ * process takes (RA timers and the ICMPv6 sockets' polling) over the next 2 s.
  *
  * Usage: node --import tsx bench/memory.ts [--pods 1,20,50] [--json]
  */
@@ -25,6 +26,8 @@ import { fmt, intList, machineLine, positiveInt, Resources, table } from "./lib.
 export const MEMORY_TARGET_MIB_PER_POD = 8;
 
 const MIB = 1024 * 1024;
+/** How long the idle CPU time is sampled after each step. */
+const IDLE_SAMPLE_MS = 2000;
 const BRIDGE = InterfaceName.of("k6t-eth0");
 
 /** One pod's DHCPv4, DHCPv6 and RA, as the masquerade binding plans them. */
@@ -83,6 +86,8 @@ export interface MemoryPoint {
   readonly rssPerPodMiB: number;
   /** Time to start the pods added in this step, per pod. */
   readonly startMsPerPod: number;
+  /** CPU time of the process while idle (no client), in percent of one core: timers and ICMPv6 polling. */
+  readonly idleCpuPercent: number;
 }
 
 /** What {@link runMemoryBench} measured. */
@@ -175,12 +180,19 @@ export async function runMemoryBench(options: {
       await waitServing(agent);
       await settle();
       const rss = process.memoryUsage().rss;
+      const cpu = process.cpuUsage();
+      const idleFrom = process.hrtime.bigint();
+      await sleep(IDLE_SAMPLE_MS);
+      const used = process.cpuUsage(cpu);
+      const idleCpuPercent =
+        ((used.user + used.system) / 1000 / (Number(process.hrtime.bigint() - idleFrom) / 1e6)) * 100;
       points.push({
         pods: count,
         rssMiB: rss / MIB,
         perPodMiB: (rss - base) / MIB / count,
         rssPerPodMiB: rss / MIB / count,
         startMsPerPod: added > 0 ? startMs / added : 0,
+        idleCpuPercent,
       });
     }
     const report: MemoryReport = { baseRssMiB: base / MIB, points };
@@ -191,13 +203,14 @@ export async function runMemoryBench(options: {
     options.out(`RSS before the first pod: ${fmt(report.baseRssMiB)} MiB (Node, tsx, the agent's modules)`);
     options.out(
       table(
-        ["pods", "RSS MiB", "per pod MiB", "RSS/pods MiB", "start ms/pod"],
+        ["pods", "RSS MiB", "per pod MiB", "RSS/pods MiB", "start ms/pod", "idle CPU %"],
         points.map((p) => [
           String(p.pods),
           fmt(p.rssMiB),
           fmt(p.perPodMiB, 2),
           fmt(p.rssPerPodMiB),
           fmt(p.startMsPerPod),
+          fmt(p.idleCpuPercent),
         ]),
       ),
     );

@@ -29,9 +29,9 @@ describe("bench/memory.ts in a tiny configuration", { skip: missingPrerequisite(
   it("runMemoryBench serves 1 and then 2 pods, prints a row for each and the verdict", async () => {
     const r = await runBench(["--pods", "2,1"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^pods +RSS MiB +per pod MiB +RSS\/pods MiB +start ms\/pod$/m);
-    assert.match(r.stdout, /^1 +[0-9.]+ +[-0-9.]+ +[0-9.]+ +[0-9.]+$/m);
-    assert.match(r.stdout, /^2 +[0-9.]+ +[-0-9.]+ +[0-9.]+ +[0-9.]+$/m);
+    assert.match(r.stdout, /^pods +RSS MiB +per pod MiB +RSS\/pods MiB +start ms\/pod +idle CPU %$/m);
+    assert.match(r.stdout, /^1 +[0-9.]+ +[-0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$/m);
+    assert.match(r.stdout, /^2 +[0-9.]+ +[-0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$/m);
     assert.match(r.stdout, /^per pod at most [-0-9.]+ MiB; target \(per pod <= 8 MiB\): (met|NOT met)$/m);
     const prefix = /namespaces: (vmnt-bn-[0-9a-f]+-)\*/.exec(r.stdout)?.[1];
     assert.ok(prefix !== undefined, "the run names its namespace prefix");
