@@ -5,7 +5,7 @@
  * - per-rule: one `ip` process per link operation and one `nft add ...` process per table, chain and rule, with one
  *   rule per forwarded port as KubeVirt's nft driver writes them, forked by a shell inside the pod namespace (as
  *   KubeVirt's handler forks `nft` from inside it).
- * vmnet's time covers discovery, planning and apply through the real adapters (IprouteNetlink, NftCli, ProcSysctl,
+ * vmnet's time covers discovery, planning and apply through the real adapters (IprouteNetlink, NftCli, NetnsSysctl,
  * FileStateStore). Target: vmnet at most 1.3x the floor.
  *
  * Usage: node --import tsx bench/setup.ts [--iterations N] [--ports 1,100,1000] [--dual-ports 100]
@@ -20,7 +20,7 @@ import type { InterfaceSpec, PortSpec, VmNetworkModel } from "../src/api/model.t
 import { type ExecResult, type Executor, hostExecutor, type RunOptions } from "../src/host/exec.ts";
 import { IprouteNetlink, type NetlinkOp, renderBatch, renderOp } from "../src/host/netlink.ts";
 import { canonicalListing, NftCli, type NftJson } from "../src/host/nftables.ts";
-import { ProcSysctl, sysctlPath } from "../src/host/sysctl.ts";
+import { NetnsSysctl, sysctlPath } from "../src/host/sysctl.ts";
 import { type NftRule, type NftRuleset, type NftTable, renderNftRule, renderNftText } from "../src/plan/nft.ts";
 import { type NetworkPlan, planPod } from "../src/plan/plan.ts";
 import { applyPlan, probePlaceholderKind } from "../src/runtime/apply.ts";
@@ -413,7 +413,7 @@ async function runCase(res: Resources, c: SetupCase, options: SetupBenchOptions)
         netns: p.pod,
         netlink,
         nft: new NftCli(p.pod, { executor }),
-        sysctl: new ProcSysctl(p.pod, { executor }),
+        sysctl: new NetnsSysctl(p.pod),
         state: new FileStateStore(p.stateDir, "bench-pod"),
         placeholder,
       };
@@ -543,7 +543,7 @@ export async function runSetupBench(options: SetupBenchOptions): Promise<SetupRe
   out("");
   out(renderSetupTable(results));
   out("");
-  out("vmnet = discover + plan + apply through IprouteNetlink, NftCli, ProcSysctl and FileStateStore;");
+  out("vmnet = discover + plan + apply through IprouteNetlink, NftCli, NetnsSysctl and FileStateStore;");
   out("disc+plan = the discovery and planning part of it. floor = one `ip -batch` + one `nft -f` + sysctls");
   out("from one shell. per-rule = one process per link op and per nft table/chain/rule, one rule per port");
   out("(KubeVirt's nft driver). procs = processes each method starts. Each method starts from a fresh pod;");

@@ -3,7 +3,10 @@
  * writes run `sysctl` inside the target namespace. Only `net.*` keys are accepted: every other sysctl is global and
  * writing it would change the host.
  */
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { assertNetnsName, type Executor, HostCommandError, hostExecutor } from "./exec.ts";
+import { netnsPath } from "./netns.ts";
+import { currentNetnsInode, inNetns } from "./netns-sockets.ts";
 
 /** Why a sysctl access failed. */
 export const SysctlFailure = { NotFound: "notFound", Invalid: "invalid", Unknown: "unknown" } as const;
@@ -175,6 +178,85 @@ export class ProcSysctl implements Sysctl {
 function namedIn(stderr: string, key: string): boolean {
   const path = sysctlPath(key);
   return stderr.includes(`"${key}"`) || stderr.includes(`${path}:`) || stderr.includes(`${path} `);
+}
+
+/** The failure of a /proc/sys access by its errno code. */
+function failureOf(e: unknown): SysctlFailure {
+  const code = typeof e === "object" && e !== null && "code" in e ? e.code : undefined;
+  if (code === "ENOENT") return SysctlFailure.NotFound;
+  if (code === "EINVAL") return SysctlFailure.Invalid;
+  return SysctlFailure.Unknown;
+}
+
+/**
+ * {@link Sysctl} without a process: the calling thread enters the namespace (`inNetns`, a synchronous setns(2) hop
+ * that always returns), reads or writes the `/proc/sys` files, and comes back before any other JavaScript runs.
+ * `/proc/sys/net` resolves against the opening thread's namespace, so this touches the pod's keys only; the hop
+ * also checks the thread really is in `netns` before it opens anything.
+ */
+export class NetnsSysctl implements Sysctl {
+  readonly #netns: string;
+
+  /** `netns` is required: the root namespace's sysctls are never touched. */
+  constructor(netns: string) {
+    assertNetnsName(netns);
+    this.#netns = netns;
+  }
+
+  #hop(fn: () => string[]): string[] {
+    const expected = statSync(netnsPath(this.#netns), { bigint: true }).ino;
+    return inNetns(this.#netns, () => {
+      if (currentNetnsInode() !== expected) {
+        throw new Error(`Cannot enter network namespace "${this.#netns}": the thread is elsewhere`);
+      }
+      return fn();
+    });
+  }
+
+  async get(key: string): Promise<string> {
+    const [value = ""] = await this.getMany([key]);
+    return value;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.setMany([{ key, value }]);
+  }
+
+  async getMany(keys: readonly string[]): Promise<string[]> {
+    const paths = keys.map(sysctlPath);
+    if (paths.length === 0) return [];
+    return this.#hop(() =>
+      paths.map((path, i) => {
+        try {
+          return normalize(readFileSync(path, "utf8"));
+        } catch (e) {
+          const key = keys[i] ?? "";
+          throw new SysctlError(key, failureOf(e), e instanceof Error ? e.message : String(e), e);
+        }
+      }),
+    );
+  }
+
+  /** Every entry is tried, as sysctl(8) does; the first failure is thrown after. */
+  async setMany(entries: readonly SysctlEntry[]): Promise<void> {
+    const writes = entries.map((e) => {
+      assertValue(e.key, e.value);
+      return { key: e.key, path: sysctlPath(e.key), value: e.value };
+    });
+    if (writes.length === 0) return;
+    let first: SysctlError | undefined;
+    this.#hop(() => {
+      for (const w of writes) {
+        try {
+          writeFileSync(w.path, w.value);
+        } catch (e) {
+          first ??= new SysctlError(w.key, failureOf(e), e instanceof Error ? e.message : String(e), e);
+        }
+      }
+      return [];
+    });
+    if (first !== undefined) throw first;
+  }
 }
 
 /** Keys a fresh namespace has, with their kernel defaults (the subset the runtime touches). */

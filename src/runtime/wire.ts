@@ -13,7 +13,7 @@ import type { ClusterConfig } from "../api/cluster-config.ts";
 import type { VmNetworkModel } from "../api/model.ts";
 import { IprouteNetlink, type Netlink } from "../host/netlink.ts";
 import { NftCli } from "../host/nftables.ts";
-import { ProcSysctl } from "../host/sysctl.ts";
+import { NetnsSysctl } from "../host/sysctl.ts";
 import { type NetworkPlan, type PlanPodOptions, planPod } from "../plan/plan.ts";
 import type { NadFacts } from "../plan/pod-facts.ts";
 import { type ApplyResult, applyPlan, probePlaceholderKind } from "./apply.ts";
@@ -110,7 +110,7 @@ export interface WiredPod {
 }
 
 function adaptersFor(netns: string): PodAdapters {
-  return { netlink: new IprouteNetlink(netns), nft: new NftCli(netns), sysctl: new ProcSysctl(netns) };
+  return { netlink: new IprouteNetlink(netns), nft: new NftCli(netns), sysctl: new NetnsSysctl(netns) };
 }
 
 /** The RA source addresses each served device must carry before the agent starts, as `ifname address` pairs. */

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { describe, it } from "node:test";
 import { RecordingExecutor } from "../../src/host/exec.ts";
 import {
   FakeSysctl,
   interfaceSysctlKey,
+  NetnsSysctl,
   ProcSysctl,
   type Sysctl,
   SysctlError,
@@ -183,8 +185,33 @@ describe("Sysctl contract: ProcSysctl in a fresh namespace", { skip: kernelSkipR
   });
 
   it("rejects a global key without spawning anything", async () => {
+    await assert.rejects(new NetnsSysctl("vmnt-unused").set("kernel.hostname", "x"), RangeError);
     const rec = new RecordingExecutor();
     await assert.rejects(new ProcSysctl("vmnt-unused", { executor: rec }).set("kernel.hostname", "x"), RangeError);
     assert.equal(rec.calls.length, 0);
+  });
+});
+
+describe("Sysctl contract: NetnsSysctl (no process) in a fresh namespace", { skip: kernelSkipReason() }, () => {
+  for (const c of cases) {
+    it(c.name, () => withNetns(1, ([ns = ""]) => runCase(new NetnsSysctl(ns), c)));
+  }
+  for (const c of manyCases) {
+    it(c.name, () => withNetns(1, ([ns = ""]) => runManyCase(new NetnsSysctl(ns), c)));
+  }
+
+  it("a write stays inside its namespace and the thread comes back", async () => {
+    await withNetns(2, async ([a = "", b = ""]) => {
+      const home = statSync("/proc/thread-self/ns/net").ino;
+      await new NetnsSysctl(a).setMany([{ key: "net.ipv4.ip_forward", value: "1" }]);
+      assert.equal(statSync("/proc/thread-self/ns/net").ino, home);
+      assert.equal(await new ProcSysctl(a).get("net.ipv4.ip_forward"), "1");
+      assert.equal(await new ProcSysctl(b).get("net.ipv4.ip_forward"), "0");
+      assert.equal(await new NetnsSysctl(b).get("net.ipv4.ip_forward"), "0");
+    });
+  });
+
+  it("a namespace that does not exist is refused before anything is opened", async () => {
+    await assert.rejects(new NetnsSysctl("vmnt-missing-0").get("net.ipv4.ip_forward"), /ENOENT|no such file/i);
   });
 });
