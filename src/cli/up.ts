@@ -4,7 +4,7 @@
  */
 import { Accel } from "../hypervisor/accel.ts";
 import { runVmCommand, STATE_DIR_FLAG, statePathsOf } from "../vm/command.ts";
-import { IpFamily } from "../vm/paths.ts";
+import type { IpFamily } from "../vm/paths.ts";
 import { FlagKind, parseArgs, UsageError } from "./args.ts";
 import { IP_FAMILY_FLAG } from "./lab.ts";
 import type { CommandIo } from "./types.ts";
@@ -45,7 +45,7 @@ export function runUp(argv: readonly string[], io: CommandIo): Promise<number> {
     let record: Awaited<ReturnType<typeof upVm>>["record"];
     try {
       ({ record } = await upVm(statePathsOf(args.values), spec, {
-        ipFamily: (args.values.get("ip-family") ?? IpFamily.Ipv4) as IpFamily,
+        ...(args.values.has("ip-family") ? { ipFamily: args.values.get("ip-family") as IpFamily } : {}),
         accel: (args.values.get("accel") ?? "auto") as Accel | "auto",
         progress: (line) => io.stdout(`${line}\n`),
         signal: controller.signal,

@@ -110,6 +110,9 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
     }
     const { lab, created } = await ensureLab(paths, options.ipFamily);
     progress(`lab: ${created ? "created" : "found"} node "${lab.node.name}" (${lab.record.ipFamily})`);
+    if (!created && options.ipFamily !== undefined && options.ipFamily !== lab.record.ipFamily) {
+      progress(`lab: --ip-family ${options.ipFamily} ignored: it applies when the lab is created`);
+    }
     const podName = launcherPodName(name);
     const netns = podNetnsName(lab.node, podName);
     let record: VmRecord = {

@@ -95,7 +95,17 @@ describe("vmnet labs per IP family", { skip: skipReason(), timeout: 300_000 }, (
       up(dual, "--ip-family", "dual"),
       up(v6),
       v6
-        .run("up", "-f", "examples/vm/bridge-secondary.yaml", "--nad", "examples/vm/nad-br1.yaml", "--accel", "tcg")
+        .run(
+          "up",
+          "-f",
+          "examples/vm/bridge-secondary.yaml",
+          "--nad",
+          "examples/vm/nad-br1.yaml",
+          "--accel",
+          "tcg",
+          "--ip-family",
+          "dual",
+        )
         .then((r) => {
           secondary = r;
         }),
@@ -147,6 +157,8 @@ describe("vmnet labs per IP family", { skip: skipReason(), timeout: 300_000 }, (
   test("a Multus secondary network: the pod gets the NAD's interface, the guest a second NIC, status both", async () => {
     assert.equal(secondary?.code, 0, `${secondary?.stdout}${secondary?.stderr}`);
     assert.match(secondary?.stdout ?? "", /^plan applied: default \(masquerade\), blue \(bridge\)$/m);
+    // The lab existed (IPv6 only); a different --ip-family is reported, not applied.
+    assert.match(secondary?.stdout ?? "", /^lab: --ip-family dual ignored: it applies when the lab is created$/m);
     const status = JSON.parse(await v6.ok("status", "vm-sec", "-o", "json")) as {
       status: { interfaces: Record<string, unknown>[] };
     };
