@@ -1,7 +1,8 @@
 /**
  * DHCPv4 exchanges per second and latency, measured with Kea's perfdhcp from a guest namespace, against vmnet's
- * server (the production DhcpAgent: one netns worker per pod, device-bound sockets) and against `kea-dhcp4` with the
- * same single reservation and the same options, in the same run. Target: vmnet's rate at least Kea's.
+ * server (the production DhcpAgent: one thread for every pod, device-bound sockets opened in the pod's namespace)
+ * and against `kea-dhcp4` with the same single reservation and the same options, in the same run. Target: vmnet's
+ * rate at least Kea's.
  *
  * Each server gets its own pod namespace laid out as the masquerade binding leaves it (bridge `k6t-eth0` with
  * 10.0.2.1/24, a veth `tap0` as its port standing in for the tap) and its own guest namespace (`eth0`, the reserved
@@ -376,15 +377,16 @@ export async function runDhcpBench(options: DhcpBenchOptions): Promise<DhcpBench
   out("vmnet DHCPv4 benchmark: perfdhcp DORA exchanges against vmnet's server and kea-dhcp4, one reserved MAC");
   out(machineLine());
   out(`namespaces: ${res.prefix}*`);
-  out("vmnet server: DhcpAgent (src/runtime/dhcp), the production per-pod netns worker with device-bound sockets");
+  out("vmnet server: DhcpAgent (src/runtime/dhcp), production: one thread for every pod, device-bound sockets");
   let keaLog = "";
   try {
     const v = await layout(res, "v");
     const k = await layout(res, "k");
     const agent = new DhcpAgent({
       onEvent: (e) => {
-        if (e.kind === "exited") out(`vmnet's DHCP worker exited: ${e.error.message}`);
-        if (e.kind === "warning") out(`vmnet's DHCP worker warns: ${e.message}`);
+        if (e.kind === "exited")
+          out(`vmnet's DHCP servers failed: ${e.error.message}, reopening in ${e.restartInMs} ms`);
+        if (e.kind === "warning") out(`vmnet's DHCP servers warn: ${e.message}`);
       },
     });
     res.onClose(() => agent.stopAll());

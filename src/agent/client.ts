@@ -33,9 +33,6 @@ export interface AgentCommand {
   readonly args: readonly string[];
 }
 
-/** libuv pool threads given to a spawned agent: each advertising device holds one (see runtime/dhcp/README.md). */
-export const AGENT_THREAD_POOL_SIZE = 256;
-
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const DEFAULT_START_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 2000;
@@ -53,7 +50,7 @@ export function defaultAgentCommand(stateDir: string): AgentCommand {
 export interface ConnectOptions {
   /** How long to wait for the connection. Default 2 s. */
   readonly connectTimeoutMs?: number;
-  /** How long a request may take (a `start` waits for the pod's worker). Default 60 s. */
+  /** How long a request may take (a `start` waits until the pod's sockets are open). Default 60 s. */
   readonly requestTimeoutMs?: number;
 }
 
@@ -220,7 +217,7 @@ export class AgentClient implements DhcpService {
 
   /**
    * Asks the agent to shut down and waits until it has (the agent closes its connections last, after stopping the
-   * workers and removing its socket and pidfile). The recorded pods stay recorded for the next agent.
+   * pods' servers and removing its socket and pidfile). The recorded pods stay recorded for the next agent.
    */
   async shutdown(timeoutMs = 30_000): Promise<void> {
     const closed = new Promise<void>((resolve) => {
@@ -284,14 +281,10 @@ async function tryConnect(paths: AgentPaths, options: ConnectOptions): Promise<A
 function spawnAgent(paths: AgentPaths, command: AgentCommand): ChildProcess {
   const log = openSync(paths.log, "a", 0o600);
   try {
-    const current = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? "", 10);
-    // libuv sizes its pool once, at first use, from the environment: it has to be set in the child's environment.
-    const pool = Number.isInteger(current) && current > AGENT_THREAD_POOL_SIZE ? current : AGENT_THREAD_POOL_SIZE;
     const child = spawn(command.command, [...command.args], {
       cwd: "/",
       detached: true,
       stdio: ["ignore", log, log],
-      env: { ...process.env, UV_THREADPOOL_SIZE: String(pool) },
     });
     child.on("error", () => undefined);
     child.unref();

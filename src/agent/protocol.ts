@@ -37,7 +37,7 @@ export const AgentErrorCode = {
   NotServed: "not-served",
   /** The pod is served with another configuration (start). */
   AlreadyServed: "already-served",
-  /** The DHCP agent refused or failed (bad plan, worker did not start). */
+  /** The DHCP agent refused or failed (bad plan, missing namespace or device, sockets that did not open). */
   Failed: "failed",
   /** The agent is shutting down. */
   ShuttingDown: "shutting-down",

@@ -1,26 +1,21 @@
 /**
- * The long-lived `vmnet agent`: one {@link DhcpAgent} (a worker per pod) behind a control socket. Every other vmnet
- * command is a short process; this one keeps the DHCP/RA servers of all the host's pods running after they exit.
+ * The long-lived `vmnet agent`: one {@link DhcpAgent} (every pod served from this process's one thread) behind a
+ * control socket. Every other vmnet command is a short process; this one keeps the DHCP/RA servers of all the host's
+ * pods running after they exit.
  *
  * - One agent per state directory: `agent.pid` is flock-ed for the agent's lifetime (see lock.ts).
  * - `agent-pods.json` records what is served; an agent started again (crash, upgrade) re-adopts those pods at once,
  *   retrying with backoff while a pod's namespace exists, and dropping pods whose namespace is gone.
  * - Requests on one pod run one after the other; requests on different pods run concurrently.
- * - SIGTERM, SIGINT and `shutdown` stop the workers (final RAs) and remove the socket and pidfile; the record stays,
- *   so the next agent serves the same pods.
+ * - SIGTERM, SIGINT and `shutdown` stop every pod's servers (final RAs) and remove the socket and pidfile; the
+ *   record stays, so the next agent serves the same pods.
  */
 import { existsSync } from "node:fs";
 import { chmod, mkdir, rename, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { assertNetnsName } from "../host/exec.ts";
 import { netnsPath } from "../host/netns.ts";
-import {
-  DhcpAgent,
-  type DhcpAgentEvent,
-  type DhcpAgentOptions,
-  type DhcpPodStats,
-  threadPoolSize,
-} from "../runtime/dhcp/agent.ts";
+import { DhcpAgent, type DhcpAgentEvent, type DhcpAgentOptions, type DhcpPodStats } from "../runtime/dhcp/agent.ts";
 import type { DhcpInterfacePlan } from "../runtime/dhcp/config.ts";
 import { acquirePidLock, type PidLock } from "./lock.ts";
 import { type AgentPaths, agentPaths } from "./paths.ts";
@@ -52,7 +47,7 @@ export interface RunAgentOptions {
   readonly stateDir: string;
   /** Receives one line per event; default: stderr with a timestamp (the spawned agent's stderr is agent.log). */
   readonly log?: (line: string) => void;
-  /** Options of the DHCP agent (worker limits, timeouts); `onEvent` is the server's own. */
+  /** Options of the DHCP agent (retry backoff, `onOpened`); `onEvent` is the server's own. */
   readonly dhcp?: Omit<DhcpAgentOptions, "onEvent">;
   /** Whether SIGTERM and SIGINT shut the agent down. Default true. */
   readonly handleSignals?: boolean;
@@ -62,7 +57,7 @@ export interface RunAgentOptions {
 /** A running agent. */
 export interface RunningAgent {
   readonly paths: AgentPaths;
-  /** Resolves once the agent has shut down (workers stopped, socket and pidfile removed). */
+  /** Resolves once the agent has shut down (pods' servers stopped, socket and pidfile removed). */
   readonly closed: Promise<void>;
   /** Shuts the agent down; the same promise for every call. */
   shutdown(reason: string): Promise<void>;
@@ -90,15 +85,11 @@ export interface AgentStatus {
   readonly version: number;
   readonly stateDir: string;
   readonly uptimeMs: number;
-  readonly threadPoolSize: number;
   readonly pods: readonly AgentPodStatus[];
 }
 
 /** State value of a recorded pod the agent has not served again yet. */
 export const ADOPTING = "adopting";
-
-/** Thread pool size below which the agent warns at start (each advertising device holds a pool thread). */
-const MIN_THREAD_POOL = 64;
 
 const DEFAULT_ADOPT_BACKOFF: AdoptBackoff = { initialMs: 1000, maxMs: 30_000 };
 
@@ -213,10 +204,10 @@ class AgentServer {
   #onDhcpEvent(e: DhcpAgentEvent): void {
     switch (e.kind) {
       case "ready":
-        this.#log(`pod "${e.podId}": worker ready (restarts ${e.restarts})`);
+        this.#log(`pod "${e.podId}": serving, sockets open (restarts ${e.restarts})`);
         break;
       case "exited":
-        this.#log(`pod "${e.podId}": worker exited (${e.error.message}), restart in ${e.restartInMs} ms`);
+        this.#log(`pod "${e.podId}": servers failed (${e.error.message}), reopening in ${e.restartInMs} ms`);
         break;
       case "warning":
         this.#log(`pod "${e.podId}"${e.ifname === undefined ? "" : ` on "${e.ifname}"`}: ${e.message}`);
@@ -386,7 +377,6 @@ class AgentServer {
       version: PROTOCOL_VERSION,
       stateDir: this.paths.stateDir,
       uptimeMs: Date.now() - this.#startedAt,
-      threadPoolSize: threadPoolSize(),
       pods,
     };
   }
@@ -433,7 +423,7 @@ class AgentServer {
       } catch (e) {
         throw new AgentError(AgentErrorCode.Failed, message(e), { cause: e });
       } finally {
-        // The DHCP agent forgets the pod even when its worker did not stop cleanly: so does the record.
+        // The DHCP agent forgets the pod even when its servers did not close cleanly: so does the record.
         this.#record.delete(podId);
         await this.#save();
         this.#log(`pod "${podId}": stopped`);
@@ -487,9 +477,9 @@ class AgentServer {
     for (const podId of [...this.#adopting.keys()]) clearTimeout(this.#adopting.get(podId)?.timer);
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     try {
-      // Let operations in flight finish (a start waits for its worker), so the record says what was served.
+      // Let operations in flight finish (a start waits for the pod's sockets), so the record says what was served.
       await Promise.allSettled([...this.#queues.values()]);
-      await this.#dhcp.stopAll().catch((e: unknown) => this.#log(`stopping workers: ${message(e)}`));
+      await this.#dhcp.stopAll().catch((e: unknown) => this.#log(`stopping pods: ${message(e)}`));
       await this.#recordWrite.catch(() => undefined);
     } finally {
       await rm(this.paths.socket, { force: true }).catch(() => undefined);
@@ -524,12 +514,6 @@ export async function runAgent(options: RunAgentOptions): Promise<RunningAgent> 
     throw e;
   }
   log(`agent pid ${process.pid} serving "${paths.socket}"`);
-  const pool = threadPoolSize();
-  if (pool < MIN_THREAD_POOL) {
-    log(
-      `UV_THREADPOOL_SIZE is ${pool}: each advertising device holds a pool thread; start the agent with a larger pool`,
-    );
-  }
   if (options.handleSignals ?? true) server.handleSignals();
   try {
     await server.adoptRecorded();

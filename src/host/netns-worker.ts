@@ -1,5 +1,7 @@
 /**
- * A `worker_threads` worker per pod whose thread lives in the pod's network namespace.
+ * A `worker_threads` worker whose thread lives in a pod's network namespace (the lab's tap relay uses it; the DHCP
+ * agent serves every pod from one thread through the setns hop of netns-sockets.ts instead), and the FFI shim for
+ * setns, SO_BINDTODEVICE and raw ICMPv6 sockets that both use.
  *
  * setns(2) with CLONE_NEWNET changes the namespace of the calling THREAD only. The worker calls it (through koffi)
  * before its own module loads, so every socket its event loop opens belongs to the pod while the main thread stays
@@ -119,8 +121,8 @@ declare const VMNET_BUNDLE: BundleLayout | undefined;
 const BUNDLE: BundleLayout | undefined = typeof VMNET_BUNDLE === "undefined" ? undefined : VMNET_BUNDLE;
 
 /**
- * The module a worker imports for `url`: from the bundle, a source module that is a bundle entry (the pod worker, the
- * tap relay, this file) maps to its bundled file, so the worker loads plain JavaScript without tsx. `import.meta.url`
+ * The module a worker imports for `url`: from the bundle, a source module that is a bundle entry (the tap relay, this
+ * file) maps to its bundled file, so the worker loads plain JavaScript without tsx. `import.meta.url`
  * in the bundle still names the source file (scripts/build.mjs), so the repository root is two levels up from here.
  */
 function workerModuleUrl(url: string): string {

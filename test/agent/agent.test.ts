@@ -174,6 +174,8 @@ describe("agent control protocol", () => {
   it("failed starts leave nothing served or recorded", async () => {
     const status = await client?.status();
     assert.deepEqual(status?.pods, []);
+    // No thread-pool size any more: nothing of the DHCP agent uses libuv's pool.
+    assert.deepEqual(Object.keys(status ?? {}).sort(), ["pid", "pods", "stateDir", "uptimeMs", "version"]);
     const record = agentPaths(dir).record;
     if (existsSync(record)) assert.deepEqual(JSON.parse(readFileSync(record, "utf8")).pods, []);
   });

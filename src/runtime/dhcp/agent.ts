@@ -41,8 +41,8 @@ export interface DhcpAgentOptions {
 }
 
 /**
- * libuv's thread pool size for this process (UV_THREADPOOL_SIZE, default 4). The DHCP agent no longer holds pool
- * threads (its ICMPv6 sockets are polled without blocking); the `vmnet agent` still reports the size.
+ * libuv's thread pool size for this process (UV_THREADPOOL_SIZE, default 4). Nothing in the DHCP agent uses the pool
+ * (its ICMPv6 sockets are polled without blocking) and the `vmnet agent` no longer reports or sizes it.
  */
 export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number.parseInt(env.UV_THREADPOOL_SIZE ?? "", 10);
