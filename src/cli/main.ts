@@ -69,7 +69,12 @@ const COMMANDS: Readonly<Record<string, Command | AsyncCommand>> = {
 /** Runs vmnet with `argv` (without node and script); returns the exit code (a promise of it for async commands). */
 export function main(argv: readonly string[], io: CommandIo): number | Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+  // Asking for help is a success and goes to stdout; a missing command is a usage error.
+  if (name === "help" || name === "--help" || name === "-h") {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (name === undefined) {
     io.stderr(USAGE);
     return 2;
   }
@@ -81,8 +86,8 @@ export function main(argv: readonly string[], io: CommandIo): number | Promise<n
   // Whatever follows "--" is a command for a pod or guest (`vmnet exec vm -- ls -h`), not vmnet's.
   const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
   if (own.includes("--help") || own.includes("-h")) {
-    io.stderr(USAGE);
-    return 2;
+    io.stdout(USAGE);
+    return 0;
   }
   try {
     const code = command(rest, io);

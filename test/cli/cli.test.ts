@@ -208,11 +208,20 @@ describe("vmnet validate: unreadable input exits 2 with one clear line", { concu
   }
 });
 
+describe("vmnet help prints the usage on stdout and exits 0", { concurrency: 4 }, () => {
+  for (const args of [["help"], ["--help"], ["-h"], ["validate", "--help"]]) {
+    it(args.join(" "), async () => {
+      const r = await vmnet(args);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /^Usage: vmnet <command>/);
+      assert.equal(r.stderr, "");
+    });
+  }
+});
+
 describe("vmnet usage errors exit 2", { concurrency: 4 }, () => {
   const usage: readonly { name: string; args: string[]; stderr: RegExp }[] = [
     { name: "no arguments", args: [], stderr: /^Usage: vmnet <command>/ },
-    { name: "help", args: ["help"], stderr: /^Usage: vmnet <command>/ },
-    { name: "--help", args: ["--help"], stderr: /^Usage: vmnet <command>/ },
     { name: "unknown command", args: ["frobnicate"], stderr: /^vmnet: unknown command "frobnicate"\n\nUsage: / },
     {
       name: "unknown flag",
