@@ -75,8 +75,13 @@ async function broadcastFromCluster(guarded: boolean): Promise<string> {
 describe("addDhcpGuardRules", { skip: nftSkipReason() }, () => {
   it("keeps a DHCP broadcast from the cluster-facing port away from the bridge's server", async () => {
     // The control run proves the datagram does reach a listener on the bridge when no guard is loaded.
-    const [open, guarded] = await Promise.all([broadcastFromCluster(false), broadcastFromCluster(true)]);
-    assert.match(open, /got:discover/u);
-    assert.doesNotMatch(guarded, /got:/u);
+    // allSettled: both runs finish (and delete their namespaces) before a failure of either is reported.
+    const results = await Promise.allSettled([broadcastFromCluster(false), broadcastFromCluster(true)]);
+    const [open, guarded] = results.map((r) => {
+      if (r.status === "rejected") throw r.reason;
+      return r.value;
+    });
+    assert.match(open ?? "", /got:discover/u);
+    assert.doesNotMatch(guarded ?? "", /got:/u);
   });
 });

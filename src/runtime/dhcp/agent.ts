@@ -40,15 +40,6 @@ export interface DhcpAgentOptions {
   readonly onOpened?: (podId: string, fail: (error: Error) => void) => void;
 }
 
-/**
- * libuv's thread pool size for this process (UV_THREADPOOL_SIZE, default 4). Nothing in the DHCP agent uses the pool
- * (its ICMPv6 sockets are polled without blocking) and the `vmnet agent` no longer reports or sizes it.
- */
-export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number.parseInt(env.UV_THREADPOOL_SIZE ?? "", 10);
-  return Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 4;
-}
-
 /** The agent's view of one pod. */
 export const PodState = { Starting: "starting", Running: "running", Backoff: "backoff", Stopping: "stopping" } as const;
 export type PodState = (typeof PodState)[keyof typeof PodState];

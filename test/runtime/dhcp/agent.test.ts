@@ -5,13 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { currentNetnsInode } from "../../../src/host/netns-sockets.ts";
 import { InterfaceName } from "../../../src/plan/namescheme.ts";
 import type { Dhcpv4Plan } from "../../../src/plan/plan.ts";
-import {
-  DhcpAgent,
-  DhcpAgentError,
-  type DhcpAgentEvent,
-  type DhcpPodStatus,
-  threadPoolSize,
-} from "../../../src/runtime/dhcp/agent.ts";
+import { DhcpAgent, DhcpAgentError, type DhcpAgentEvent, type DhcpPodStatus } from "../../../src/runtime/dhcp/agent.ts";
 import { addresses, exitOf, ipIn, Lab, missingTool, rootSkipReason, waitFor } from "./harness.ts";
 
 const GUEST_MAC = "02:00:00:aa:bb:01";
@@ -36,21 +30,6 @@ function v4(bridge: string, ip: string): Dhcpv4Plan {
     options: { ntpServers: [], privateOptions: [] },
   };
 }
-
-describe("threadPoolSize", () => {
-  const cases: [string | undefined, number][] = [
-    [undefined, 4],
-    ["16", 16],
-    ["0", 4],
-    ["many", 4],
-    ["5000", 1024],
-  ];
-  for (const [value, want] of cases) {
-    it(`reads UV_THREADPOOL_SIZE=${String(value)} as ${want}`, () => {
-      assert.equal(threadPoolSize(value === undefined ? {} : { UV_THREADPOOL_SIZE: value }), want);
-    });
-  }
-});
 
 describe("DhcpAgent without a namespace", () => {
   it("start rejects a bad configuration before any socket is made, naming the device", async () => {
