@@ -114,6 +114,8 @@ const VMS = [
   { name: "e2e-dhcp", file: "dhcp-options.yaml", nads: [] },
   { name: "e2e-spoof", file: "macspoofchk.yaml", nads: ["nad-spoof.yaml"] },
   { name: "e2e-mdef", file: "multus-default.yaml", nads: ["nad-bridge-test.yaml"] },
+  { name: "e2e-mtu-virtio", file: "mtu-virtio.yaml", nads: ["nad-mtu-ip.yaml", "nad-mtu-noip.yaml"] },
+  { name: "e2e-mtu-e1000", file: "mtu-e1000.yaml", nads: ["nad-mtu-ip.yaml", "nad-mtu-noip.yaml"] },
 ] as const;
 
 const skip = skipReason();
@@ -281,4 +283,48 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
     assert.equal(iface?.podInterfaceName, "eth0");
     assert.equal(iface?.interfaceName, "eth0");
   });
+
+  // The seeds' table: masquerade and bridge with a CNI IP get the MTU through DHCP (and virtio also through the
+  // device); bridge without a CNI IP only through the device, so a non-virtio NIC keeps its default.
+  const MTU_TABLE = [
+    {
+      vm: "e2e-mtu-virtio",
+      driver: "virtio_net",
+      mtus: { eth0: 1500, eth1: 1400, eth2: 1400 },
+      dhcp: ["eth0", "eth1"],
+    },
+    { vm: "e2e-mtu-e1000", driver: "e1000", mtus: { eth0: 1500, eth1: 1400, eth2: 1500 }, dhcp: ["eth0", "eth1"] },
+  ] as const;
+  for (const row of MTU_TABLE) {
+    test(`MTU: ${row.vm} on the pod network and two MTU 1400 networks (with and without a CNI IP)`, async () => {
+      podIP(row.vm);
+      const out = await guest(
+        row.vm,
+        "for i in eth0 eth1 eth2; do echo $i $(cat /sys/class/net/$i/mtu) " +
+          "$(basename $(readlink /sys/class/net/$i/device/driver)) " +
+          "$(sed -n 's/^mtu=//p' /run/vmnet/$i.dhcp4 2>/dev/null || true); done",
+      );
+      const seen = Object.fromEntries(
+        out
+          .trim()
+          .split("\n")
+          .map((l) => {
+            const [name = "", mtu, driver, leased] = l.split(" ");
+            return [name, { mtu: Number(mtu), driver, leased: leased === undefined ? undefined : Number(leased) }];
+          }),
+      );
+      const want = Object.fromEntries(
+        Object.entries(row.mtus).map(([name, mtu]) => [
+          name,
+          { mtu, driver: row.driver, leased: (row.dhcp as readonly string[]).includes(name) ? mtu : undefined },
+        ]),
+      );
+      assert.deepEqual(seen, want);
+      const status = await statusOf(row.vm);
+      assert.deepEqual(
+        status.map((i) => `${i.name} ${i.interfaceName}`),
+        ["default eth0", "withip eth1", "noip eth2"],
+      );
+    });
+  }
 });
