@@ -24,6 +24,7 @@ import {
   NetlinkBatchError,
   NetlinkFailure,
   type NetlinkOp,
+  type NetlinkSnapshot,
   type Route,
   routeFamily,
   type TunInfo,
@@ -351,6 +352,16 @@ export class FakeNetlink implements Netlink {
         };
       });
     return [...explicit, ...this.#connected(s, family)];
+  }
+
+  async snapshot(): Promise<NetlinkSnapshot> {
+    const [links, addresses, r4, r6] = [
+      await this.links(),
+      await this.addresses(),
+      await this.routes(4),
+      await this.routes(6),
+    ];
+    return { links, addresses, routes: { 4: r4, 6: r6 } };
   }
 
   async batch(ops: readonly NetlinkOp[]): Promise<void> {

@@ -186,11 +186,20 @@ export class NetlinkBatchError extends Error {
   }
 }
 
+/** Links, addresses and main-table routes of both families, as one read saw them. */
+export interface NetlinkSnapshot {
+  readonly links: Link[];
+  readonly addresses: Address[];
+  readonly routes: { readonly 4: Route[]; readonly 6: Route[] };
+}
+
 /** What the runtime needs from netlink in one namespace. */
 export interface Netlink {
   links(): Promise<Link[]>;
   addresses(): Promise<Address[]>;
   routes(family: 4 | 6): Promise<Route[]>;
+  /** What {@link links}, {@link addresses} and both {@link routes} return, read at once (one `ip` process). */
+  snapshot(): Promise<NetlinkSnapshot>;
   /** Applies `ops` in order, stopping at the first failure ({@link NetlinkBatchError}). */
   batch(ops: readonly NetlinkOp[]): Promise<void>;
 }
@@ -484,10 +493,74 @@ export function parseRoutes(stdout: string): Route[] {
   });
 }
 
+/**
+ * Splits the output of an `ip -json -batch -` run into the top-level JSON texts it printed, one per command. `ip`
+ * prints each command's array on its own, so the split follows bracket depth outside strings rather than newlines.
+ */
+export function splitJsonTexts(stdout: string): string[] {
+  const texts: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < stdout.length; i++) {
+    const c = stdout[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === "[" || c === "{") {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === "]" || c === "}") {
+      depth--;
+      if (depth === 0) texts.push(stdout.slice(start, i + 1));
+      if (depth < 0) throw new SyntaxError('Cannot parse "ip -json -batch" output: unbalanced brackets');
+    }
+  }
+  if (depth !== 0 || inString) throw new SyntaxError('Cannot parse "ip -json -batch" output: truncated');
+  return texts;
+}
+
+/**
+ * Splits `ip -json -details route show table all` output into the main table's routes per family, as plain `ip -json
+ * route show` would print them: `-details` also prints the defaults (protocol `boot`, scope `global`) that the plain
+ * output leaves out. An IPv6 route always carries `pref` (the kernel sends RTA_PREF for every IPv6 route), which tells
+ * the family of a gatewayless IPv6 `default` whose text alone does not.
+ */
+export function parseMainRoutes(stdout: string): { 4: Route[]; 6: Route[] } {
+  const main = parseArray(stdout, "ip -json -details route show table all")
+    .filter((o) => o.table === "main")
+    .map((o) => {
+      const { protocol, scope, ...rest } = o;
+      return {
+        ...rest,
+        ...(protocol === "boot" ? {} : { protocol }),
+        ...(scope === "global" ? {} : { scope }),
+      };
+    });
+  const isV6 = (o: Json) =>
+    o.pref !== undefined || [str(o, "dst"), str(o, "gateway"), str(o, "prefsrc")].some((v) => v?.includes(":"));
+  const routesOf = (list: Json[]) => parseRoutes(JSON.stringify(list));
+  return { 4: routesOf(main.filter((o) => !isV6(o))), 6: routesOf(main.filter(isV6)) };
+}
+
 /** Reads the 1-based failing line from `ip -batch` stderr (`Command failed -:LINE`). */
 export function failedBatchLine(stderr: string): number | undefined {
   const m = /Command failed -:(\d+)/.exec(stderr);
   return m?.[1] === undefined ? undefined : Number.parseInt(m[1], 10);
+}
+
+/** /etc/group's text when `ip` printed a tap's group by name, else empty (no file read). */
+function groupFileFor(stdout: string): string {
+  if (!stdout.includes('"group":"') || !stdout.includes('"info_kind":"tun"')) return "";
+  try {
+    return readFileSync("/etc/group", "utf8");
+  } catch {
+    // Without /etc/group, `ip` printed numeric gids anyway.
+    return "";
+  }
 }
 
 /** The real {@link Netlink}: iproute2 in the named namespace (`ip -n <netns>`), or the root one when undefined. */
@@ -507,15 +580,27 @@ export class IprouteNetlink implements Netlink {
 
   async links(): Promise<Link[]> {
     const { stdout } = await this.#executor.run("ip", [...this.#ns(), "-json", "-details", "link", "show"]);
-    let groups = "";
-    if (stdout.includes('"group":"') && stdout.includes('"info_kind":"tun"')) {
-      try {
-        groups = readFileSync("/etc/group", "utf8");
-      } catch {
-        // Without /etc/group, `ip` printed numeric gids anyway.
-      }
+    return parseLinks(stdout, groupFileFor(stdout));
+  }
+
+  /**
+   * One `ip -json -details -batch -` process: `address show` prints every link with the same fields as `link show`
+   * plus its addresses, and `route show table all` is the only route dump a batch line can make for both families
+   * (batch lines take no `-6`, and `route show table main` dumps IPv4 only).
+   */
+  async snapshot(): Promise<NetlinkSnapshot> {
+    const { stdout } = await this.#executor.run("ip", [...this.#ns(), "-json", "-details", "-batch", "-"], {
+      stdin: "address show\nroute show table all\n",
+    });
+    const [linkText, routeText, ...extra] = splitJsonTexts(stdout);
+    if (linkText === undefined || routeText === undefined || extra.length > 0) {
+      throw new SyntaxError('Cannot parse "ip -json -batch" output: expected two JSON arrays');
     }
-    return parseLinks(stdout, groups);
+    return {
+      links: parseLinks(linkText, groupFileFor(linkText)),
+      addresses: parseAddresses(linkText),
+      routes: parseMainRoutes(routeText),
+    };
   }
 
   async addresses(): Promise<Address[]> {

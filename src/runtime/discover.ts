@@ -150,7 +150,7 @@ export function recoverPodNetwork(
 
 /**
  * The pod's links and routes as one read saw them. Discovery hands it on to {@link applyPlan} so that apply, when
- * nothing has changed the pod since, does not read the same four tables again.
+ * nothing has changed the pod since, does not read the same tables again.
  */
 export interface PodKernelState {
   readonly views: readonly FullView[];
@@ -165,14 +165,13 @@ export interface DiscoveredPod {
   readonly kernel: PodKernelState;
 }
 
-/** Reads links, addresses and routes through netlink, with IPv6 link-local addresses kept. */
+/** Reads links, addresses and routes through one netlink snapshot, with IPv6 link-local addresses kept. */
 export async function readNetwork(netlink: Netlink): Promise<{ views: FullView[]; routes: RouteView[] }> {
-  const [links, addresses, r4, r6] = await Promise.all([
-    netlink.links(),
-    netlink.addresses(),
-    netlink.routes(4),
-    netlink.routes(6),
-  ]);
+  const {
+    links,
+    addresses,
+    routes: { 4: r4, 6: r6 },
+  } = await netlink.snapshot();
   const views = linkViews(links, addresses).map((v) => ({
     ...v,
     allAddresses: addresses
@@ -194,7 +193,7 @@ export async function discoverPodFacts(netns: string, options: DiscoverOptions =
 
 /**
  * {@link discoverPodFacts}, also returning the kernel state read, for `applyPlan`'s `discovered` option. The pod files
- * (and the ruleset, with `options.nft`) are read while the four netlink reads run.
+ * (and the ruleset, with `options.nft`) are read while the netlink snapshot runs.
  */
 export async function discoverPod(netns: string, options: DiscoverOptions = {}): Promise<DiscoveredPod> {
   const netlink = options.netlink ?? new IprouteNetlink(netns);

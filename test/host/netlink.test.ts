@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RecordingExecutor } from "../../src/host/exec.ts";
+import { hostExecutor, RecordingExecutor } from "../../src/host/exec.ts";
 import {
   classifyFailure,
   failedBatchLine,
@@ -12,9 +12,11 @@ import {
   type NetlinkOp,
   parseAddresses,
   parseLinks,
+  parseMainRoutes,
   parseRoutes,
   type Route,
   renderOp,
+  splitJsonTexts,
 } from "../../src/host/netlink.ts";
 import { FakeNetlink } from "../../src/host/netlink-fake.ts";
 import { kernelSkipReason, withNetns } from "./harness.ts";
@@ -158,6 +160,32 @@ describe("ip output parsing", () => {
     assert.deepEqual(parseRoutes(out), [{ dst: "default", gateway: "10.0.0.1", dev: "eth0" }]);
   });
   it("parses empty output as no entries", () => assert.deepEqual(parseLinks(""), []));
+  it("splitJsonTexts splits one batch's arrays, brackets inside strings included", () => {
+    assert.deepEqual(splitJsonTexts('[{"a":"x]\\"["}]\n[]\n[{"b":[1]}]\n'), ['[{"a":"x]\\"["}]', "[]", '[{"b":[1]}]']);
+  });
+  it("splitJsonTexts rejects truncated output", () => assert.throws(() => splitJsonTexts('[{"a":1}'), SyntaxError));
+  it("parseMainRoutes keeps the main table per family, as plain `ip -json route show` prints it", () => {
+    // `ip -n ns -d -j route show table all` (iproute2 6.1) after `ip route add 10.9.0.0/16 via 10.0.2.2`,
+    // `ip -6 route add default dev d0` and `ip route add 10.7.0.0/16 dev d0 table 100`.
+    const out =
+      '[{"type":"unicast","dst":"10.7.0.0/16","dev":"d0","table":"100","protocol":"boot","scope":"link","flags":[]},' +
+      '{"type":"unicast","dst":"10.0.2.0/24","dev":"d0","table":"main","protocol":"kernel","scope":"link","prefsrc":"10.0.2.1","flags":[]},' +
+      '{"type":"unicast","dst":"10.9.0.0/16","gateway":"10.0.2.2","dev":"d0","table":"main","protocol":"boot","scope":"global","flags":[]},' +
+      '{"type":"local","dst":"10.0.2.1","dev":"d0","table":"local","protocol":"kernel","scope":"host","prefsrc":"10.0.2.1","flags":[]},' +
+      '{"type":"unicast","dst":"fd00::/64","dev":"d0","table":"main","protocol":"kernel","scope":"global","metric":256,"flags":[],"pref":"medium"},' +
+      '{"type":"unicast","dst":"default","dev":"d0","table":"main","protocol":"boot","scope":"global","metric":1024,"flags":[],"pref":"medium"},' +
+      '{"type":"local","dst":"fd00::1","dev":"d0","table":"local","protocol":"kernel","scope":"global","metric":0,"flags":[],"pref":"medium"}]';
+    assert.deepEqual(parseMainRoutes(out), {
+      4: [
+        { dst: "10.0.2.0/24", dev: "d0", protocol: "kernel", scope: "link", prefsrc: "10.0.2.1" },
+        { dst: "10.9.0.0/16", gateway: "10.0.2.2", dev: "d0" },
+      ],
+      6: [
+        { dst: "fd00::/64", dev: "d0", protocol: "kernel", metric: 256 },
+        { dst: "default", dev: "d0", metric: 1024 },
+      ],
+    });
+  });
   it("failedBatchLine reads the failing line", () =>
     assert.equal(failedBatchLine("RTNETLINK answers: File exists\nCommand failed -:2\n"), 2));
   const failures: { stderr: string; reason: NetlinkFailure }[] = [
@@ -668,6 +696,12 @@ async function runCase(nl: Netlink, c: ContractCase): Promise<number> {
     assert.deepEqual({ opIndex: failure.opIndex, reason: failure.reason }, c.error);
   }
   assert.deepEqual(view(await nl.links(), new Set(c.macs ?? [])), c.links);
+  const snap = await nl.snapshot();
+  assert.deepEqual(snap, {
+    links: await nl.links(),
+    addresses: await nl.addresses(),
+    routes: { 4: await nl.routes(4), 6: await nl.routes(6) },
+  });
   if (c.addresses !== undefined) {
     const got = (await nl.addresses())
       .filter((a) => a.scope === "global")
@@ -702,7 +736,7 @@ describe("Netlink contract: IprouteNetlink in a fresh namespace", { skip: kernel
         const rec = new RecordingExecutor();
         const nl = new IprouteNetlink(ns, { executor: rec });
         const calls = await runCase(nl, c);
-        const batchRuns = rec.calls.filter((call) => call.args.includes("-batch"));
+        const batchRuns = rec.calls.filter((call) => call.args.includes("-batch") && !call.args.includes("-json"));
         assert.equal(batchRuns.length, calls);
         assert.ok(batchRuns.every((call) => call.program === "ip" && call.args.join(" ") === `-n ${ns} -batch -`));
       });
@@ -717,6 +751,27 @@ describe("Netlink contract: IprouteNetlink in a fresh namespace", { skip: kernel
       await nl.batch(ops);
       assert.equal(rec.calls.length, 1);
       assert.equal((await nl.links()).filter((l) => l.kind === "tun").length, 20);
+    });
+  });
+
+  it("snapshot is one process and sees a gatewayless IPv6 default, not other tables", async () => {
+    await withNetns(1, async ([ns = ""]) => {
+      const nl = new IprouteNetlink(ns);
+      await nl.batch([
+        { op: "addBridge", name: "br0" },
+        { op: "addAddress", name: "br0", address: "10.0.2.1/24" },
+        { op: "setUp", name: "br0" },
+        { op: "addRoute", name: "br0", dst: "default", family: 6 },
+      ]);
+      await hostExecutor.run("ip", ["-n", ns, "route", "add", "10.7.0.0/16", "dev", "br0", "table", "100"]);
+      const rec = new RecordingExecutor();
+      const snap = await new IprouteNetlink(ns, { executor: rec }).snapshot();
+      assert.equal(rec.calls.length, 1);
+      assert.deepEqual(
+        snap.routes[6].filter((r) => r.dst === "default"),
+        [{ dst: "default", dev: "br0", metric: 1024 }],
+      );
+      assert.deepEqual(snap.routes, { 4: await nl.routes(4), 6: await nl.routes(6) });
     });
   });
 

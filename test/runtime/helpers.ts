@@ -102,6 +102,10 @@ export class FailingNetlink implements Netlink {
     return this.inner.routes(family);
   }
 
+  snapshot() {
+    return this.inner.snapshot();
+  }
+
   async batch(ops: readonly NetlinkOp[]): Promise<void> {
     const k = this.failAt;
     if (k === undefined || k >= ops.length) return this.inner.batch(ops);
