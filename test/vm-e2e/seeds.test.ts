@@ -327,4 +327,16 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
       );
     });
   }
+
+  test("bridge on a Multus secondary network with a CNI IP: the guest's eth1 holds the NAD's IP", async () => {
+    podIP("e2e-mtu-virtio");
+    const lease = await guest("e2e-mtu-virtio", "sed -n 's/^ip=//p' /run/vmnet/eth1.dhcp4");
+    assert.match(lease.trim(), /^10\.251\.0\.\d+$/);
+    const addr = await guest("e2e-mtu-virtio", "ip -4 -o addr show dev eth1");
+    assert.match(addr, new RegExp(`inet ${lease.trim().replaceAll(".", "\\.")}/24 `));
+    const withip = (await statusOf("e2e-mtu-virtio")).find((i) => i.name === "withip");
+    assert.equal(withip?.ipAddress, lease.trim());
+    assert.equal(withip?.infoSource, "domain, guest-agent, multus-status");
+    assert.equal((await guest("e2e-mtu-virtio", "cat /sys/class/net/eth1/address")).trim(), withip?.mac);
+  });
 });
