@@ -86,7 +86,7 @@ describe("bin/vmnet bundle", { concurrency: false }, () => {
       assert.equal(first.stdout, `${EXAMPLE}: VirtualMachine "masquerade-ports": allowed\n`);
       const id = buildId(dir);
       assert.ok(existsSync(join(dir, ".cache", "builds", id, "vmnet.mjs")));
-      assert.ok(existsSync(join(dir, ".cache", "builds", id, "pod-worker.mjs")));
+      assert.ok(existsSync(join(dir, ".cache", "builds", id, "tap-relay.mjs")));
       await vmnet(dir, ["validate", EXAMPLE]);
       assert.equal(buildId(dir), id);
       assert.deepEqual(builds(dir), [id]);
