@@ -144,7 +144,9 @@ export type ProcessKind = (typeof ProcessKind)[keyof typeof ProcessKind];
 
 /** What kind of process a run of `program args` is. */
 export function processKind(program: string, args: readonly string[]): ProcessKind {
-  if (program === "ip") return args.includes("-batch") ? ProcessKind.IpBatch : ProcessKind.IpRead;
+  // The netlink snapshot is an `ip -json -batch` run: a read, where a plain `ip -batch` writes.
+  if (program === "ip")
+    return args.includes("-batch") && !args.includes("-json") ? ProcessKind.IpBatch : ProcessKind.IpRead;
   if (program === "sysctl") return args.includes("-w") ? ProcessKind.SysctlSet : ProcessKind.SysctlGet;
   if (program === "nft") return args.includes("-f") ? ProcessKind.NftLoad : ProcessKind.NftList;
   return ProcessKind.Other;
@@ -550,7 +552,7 @@ export async function runSetupBench(options: SetupBenchOptions): Promise<SetupRe
   out("the first iteration checks that all three leave the same links, addresses, routes, sysctls and chains.");
   out("");
   out("where vmnet's time goes: processes of each kind per setup / their summed wall time in ms (medians);");
-  out("discovery reads links, addresses, both route tables (4 `ip` runs) and the ruleset at once (apply reuses them),");
+  out("discovery reads links, addresses, both route tables (1 `ip` run) and the ruleset at once (apply reuses them),");
   out("and apply runs some processes side by side, so the sums exceed their share of the wall time.");
   out(renderBreakdownTable(results));
   if (results.some((r) => r.perRuleCapped)) {
