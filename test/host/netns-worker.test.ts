@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -69,6 +70,22 @@ class Peer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits (up to 10 s) until `dev` in `netns` holds an IPv6 link-local address. */
+async function waitForLinkLocal(netns: string, dev: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = spawnSync("ip", ["-n", netns, "-j", "-6", "addr", "show", "dev", dev, "scope", "link"], {
+      encoding: "utf8",
+    });
+    const has =
+      r.status === 0 &&
+      (JSON.parse(r.stdout || "[]") as { addr_info?: unknown[] }[]).some((l) => (l.addr_info ?? []).length > 0);
+    if (has) return;
+    if (Date.now() > deadline) throw new Error(`No IPv6 link-local address on ${dev} in ${netns} after 10 s`);
+    await sleep(50);
+  }
+}
+
 // RS: type 133, code 0, checksum (kernel), reserved. RA: type 134, hop limit 64, lifetime 0, timers 0.
 const ROUTER_SOLICITATION = "8500000000000000";
 const ROUTER_ADVERTISEMENT = "86000000400000000000000000000000";
@@ -123,6 +140,10 @@ describe("netns worker: sockets bound to one interface of a pod namespace", { sk
       { op: "setUp", name: "g0" },
       { op: "setUp", name: "g1" },
     ]);
+    // The kernel adds link-local addresses (and the multicast route with them) asynchronously once a link has
+    // carrier; on a loaded machine that can lag the `up`, and IPv6 sends then fail with ENETUNREACH.
+    await waitForLinkLocal(pod, "br0");
+    await waitForLinkLocal(guest, "g0");
     podPeer = new Peer(pod);
     guestPeer = new Peer(guest);
   });
