@@ -16,6 +16,7 @@ import { closeSync, openSync, statSync } from "node:fs";
 import koffi from "koffi";
 import { parseIpv6 } from "../api/ip.ts";
 import { assertNetnsName } from "./exec.ts";
+import { libc as lib } from "./libc.ts";
 import { assertInterfaceName } from "./netlink.ts";
 import { netnsPath } from "./netns.ts";
 import { bindToDevice, type Icmpv6Message, Icmpv6Socket, type Icmpv6SocketOptions } from "./netns-worker.ts";
@@ -35,39 +36,6 @@ const IPV6_V6ONLY = 26;
 const IPV6_ADD_MEMBERSHIP = 20;
 const SOCKADDR_IN_LEN = 16;
 const SOCKADDR_IN6_LEN = 28;
-
-interface Libc {
-  setns(fd: number, nstype: number): number;
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  bind(fd: number, addr: Buffer, addrlen: number): number;
-  close(fd: number): number;
-  if_nametoindex(name: string): number;
-}
-
-let libc: Libc | undefined;
-
-function lib(): Libc {
-  if (libc !== undefined) return libc;
-  const c = koffi.load("libc.so.6");
-  const bound = {
-    setns: c.func("int setns(int fd, int nstype)"),
-    socket: c.func("int socket(int domain, int type, int protocol)"),
-    setsockopt: c.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t len)"),
-    bind: c.func("int bind(int fd, const void *addr, uint32_t addrlen)"),
-    close: c.func("int close(int fd)"),
-    if_nametoindex: c.func("unsigned int if_nametoindex(const char *name)"),
-  };
-  libc = {
-    setns: (fd, nstype) => bound.setns(fd, nstype) as number,
-    socket: (d, t, p) => bound.socket(d, t, p) as number,
-    setsockopt: (fd, level, name, value, len) => bound.setsockopt(fd, level, name, value, len) as number,
-    bind: (fd, addr, addrlen) => bound.bind(fd, addr, addrlen) as number,
-    close: (fd) => bound.close(fd) as number,
-    if_nametoindex: (name) => bound.if_nametoindex(name) as number,
-  };
-  return libc;
-}
 
 /** A system call of the namespace hop failed; `errno` is the C errno. */
 export class NetnsSocketError extends Error {

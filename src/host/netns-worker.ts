@@ -14,6 +14,7 @@ import { type ResourceLimits, Worker } from "node:worker_threads";
 import koffi from "koffi";
 import { formatIpv6, parseIpv6 } from "../api/ip.ts";
 import { assertNetnsName } from "./exec.ts";
+import { libc as lib } from "./libc.ts";
 import { assertInterfaceName } from "./netlink.ts";
 import { netnsPath } from "./netns.ts";
 
@@ -39,47 +40,6 @@ const SOCKADDR_IN_LEN = 16;
 const SOCKADDR_IN6_LEN = 28;
 const EINTR = 4;
 const EAGAIN = 11;
-
-/** libc functions, bound on first use so that importing this module costs nothing in the main thread. */
-interface Libc {
-  setns(fd: number, nstype: number): number;
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  bind(fd: number, addr: Buffer, addrlen: number): number;
-  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
-  /** recvfrom(2) in the calling thread; only ever used on non-blocking sockets, so it never waits. */
-  recvfrom(fd: number, buf: Buffer, len: number, addr: Buffer, addrlen: Buffer): number;
-  close(fd: number): number;
-  if_nametoindex(name: string): number;
-}
-
-let libc: Libc | undefined;
-
-function lib(): Libc {
-  if (libc !== undefined) return libc;
-  const c = koffi.load("libc.so.6");
-  const bound = {
-    setns: c.func("int setns(int fd, int nstype)"),
-    socket: c.func("int socket(int domain, int type, int protocol)"),
-    setsockopt: c.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t len)"),
-    bind: c.func("int bind(int fd, const void *addr, uint32_t addrlen)"),
-    sendto: c.func("long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)"),
-    recvfrom: c.func("long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, void *addrlen)"),
-    close: c.func("int close(int fd)"),
-    if_nametoindex: c.func("unsigned int if_nametoindex(const char *name)"),
-  };
-  libc = {
-    setns: (fd, nstype) => bound.setns(fd, nstype) as number,
-    socket: (d, t, p) => bound.socket(d, t, p) as number,
-    setsockopt: (fd, level, name, value, len) => bound.setsockopt(fd, level, name, value, len) as number,
-    bind: (fd, addr, addrlen) => bound.bind(fd, addr, addrlen) as number,
-    sendto: (fd, buf, len, flags, addr, addrlen) => Number(bound.sendto(fd, buf, len, flags, addr, addrlen)),
-    recvfrom: (fd, buf, len, addr, addrlen) => Number(bound.recvfrom(fd, buf, len, 0, addr, addrlen)),
-    close: (fd) => bound.close(fd) as number,
-    if_nametoindex: (name) => bound.if_nametoindex(name) as number,
-  };
-  return libc;
-}
 
 /** A socket-level syscall failed. */
 export class SocketShimError extends Error {

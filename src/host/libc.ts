@@ -1,0 +1,48 @@
+/**
+ * The libc calls vmnet makes through koffi (setns, raw sockets, device binding), bound once on first use so that
+ * importing a module that may need them costs nothing. Node has no API for network namespaces or SO_BINDTODEVICE;
+ * everything else stays in TypeScript.
+ */
+import koffi from "koffi";
+
+/** The bound libc functions. */
+export interface Libc {
+  setns(fd: number, nstype: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
+  bind(fd: number, addr: Buffer, addrlen: number): number;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  /** recvfrom(2) in the calling thread; only ever used on non-blocking sockets, so it never waits. */
+  recvfrom(fd: number, buf: Buffer, len: number, addr: Buffer, addrlen: Buffer): number;
+  close(fd: number): number;
+  if_nametoindex(name: string): number;
+}
+
+let bound: Libc | undefined;
+
+/** libc, bound on first use. */
+export function libc(): Libc {
+  if (bound !== undefined) return bound;
+  const c = koffi.load("libc.so.6");
+  const fns = {
+    setns: c.func("int setns(int fd, int nstype)"),
+    socket: c.func("int socket(int domain, int type, int protocol)"),
+    setsockopt: c.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t len)"),
+    bind: c.func("int bind(int fd, const void *addr, uint32_t addrlen)"),
+    sendto: c.func("long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)"),
+    recvfrom: c.func("long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, void *addrlen)"),
+    close: c.func("int close(int fd)"),
+    if_nametoindex: c.func("unsigned int if_nametoindex(const char *name)"),
+  };
+  bound = {
+    setns: (fd, nstype) => fns.setns(fd, nstype) as number,
+    socket: (d, t, p) => fns.socket(d, t, p) as number,
+    setsockopt: (fd, level, name, value, len) => fns.setsockopt(fd, level, name, value, len) as number,
+    bind: (fd, addr, addrlen) => fns.bind(fd, addr, addrlen) as number,
+    sendto: (fd, buf, len, flags, addr, addrlen) => Number(fns.sendto(fd, buf, len, flags, addr, addrlen)),
+    recvfrom: (fd, buf, len, addr, addrlen) => Number(fns.recvfrom(fd, buf, len, 0, addr, addrlen)),
+    close: (fd) => fns.close(fd) as number,
+    if_nametoindex: (name) => fns.if_nametoindex(name) as number,
+  };
+  return bound;
+}
