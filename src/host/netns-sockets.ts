@@ -19,7 +19,13 @@ import { assertNetnsName } from "./exec.ts";
 import { libc as lib } from "./libc.ts";
 import { assertInterfaceName } from "./netlink.ts";
 import { netnsPath } from "./netns.ts";
-import { bindToDevice, type Icmpv6Message, Icmpv6Socket, type Icmpv6SocketOptions } from "./netns-worker.ts";
+import {
+  bindToDevice,
+  type Icmpv6Message,
+  Icmpv6Socket,
+  type Icmpv6SocketOptions,
+  setIntOption,
+} from "./netns-worker.ts";
 
 // Linux x86-64/arm64 ABI constants (include/uapi/linux/*, asm-generic/socket.h).
 const CLONE_NEWNET = 0x40000000;
@@ -98,12 +104,6 @@ export function inNetns<T>(netns: string, fn: () => T): T {
   return result;
 }
 
-function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {
-  const b = Buffer.alloc(4);
-  b.writeInt32LE(value);
-  check(`setsockopt(${what})`, lib().setsockopt(fd, level, name, b, 4));
-}
-
 /** Options of {@link openUdpInNetns}. */
 export interface UdpInNetnsOptions {
   readonly ifname: string;
@@ -122,12 +122,12 @@ function wildcardSockaddr(family: 4 | 6, port: number): Buffer {
 }
 
 /**
- * Inside a hop: a UDP socket on the wildcard address bound to one interface (SO_BINDTODEVICE before bind(2), so no
+ * In the calling thread's namespace (inside a hop, or in a worker that entered the pod): a UDP socket on the wildcard address bound to one interface (SO_BINDTODEVICE before bind(2), so no
  * datagram from another interface is ever queued), `0.0.0.0:<port>` with broadcast on or `[::]:<port>` IPv6-only and
  * joined to `groups` on that interface. SO_REUSEADDR lets one server per interface share the port. Every option is
  * set on the fd before Node adopts it, because Node would resolve an interface name in the namespace it runs in.
  */
-function openUdpHere(options: UdpInNetnsOptions): dgram.Socket {
+export function openUdpOnDevice(options: UdpInNetnsOptions): dgram.Socket {
   assertInterfaceName(options.ifname);
   const { family } = options;
   const sa = wildcardSockaddr(family, options.port);
@@ -162,9 +162,9 @@ function openUdpHere(options: UdpInNetnsOptions): dgram.Socket {
   return socket;
 }
 
-/** {@link openUdpHere} in namespace `netns`, from the calling thread (see {@link inNetns}). */
+/** {@link openUdpOnDevice} in namespace `netns`, from the calling thread (see {@link inNetns}). */
 export function openUdpInNetns(netns: string, options: UdpInNetnsOptions): dgram.Socket {
-  return inNetns(netns, () => openUdpHere(options));
+  return inNetns(netns, () => openUdpOnDevice(options));
 }
 
 /**

@@ -8,7 +8,6 @@
  * in the root namespace. Node has no API for setns, SO_BINDTODEVICE or raw ICMPv6 sockets; this file is the only
  * FFI shim for them and holds no protocol logic.
  */
-import dgram from "node:dgram";
 import { closeSync, openSync } from "node:fs";
 import { type ResourceLimits, Worker } from "node:worker_threads";
 import koffi from "koffi";
@@ -20,23 +19,18 @@ import { netnsPath } from "./netns.ts";
 
 // Linux x86-64/arm64 ABI constants (include/uapi/linux/*, asm-generic/socket.h).
 const CLONE_NEWNET = 0x40000000;
-const AF_INET = 2;
 const AF_INET6 = 10;
-const SOCK_DGRAM = 2;
 const SOCK_RAW = 3;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const IPPROTO_IPV6 = 41;
 const IPPROTO_ICMPV6 = 58;
 const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
 const SO_BINDTODEVICE = 25;
 const IPV6_UNICAST_HOPS = 16;
-const IPV6_V6ONLY = 26;
 const IPV6_MULTICAST_HOPS = 18;
 const IPV6_ADD_MEMBERSHIP = 20;
 const ICMP6_FILTER = 1;
-const SOCKADDR_IN_LEN = 16;
 const SOCKADDR_IN6_LEN = 28;
 const EINTR = 4;
 const EAGAIN = 11;
@@ -152,66 +146,11 @@ export function ifIndex(ifname: string): number {
   return lib().if_nametoindex(ifname);
 }
 
-function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {
+/** setsockopt(2) with an int value; throws {@link SocketShimError} naming `what`. */
+export function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {
   const b = Buffer.alloc(4);
   b.writeInt32LE(value);
   check(`setsockopt(${what})`, lib().setsockopt(fd, level, name, b, 4));
-}
-
-/** Options of {@link openUdpOnDevice}. */
-export interface UdpOnDeviceOptions {
-  readonly ifname: string;
-  readonly family: 4 | 6;
-  readonly port: number;
-  /** IPv6 multicast groups to join on `ifname`, e.g. `ff02::1:2` (All_DHCP_Relay_Agents_and_Servers). */
-  readonly groups?: readonly string[];
-}
-
-/** The wildcard address with `port`: `struct sockaddr_in` or `struct sockaddr_in6` (port in network byte order). */
-function wildcardSockaddr(family: 4 | 6, port: number): Buffer {
-  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`Cannot bind to port "${port}"`);
-  const sa = Buffer.alloc(family === 4 ? SOCKADDR_IN_LEN : SOCKADDR_IN6_LEN);
-  sa.writeUInt16LE(family === 4 ? AF_INET : AF_INET6, 0);
-  sa.writeUInt16BE(port, 2);
-  return sa;
-}
-
-/**
- * A UDP socket on the wildcard address bound to one interface: `0.0.0.0:<port>` (broadcast enabled) or
- * `[::]:<port>` (IPv6 only) joined to `groups` on that interface. SO_REUSEADDR lets one server per interface share
- * the port. The fd is made with socket(2) and gets SO_BINDTODEVICE before bind(2), so not one datagram from another
- * interface is ever queued on it; Node then adopts the bound fd (`bind({ fd })`). Must run in the namespace's thread
- * (a {@link startNetnsWorker} worker).
- */
-export async function openUdpOnDevice(options: UdpOnDeviceOptions): Promise<dgram.Socket> {
-  assertInterfaceName(options.ifname);
-  const { family } = options;
-  const sa = wildcardSockaddr(family, options.port);
-  const c = lib();
-  const fd = check("socket", c.socket(family === 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  let socket: dgram.Socket | undefined;
-  try {
-    setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-    bindToDevice(fd, options.ifname);
-    if (family === 6) setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
-    check("bind", c.bind(fd, sa, sa.length));
-    socket = dgram.createSocket(family === 4 ? "udp4" : "udp6");
-    // Adopting an fd is synchronous (uv_udp_open) and throws on failure; from here on Node owns and closes the fd.
-    socket.bind({ fd });
-  } catch (e) {
-    // The fd is ours until Node adopted it: a socket that never opened its handle does not close it.
-    socket?.close();
-    c.close(fd);
-    throw e;
-  }
-  try {
-    if (family === 4) socket.setBroadcast(true);
-    for (const group of options.groups ?? []) socket.addMembership(group, `::%${options.ifname}`);
-  } catch (e) {
-    socket.close();
-    throw e;
-  }
-  return socket;
 }
 
 /** One received ICMPv6 message (without the IPv6 header, as raw sockets deliver it). */
