@@ -12,7 +12,7 @@ import { deleteNetns, listNetns } from "../host/netns.ts";
 import { NftCli } from "../host/nftables.ts";
 import { ProcSysctl } from "../host/sysctl.ts";
 import { Accel, probeAccel } from "../hypervisor/accel.ts";
-import { type QemuNic, qemuNetId, qemuNicOfInterface } from "../hypervisor/qemu-argv.ts";
+import { type QemuNic, qemuNetId } from "../hypervisor/qemu-argv.ts";
 import { GuestAgent, type GuestInterface } from "../hypervisor/qga.ts";
 import { type DomainInterfaceStatus, QmpClient, queryDomainInterfaces } from "../hypervisor/qmp.ts";
 import { buildGuestImage, GUEST_READY_MARKER, guestLeaseMarker } from "../lab/guest-image.ts";
@@ -68,7 +68,8 @@ export async function readRecord(paths: VmPaths): Promise<VmRecord | undefined> 
   }
 }
 
-async function writeRecord(paths: VmPaths, record: VmRecord): Promise<void> {
+/** Replaces a VM's record atomically (callers hold the VM's lock). */
+export async function writeRecord(paths: VmPaths, record: VmRecord): Promise<void> {
   const tmp = `${paths.record}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, paths.record);
@@ -163,17 +164,23 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
         agent,
         ...(ips[0] === undefined ? {} : { podIP: ips[0] }),
         attachGuest: async (plan) => {
-          record = {
-            ...record,
-            nics: plan.interfaces.map(qemuNicOfInterface),
-            bindings: Object.fromEntries(plan.interfaces.map((i) => [i.name, i.binding])),
-          };
+          record = { ...record, bindings: Object.fromEntries(plan.interfaces.map((i) => [i.name, i.binding])) };
           await writeRecord(vm, record);
           await savePlan(vm.plan, plan, spec.model);
           markers = bootMarkers(plan);
           check();
           progress(`plan applied: ${plan.interfaces.map((i) => `${i.name} (${i.binding})`).join(", ")}`);
-          const pid = await startQemu({ name, netns, paths: vm, image, accel, plan, vcpus: spec.model.vcpus });
+          const { pid, nics } = await startQemu({
+            name,
+            netns,
+            paths: vm,
+            image,
+            accel,
+            plan,
+            vcpus: spec.model.vcpus,
+          });
+          record = { ...record, nics };
+          await writeRecord(vm, record);
           qemuPid = pid;
           progress(`qemu: started (pid ${pid})`);
           return () => stopQemu(vm);
@@ -256,14 +263,16 @@ export async function chooseAccel(requested: Accel | "auto", probe: () => Promis
 
 /**
  * The console lines that say the guest is up: its ready marker, then a DHCPv4 lease on every NIC vmnet serves DHCPv4
- * on and a DHCPv6 lease on every NIC it serves DHCPv6 on. The guest names NICs eth0, eth1, ... in PCI order, which is
- * the plan's order when no interface asks for a PCI address.
+ * on and a DHCPv6 lease on every NIC it serves DHCPv6 on, except NICs whose link starts down (`state: down`): their
+ * guest sees no carrier and cannot lease until `vmnet link ... up`. The guest names NICs eth0, eth1, ... in PCI order,
+ * which is the plan's order when no interface asks for a PCI address.
  */
 export function bootMarkers(plan: NetworkPlan): string[] {
   const markers = [GUEST_READY_MARKER];
   const ordered = plan.interfaces.every((i) => i.guest.pciAddress === undefined);
   if (!ordered) return markers;
   plan.interfaces.forEach((iface, k) => {
+    if (iface.guest.linkState === "down") return;
     if (iface.dhcpv4 !== undefined) markers.push(guestLeaseMarker(`eth${k}`));
     if (iface.dhcpv6 !== undefined) markers.push(`${GUEST_LEASE6_PREFIX}eth${k} `);
   });

@@ -80,6 +80,14 @@ describe("bootMarkers", () => {
       },
       want: [GUEST_READY_MARKER],
     },
+    {
+      name: "a NIC that starts with its link down: no lease to wait for (the guest sees no carrier)",
+      plan: {
+        ...planned,
+        interfaces: planned.interfaces.map((i) => ({ ...i, guest: { ...i.guest, linkState: "down" as const } })),
+      },
+      want: [GUEST_READY_MARKER],
+    },
   ];
   for (const c of cases) test(c.name, () => assert.deepEqual(bootMarkers(c.plan), c.want));
 });
