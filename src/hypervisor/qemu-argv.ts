@@ -152,30 +152,56 @@ export function renderOption(props: QemuProps, leadKey: "driver" | "type"): stri
 }
 
 /** Bindings whose guest NIC is a tap the runtime made (reference §7.1: domain attachment `tap`). */
-const TAP_BINDINGS: ReadonlySet<string> = new Set(["bridge", "masquerade", "plugin"]);
+const NOT_QEMU_NICS: ReadonlySet<string> = new Set(["sriov", "vdpa", "vhostUser"]);
+
+/** Options of {@link qemuNicOfInterface}. */
+export interface NicOfInterfaceOptions {
+  /**
+   * For a macvtap-backed interface: the fd numbers, as QEMU will see them, of its character device opened once per
+   * queue (see src/vm/macvtap-device.ts). Required for such interfaces, ignored for others.
+   */
+  readonly fds?: readonly number[];
+}
 
 /**
- * The QEMU NIC of a planned tap-attached interface (bridge, masquerade, tap plugins). TypeError for other bindings,
- * which have their own constructors ({@link slirpNic}, {@link passtNic}, {@link macvtapNic}) or are not QEMU NICs.
+ * The QEMU NIC of a planned interface, by its guest backend: the planned tap by name (bridge, masquerade, tap
+ * plugins), passt's unix socket (`stream`), QEMU's user stack (`user`, slirp) or a macvtap's fds (`options.fds`).
+ * RangeError for a macvtap interface without fds; TypeError for bindings that are not QEMU NICs (SR-IOV, vDPA and
+ * vhost-user are host devices or another hypervisor's).
  */
-export function qemuNicOfInterface(iface: InterfacePlan): QemuNic {
-  if (!TAP_BINDINGS.has(iface.binding)) {
-    throw new TypeError(`Cannot attach interface "${iface.name}" through a tap: binding "${iface.binding}"`);
+export function qemuNicOfInterface(iface: InterfacePlan, options: NicOfInterfaceOptions = {}): QemuNic {
+  if (NOT_QEMU_NICS.has(iface.binding)) {
+    throw new TypeError(`Cannot attach interface "${iface.name}" as a QEMU NIC: binding "${iface.binding}"`);
   }
   const g = iface.guest;
-  return {
+  const input: ExternalNicInput = {
     name: iface.name,
     model: g.model,
     transitional: g.domainModel === "virtio-transitional",
     mac: g.mac,
     ...(g.mtu === undefined ? {} : { mtu: g.mtu }),
-    ...(g.queues === undefined ? {} : { queues: g.queues }),
     ...(g.pciAddress === undefined ? {} : { pciAddress: g.pciAddress }),
     ...(g.bootOrder === undefined ? {} : { bootOrder: g.bootOrder }),
     ...(g.acpiIndex === undefined ? {} : { acpiIndex: g.acpiIndex }),
     linkState: g.linkState,
-    backend: { kind: "tap", ifname: g.tapName.value },
   };
+  const b = g.backend;
+  if (b === undefined) return external(input, { kind: "tap", ifname: g.tapName.value }, g.queues);
+  switch (b.kind) {
+    case "stream":
+      return passtNic({ ...input, socketPath: b.socketPath });
+    case "user":
+      return external(input, { kind: "user", net: b.net, dnsSearch: b.dnsSearch, hostForwards: b.hostForwards });
+    case "macvtap": {
+      const fds = options.fds ?? [];
+      if (fds.length !== Math.max(b.queues, 1)) {
+        throw new RangeError(
+          `Cannot attach macvtap "${b.link.value}" of interface "${iface.name}": ${Math.max(b.queues, 1)} fds needed, ${fds.length} given`,
+        );
+      }
+      return macvtapNic({ ...input, fds });
+    }
+  }
 }
 
 /** Input of {@link slirpNic}: what KubeVirt ≤ v1.0 passed for a `slirp` interface (reference Appendix C). */
@@ -488,9 +514,17 @@ export function renderQemuNet(nics: readonly QemuNic[], options: QemuNetOptions)
   return { argv, postStart, controllers, hotplugBuses, nics: rendered };
 }
 
-/** Argv, post-start actions and controllers for every guest NIC of `plan`. */
+/** The QEMU NICs of every interface of `plan`; `fds` gives macvtap-backed interfaces' fds by interface name. */
+export function qemuNicsOf(plan: NetworkPlan, fds: Readonly<Record<string, readonly number[]>> = {}): QemuNic[] {
+  return plan.interfaces.map((i) => {
+    const own = fds[i.name];
+    return qemuNicOfInterface(i, own === undefined ? {} : { fds: own });
+  });
+}
+
+/** Argv, post-start actions and controllers for every guest NIC of `plan` (no macvtap: see {@link qemuNicsOf}). */
 export function qemuNet(plan: NetworkPlan, options: QemuNetOptions): QemuNetConfig {
-  return renderQemuNet(plan.interfaces.map(qemuNicOfInterface), options);
+  return renderQemuNet(qemuNicsOf(plan), options);
 }
 
 /**

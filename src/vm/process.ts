@@ -8,13 +8,20 @@ import { processAlive } from "./lock.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts `argv` detached (own process group, stdin closed, stdout and stderr appended to `logFile`). */
-export async function spawnDetached(argv: readonly string[], logFile: string): Promise<ChildProcess> {
+/**
+ * Starts `argv` detached (own process group, stdin closed, stdout and stderr appended to `logFile`). `inheritFds`
+ * become the child's fds 3, 4, … in order.
+ */
+export async function spawnDetached(
+  argv: readonly string[],
+  logFile: string,
+  inheritFds: readonly number[] = [],
+): Promise<ChildProcess> {
   const [command, ...args] = argv;
   if (command === undefined) throw new TypeError("Cannot start an empty command");
   const log = await open(logFile, "a", 0o600);
   try {
-    const child = spawn(command, args, { detached: true, stdio: ["ignore", log.fd, log.fd] });
+    const child = spawn(command, args, { detached: true, stdio: ["ignore", log.fd, log.fd, ...inheritFds] });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", reject);

@@ -6,12 +6,13 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { type Accel, accelArgs } from "../hypervisor/accel.ts";
 import { probeQemuDevices } from "../hypervisor/nic-models.ts";
-import { qemuNet } from "../hypervisor/qemu-argv.ts";
+import { kubevirtSpareRootPorts, type QemuNic, qemuNicsOf, renderQemuNet } from "../hypervisor/qemu-argv.ts";
 import { qemuGuestAgentArgs } from "../hypervisor/qga.ts";
 import { QmpClient } from "../hypervisor/qmp.ts";
 import { type GuestImage, guestCommandLine } from "../lab/guest-image.ts";
 import type { NetworkPlan } from "../plan/plan.ts";
 import { processAlive } from "./lock.ts";
+import { closeFds, openMacvtapQueues } from "./macvtap-device.ts";
 import type { VmPaths } from "./paths.ts";
 import { readPid, spawnDetached, tail, terminate } from "./process.ts";
 
@@ -30,13 +31,26 @@ export interface QemuLaunch {
   readonly memoryMiB?: number;
 }
 
-/** The full QEMU argv (without the `ip netns exec` prefix) and the QMP actions to run before `cont`. */
-export async function qemuCommand(launch: QemuLaunch): Promise<{
+/**
+ * The full QEMU argv (without the `ip netns exec` prefix), the QMP actions to run before `cont` and the NICs as
+ * rendered. `childFds` are the fds, as QEMU will number them, of each macvtap-backed interface by name. Spare root
+ * ports are added as KubeVirt adds them, so NICs can be hot-plugged later.
+ */
+export async function qemuCommand(
+  launch: QemuLaunch,
+  childFds: Readonly<Record<string, readonly number[]>> = {},
+): Promise<{
   readonly argv: string[];
   readonly postStart: readonly { readonly execute: string; readonly arguments: Readonly<Record<string, unknown>> }[];
+  readonly nics: readonly QemuNic[];
 }> {
   const vcpus = launch.vcpus ?? 1;
-  const net = qemuNet(launch.plan, { vcpus, available: await probeQemuDevices(QEMU) });
+  const nics = qemuNicsOf(launch.plan, childFds);
+  const net = renderQemuNet(nics, {
+    vcpus,
+    available: await probeQemuDevices(QEMU),
+    spareRootPorts: kubevirtSpareRootPorts(nics.length),
+  });
   const p = launch.paths;
   const argv = [
     QEMU,
@@ -70,19 +84,57 @@ export async function qemuCommand(launch: QemuLaunch): Promise<{
     ...qemuGuestAgentArgs(p.qga),
     "-S",
   ];
-  return { argv, postStart: net.postStart };
+  return { argv, postStart: net.postStart, nics };
+}
+
+/** A started QEMU: its pid and the NICs as it has them. */
+export interface StartedQemu {
+  readonly pid: number;
+  readonly nics: readonly QemuNic[];
 }
 
 /**
- * Starts the VM's QEMU and lets the guest run; resolves with QEMU's pid. On failure QEMU is killed again. The pid is
- * written before QEMU starts its own pidfile, so a `down` after a crash here still finds it.
+ * Opens every macvtap-backed interface's character device (one fd per queue), numbered as QEMU will inherit them
+ * (3, 4, … in plan order). The caller closes `fds` once QEMU has them.
  */
-export async function startQemu(launch: QemuLaunch): Promise<number> {
+async function openMacvtaps(
+  launch: QemuLaunch,
+): Promise<{ fds: number[]; childFds: Record<string, readonly number[]> }> {
+  const fds: number[] = [];
+  const childFds: Record<string, readonly number[]> = {};
+  try {
+    for (const iface of launch.plan.interfaces) {
+      const b = iface.guest.backend;
+      if (b?.kind !== "macvtap") continue;
+      const opened = await openMacvtapQueues(launch.netns, b.link.value, b.queues, launch.paths.dir);
+      childFds[iface.name] = opened.map((_, k) => 3 + fds.length + k);
+      fds.push(...opened);
+    }
+    return { fds, childFds };
+  } catch (e) {
+    closeFds(fds);
+    throw e;
+  }
+}
+
+/**
+ * Starts the VM's QEMU and lets the guest run. On failure QEMU is killed again. The pid is written before QEMU starts
+ * its own pidfile, so a `down` after a crash here still finds it.
+ */
+export async function startQemu(launch: QemuLaunch): Promise<StartedQemu> {
   const p = launch.paths;
   for (const f of [p.qmp, p.qga, p.serial, p.qemuPid]) await rm(f, { force: true });
-  const { argv, postStart } = await qemuCommand(launch);
-  // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's.
-  const child = await spawnDetached(["ip", "netns", "exec", launch.netns, ...argv], p.qemuLog);
+  const macvtaps = await openMacvtaps(launch);
+  let child: Awaited<ReturnType<typeof spawnDetached>>;
+  let command: Awaited<ReturnType<typeof qemuCommand>>;
+  try {
+    command = await qemuCommand(launch, macvtaps.childFds);
+    // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's (and it keeps the inherited fds).
+    child = await spawnDetached(["ip", "netns", "exec", launch.netns, ...command.argv], p.qemuLog, macvtaps.fds);
+  } finally {
+    closeFds(macvtaps.fds);
+  }
+  const { postStart, nics } = command;
   const pid = child.pid;
   if (pid === undefined) throw new Error("Cannot start QEMU: no pid");
   await writeFile(p.qemuPid, `${pid}\n`);
@@ -94,7 +146,7 @@ export async function startQemu(launch: QemuLaunch): Promise<number> {
     } finally {
       qmp.close();
     }
-    return pid;
+    return { pid, nics };
   } catch (e) {
     await terminate(pid, 1_000);
     const log = await tail(p.qemuLog);

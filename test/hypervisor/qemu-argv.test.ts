@@ -16,10 +16,13 @@ import {
   qemuNetArgs,
   qemuNetId,
   qemuNicOfInterface,
+  qemuNicsOf,
   renderQemuNet,
   slirpNic,
 } from "../../src/hypervisor/qemu-argv.ts";
 import { queryDomainInterfaces } from "../../src/hypervisor/qmp.ts";
+import { InterfaceName } from "../../src/plan/namescheme.ts";
+import type { GuestBackend, InterfacePlan } from "../../src/plan/plan.ts";
 import { kernelSkipReason, withNetns } from "../host/harness.ts";
 import { nic, plan } from "./fixtures.ts";
 import type { RunningQemu } from "./qemu-harness.ts";
@@ -35,7 +38,7 @@ interface ArgvCase {
   readonly options: QemuNetOptions;
 }
 
-const qemuNetNics = (p: ReturnType<typeof plan>) => p.interfaces.map(qemuNicOfInterface);
+const qemuNetNics = (p: ReturnType<typeof plan>) => qemuNicsOf(p);
 const fromPlan = (...ifaces: Parameters<typeof plan>) => qemuNetNics(plan(...ifaces));
 
 const cases: ArgvCase[] = [
@@ -314,6 +317,59 @@ describe("qemuNet argv (golden files in test/hypervisor/golden; UPDATE_GOLDEN=1 
     },
   ];
   for (const e of errors) it(`qemuNet rejects ${e.name}`, () => assert.throws(e.run, e.error));
+
+  describe("qemuNicOfInterface dispatches on the planned guest backend", () => {
+    const withBackend = (binding: InterfacePlan["binding"], backend: GuestBackend) => {
+      const i = nic("x", { model: binding === "slirp" ? "e1000" : "virtio" });
+      return { ...i, binding, guest: { ...i.guest, backend } };
+    };
+    const cases = [
+      {
+        name: "no backend: the planned tap by name",
+        iface: nic("x", { tap: "tap7" }),
+        want: { kind: "tap", ifname: "tap7" },
+      },
+      {
+        name: "passt: its unix socket",
+        iface: withBackend("passt", { kind: "stream", socketPath: "/run/vmnet/p/x.socket" }),
+        want: { kind: "stream", socketPath: "/run/vmnet/p/x.socket" },
+      },
+      {
+        name: "slirp: QEMU's user stack with the planned forwards",
+        iface: withBackend("slirp", {
+          kind: "user",
+          net: "10.0.2.0/24",
+          dnsSearch: ["svc.cluster.local"],
+          hostForwards: [{ protocol: "tcp", port: 80 }],
+        }),
+        want: {
+          kind: "user",
+          net: "10.0.2.0/24",
+          dnsSearch: ["svc.cluster.local"],
+          hostForwards: [{ protocol: "tcp", port: 80 }],
+        },
+      },
+      {
+        name: "macvtap: the fds given for it",
+        iface: withBackend("macvtap", { kind: "macvtap", link: InterfaceName.of("pod1a2b3c4d5e6"), queues: 2 }),
+        fds: [3, 4],
+        want: { kind: "fd", fds: [3, 4] },
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const got = qemuNicOfInterface(c.iface, c.fds === undefined ? {} : { fds: c.fds });
+        assert.deepEqual(got.backend, c.want);
+        assert.equal(got.mac, c.iface.guest.mac);
+        assert.equal(got.linkState, c.iface.guest.linkState);
+      });
+    }
+    it("a macvtap with fewer fds than queues is refused", () => {
+      const iface = withBackend("macvtap", { kind: "macvtap", link: InterfaceName.of("pod1a2b3c4d5e6"), queues: 2 });
+      assert.throws(() => qemuNicOfInterface(iface, { fds: [3] }), /2 fds needed, 1 given/u);
+      assert.throws(() => qemuNicOfInterface(iface), /2 fds needed, 0 given/u);
+    });
+  });
 
   it("slirpNic forces e1000 unless e1000 or rtl8139", () => {
     assert.equal(slirpNic({ name: "s", model: "virtio", ports: [] }).model, "e1000");
