@@ -7,9 +7,9 @@
 import type { ClusterConfig } from "../api/cluster-config.ts";
 import type { VmNetworkModel } from "../api/model.ts";
 import { LinkState } from "../api/model.ts";
+import { PlanError, PlanErrorCode } from "./errors.ts";
 import { kubevirtPodInterfaceNames } from "./namescheme.ts";
 import type { DeviceInfo, DeviceStatusEntry } from "./passthrough-types.ts";
-import { PassthroughError, PassthroughErrorCode } from "./passthrough-types.ts";
 
 /** The annotation's name. */
 export const NETWORK_INFO_ANNOTATION = "kubevirt.io/network-info";
@@ -145,14 +145,14 @@ export function renderNetworkInfo(info: NetworkInfo): string {
     .replaceAll("&", "\\u0026");
 }
 
-/** Parses the annotation (or the downwardAPI file); PassthroughError `network_info_invalid` on bad JSON. */
+/** Parses the annotation (or the downwardAPI file); PlanError `network_info_invalid` on bad JSON. */
 export function parseNetworkInfo(text: string): NetworkInfo {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    throw new PassthroughError(
-      PassthroughErrorCode.NetworkInfoInvalid,
+    throw new PlanError(
+      PlanErrorCode.NetworkInfoInvalid,
       `failed to create PCI address pool with network status from file: failed to unmarshal network-info annotation: ${(cause as Error).message}`,
       { cause },
     );
@@ -160,8 +160,8 @@ export function parseNetworkInfo(text: string): NetworkInfo {
   const o = obj(parsed);
   const list = o?.interfaces;
   if (o === undefined || (list !== undefined && !Array.isArray(list))) {
-    throw new PassthroughError(
-      PassthroughErrorCode.NetworkInfoInvalid,
+    throw new PlanError(
+      PlanErrorCode.NetworkInfoInvalid,
       "failed to create PCI address pool with network status from file: failed to unmarshal network-info annotation: expected an object with an interfaces array",
     );
   }
@@ -210,8 +210,8 @@ export class SriovPciPool {
   pop(network: string): string {
     const a = this.#byNetwork.get(network);
     if (a === undefined) {
-      throw new PassthroughError(
-        PassthroughErrorCode.SriovPciAddressNotFound,
+      throw new PlanError(
+        PlanErrorCode.SriovPciAddressNotFound,
         `PCI-Address for SR-IOV network ${JSON.stringify(network)} not found`,
       );
     }
@@ -230,7 +230,7 @@ export function sriovPciAddresses(info: NetworkInfo | undefined, networks: reado
   if (networks.length === 0) return out;
   const pool = SriovPciPool.of(info ?? { interfaces: [] });
   if (pool.size === 0) {
-    throw new PassthroughError(PassthroughErrorCode.NoSriovMapping, "found no SR-IOV networks to PCI-Address mapping");
+    throw new PlanError(PlanErrorCode.NoSriovMapping, "found no SR-IOV networks to PCI-Address mapping");
   }
   for (const n of networks) out.set(n, pool.pop(n));
   return out;

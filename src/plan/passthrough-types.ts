@@ -1,7 +1,8 @@
 /**
  * Types of the passthrough bindings: SR-IOV (KubeVirt and Virtink), and Virtink's vDPA and vhostUser. None of them
  * touches the pod netns (kubevirt-network.md §5.7, virtink-network.md §4.3–§4.5): the CNI hands over a device and the
- * plan only says which one the hypervisor gets. Kept apart from plan.ts so that file needs only additive changes.
+ * plan only says which one the hypervisor gets. planPod puts these plans in `NetworkPlan.passthrough`; their errors are
+ * PlanErrors (errors.ts).
  */
 
 import type { BindingContext, PlanPodOptions } from "./plan.ts";
@@ -97,15 +98,11 @@ export interface PassthroughFacts {
   readonly vhostUser?: VhostUserEnv;
 }
 
-/** {@link PlanPodOptions} plus the passthrough facts; the lead folds `passthrough` into PlanPodOptions. */
-export interface PassthroughPlanOptions extends PlanPodOptions {
-  readonly passthrough?: PassthroughFacts;
-}
+/** The planning options, which carry the passthrough facts as `PlanPodOptions.passthrough` (older name kept). */
+export type PassthroughPlanOptions = PlanPodOptions;
 
-/** A {@link BindingContext} whose options may carry passthrough facts; every BindingContext is one. */
-export interface PassthroughContext extends BindingContext {
-  readonly options: PassthroughPlanOptions;
-}
+/** The context the passthrough planners get: a plain {@link BindingContext} (older name kept). */
+export type PassthroughContext = BindingContext;
 
 /** An SR-IOV VF passed through as a VFIO host device. No link state, MTU or MAC: the VF has what the CNI set. */
 export interface SriovPlan {
@@ -157,36 +154,3 @@ export interface VhostUserPlan {
 
 /** Everything a passthrough planner returns. */
 export type PassthroughPlan = SriovPlan | VdpaPlan | VhostUserPlan;
-
-/** Stable codes of {@link PassthroughError}. */
-export const PassthroughErrorCode = {
-  NetworkInfoInvalid: "network_info_invalid",
-  NoSriovMapping: "no_sriov_mapping",
-  SriovPciAddressNotFound: "sriov_pci_address_not_found",
-  InvalidHostPciAddress: "invalid_host_pci_address",
-  BindingUnsupported: "binding_unsupported",
-  VhostUserNetTypeMissing: "vhost_user_net_type_missing",
-  VhostUserNetTypeUnsupported: "vhost_user_net_type_unsupported",
-  VhostUserSocketMissing: "vhost_user_socket_missing",
-  VhostUserLinkNotFound: "vhost_user_link_not_found",
-  VhostUserConfigInvalid: "vhost_user_config_invalid",
-} as const;
-export type PassthroughErrorCode = (typeof PassthroughErrorCode)[keyof typeof PassthroughErrorCode];
-
-/**
- * Why a passthrough device cannot be planned. Messages are KubeVirt's and Virtink's runtime strings where they have
- * one. `retryable` is true only where the CNI may still fill the missing fact (network-status written late).
- */
-export class PassthroughError extends Error {
-  override readonly name = "PassthroughError";
-  /** Stable code to branch on. */
-  readonly code: PassthroughErrorCode;
-  readonly retryable: boolean;
-
-  constructor(code: PassthroughErrorCode, message: string, options?: { readonly cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.retryable =
-      code === PassthroughErrorCode.NoSriovMapping || code === PassthroughErrorCode.SriovPciAddressNotFound;
-  }
-}

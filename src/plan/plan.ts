@@ -18,11 +18,15 @@ import { kubevirtPodInterfaceNames, virtinkLinkName } from "./namescheme.ts";
 import type { NftRuleset } from "./nft.ts";
 import { NftBuilder } from "./nft.ts";
 import { planCorePasst } from "./passt.ts";
+import type { PassthroughFacts, PassthroughPlan } from "./passthrough-types.ts";
 import type { PluginRegistry } from "./plugins/plugin.ts";
 import { memoryOverheadOf, planPluginInterface } from "./plugins/registry.ts";
 import type { NadFacts, PodFacts, PodLink, ResolvConf } from "./pod-facts.ts";
 import { applySubdomain } from "./pod-facts.ts";
 import { planSlirp } from "./slirp.ts";
+import { planSriov } from "./sriov.ts";
+import { planVdpa } from "./vdpa.ts";
+import { planVhostUser } from "./vhost-user.ts";
 
 /** One kernel setting, with its exact sysctl key (`net.ipv4.ip_forward`). */
 export interface Sysctl {
@@ -276,7 +280,10 @@ export interface AntiSpoofPlan {
   readonly ipv6?: readonly string[];
 }
 
-/** Everything planned for one guest interface. */
+/**
+ * Everything planned for one tap-like guest interface (a pod link the hypervisor reaches through a tap, a macvtap or
+ * a backend process). Passthrough interfaces (sriov, vdpa, vhostUser) are {@link PassthroughPlan}s instead.
+ */
 export interface InterfacePlan {
   readonly name: string;
   readonly network: string;
@@ -302,7 +309,14 @@ export interface InterfacePlan {
 /** The plan for a whole pod. */
 export interface NetworkPlan {
   readonly dialect: Dialect;
+  /** The tap-like interfaces, in `interfaces` order; passthrough ones are in `passthrough`. */
   readonly interfaces: readonly InterfacePlan[];
+  /**
+   * SR-IOV VFs, vDPA devices and vhost-user NICs, in `interfaces` order; absent when the VM has none. Nothing of them
+   * lives in the pod netns: the hypervisor layers render them (sriov.ts, vdpa.ts, vhost-user.ts adapters) and status
+   * reports them.
+   */
+  readonly passthrough?: readonly PassthroughPlan[];
   /** All interfaces' sysctls, deduplicated, in first-seen order. */
   readonly sysctls: readonly Sysctl[];
   /** The pod's one nftables ruleset. */
@@ -336,6 +350,11 @@ export interface PlanPodOptions {
   readonly runDir?: string;
   /** Binding plugins beyond the built-in ones (passt, slirp, macvtap, and tap/managedTap attachments). */
   readonly plugins?: PluginRegistry;
+  /**
+   * What sriov, vdpa and vhostUser interfaces are planned from: the pod's parsed Multus network-status (`[]` while the
+   * annotation is not written yet) and Virtink's vhost-user environment. Required as soon as such an interface exists.
+   */
+  readonly passthrough?: PassthroughFacts;
 }
 
 /** A NAD as the planner sees it: {@link NadFacts} plus the `k8s.v1.cni.cncf.io/resourceName` annotation. */
@@ -361,8 +380,43 @@ export interface BindingContext {
 }
 
 /**
+ * The passthrough facts an interface's binding reads, or PlanError `passthrough_facts_missing` naming the interface
+ * and the missing fact: planning without them would silently give no device (sriov, vdpa) or a misleading Virtink
+ * message (vhostUser).
+ */
+function requirePassthroughFacts(ctx: BindingContext, kind: "sriov" | "vdpa" | "vhostUser"): void {
+  const facts = ctx.options.passthrough;
+  const missing =
+    kind === "vhostUser"
+      ? facts?.vhostUser === undefined
+        ? "the vhost-user environment (passthrough.vhostUser: NET_TYPE, VHOST_USER_SOCKET or USERSPACE_CONFIGURATION_DATA)"
+        : undefined
+      : facts?.networkStatus === undefined
+        ? "the pod's network-status (passthrough.networkStatus, [] before Multus writes it)"
+        : undefined;
+  if (missing === undefined) return;
+  throw new PlanError(
+    PlanErrorCode.PassthroughFactsMissing,
+    `Cannot plan interface "${ctx.iface.name}" (binding "${kind}"): ${missing} is not given`,
+  );
+}
+
+/** Dispatches a passthrough binding to its planner. */
+function planPassthrough(ctx: BindingContext, kind: "sriov" | "vdpa" | "vhostUser"): PassthroughPlan {
+  requirePassthroughFacts(ctx, kind);
+  switch (kind) {
+    case "sriov":
+      return planSriov(ctx);
+    case "vdpa":
+      return planVdpa(ctx);
+    case "vhostUser":
+      return planVhostUser(ctx);
+  }
+}
+
+/**
  * Plans the pod side of every non-absent interface of `model`, dispatching by binding, plus the one nftables ruleset.
- * Throws PlanError (sriov, vdpa and vhostUser: `binding_not_planned`).
+ * Tap-like interfaces go to `interfaces`, sriov/vdpa/vhostUser ones to `passthrough`. Throws PlanError.
  */
 export function planPod(model: VmNetworkModel, options: PlanPodOptions): NetworkPlan {
   const primary = primaryNetwork(model);
@@ -375,6 +429,7 @@ export function planPod(model: VmNetworkModel, options: PlanPodOptions): Network
     : options.pod.resolvConf;
   const nft = new NftBuilder();
   const plans: InterfacePlan[] = [];
+  const passthrough: PassthroughPlan[] = [];
   model.interfaces.forEach((iface, index) => {
     if (iface.state === LinkState.Absent) return;
     const network = networkOf(model, iface);
@@ -423,11 +478,15 @@ export function planPod(model: VmNetworkModel, options: PlanPodOptions): Network
       case "plugin":
         plans.push(planPluginInterface(ctx, iface.binding.name));
         break;
-      default:
-        throw new PlanError(
-          PlanErrorCode.BindingNotPlanned,
-          `Binding "${iface.binding.kind}" of interface "${iface.name}" has no planner yet`,
-        );
+      case "sriov":
+      case "vdpa":
+      case "vhostUser":
+        passthrough.push(planPassthrough(ctx, iface.binding.kind));
+        break;
+      default: {
+        const unknown: never = iface.binding;
+        throw new TypeError(`Cannot plan interface "${iface.name}": unknown binding ${JSON.stringify(unknown)}`);
+      }
     }
   });
   const sysctls: Sysctl[] = [];
@@ -440,6 +499,7 @@ export function planPod(model: VmNetworkModel, options: PlanPodOptions): Network
     interfaces: plans,
     sysctls,
     nft: nft.build(),
+    ...(passthrough.length === 0 ? {} : { passthrough }),
     ...(memoryOverhead === undefined ? {} : { memoryOverhead }),
   };
 }

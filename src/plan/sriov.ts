@@ -11,10 +11,11 @@ import type { SriovHostdevInput } from "../hypervisor/libvirt-xml.ts";
 import { PciAddress } from "../hypervisor/nic-models.ts";
 import type { QemuProps } from "../hypervisor/qemu-argv.ts";
 import { pciControllerId, QemuMachine, renderOption, rootBus } from "../hypervisor/qemu-argv.ts";
+import { PlanError, PlanErrorCode } from "./errors.ts";
 import { kubevirtPodInterfaceNames } from "./namescheme.ts";
 import { networkInfoOf, sriovPciAddresses } from "./network-info.ts";
-import type { DeviceStatusEntry, PassthroughContext, SriovPlan } from "./passthrough-types.ts";
-import { PassthroughError, PassthroughErrorCode } from "./passthrough-types.ts";
+import type { DeviceStatusEntry, SriovPlan } from "./passthrough-types.ts";
+import type { BindingContext } from "./plan.ts";
 
 /** KubeVirt's alias prefix of SR-IOV hostdevs (status maps `sriov-<name>` back to the interface). */
 export const SRIOV_ALIAS_PREFIX = "sriov-";
@@ -23,15 +24,15 @@ function canonicalHostAddress(text: string, network: string): string {
   try {
     return PciAddress.parse(text).toString();
   } catch (cause) {
-    throw new PassthroughError(
-      PassthroughErrorCode.InvalidHostPciAddress,
+    throw new PlanError(
+      PlanErrorCode.InvalidHostPciAddress,
       `Cannot use VF PCI address "${text}" of network "${network}": ${(cause as Error).message}`,
       { cause },
     );
   }
 }
 
-function kubevirtHostAddress(ctx: PassthroughContext, status: readonly DeviceStatusEntry[]): string | undefined {
+function kubevirtHostAddress(ctx: BindingContext, status: readonly DeviceStatusEntry[]): string | undefined {
   const info = networkInfoOf(ctx.model, status, { config: ctx.options.config });
   // The launcher attaches only interfaces whose status has multus-status, i.e. whose network-status entry exists.
   if (info?.interfaces.some((e) => e.network === ctx.iface.name) !== true) return undefined;
@@ -39,7 +40,7 @@ function kubevirtHostAddress(ctx: PassthroughContext, status: readonly DeviceSta
 }
 
 /** KubeVirt names the pod interface by the scheme network-status reveals (§4.2), not by the links in the pod. */
-function kubevirtStatusPodInterface(ctx: PassthroughContext, status: readonly DeviceStatusEntry[]): string {
+function kubevirtStatusPodInterface(ctx: BindingContext, status: readonly DeviceStatusEntry[]): string {
   const reported = status.map((s) => s.interface).filter((i): i is string => i !== undefined);
   if (reported.length === 0) return ctx.podInterface.value;
   const names = kubevirtPodInterfaceNames(ctx.model, {
@@ -49,7 +50,7 @@ function kubevirtStatusPodInterface(ctx: PassthroughContext, status: readonly De
   return names.get(ctx.network.name)?.value ?? ctx.podInterface.value;
 }
 
-function virtinkHostAddress(ctx: PassthroughContext, status: readonly DeviceStatusEntry[]): string | undefined {
+function virtinkHostAddress(ctx: BindingContext, status: readonly DeviceStatusEntry[]): string | undefined {
   for (const s of status) {
     if (s.interface !== ctx.podInterface.value) continue;
     const pci = s["device-info"]?.pci;
@@ -63,7 +64,7 @@ function virtinkHostAddress(ctx: PassthroughContext, status: readonly DeviceStat
 }
 
 /** Plans an `sriov` interface (BindingContext signature; passthrough facts ride on `ctx.options.passthrough`). */
-export function planSriov(ctx: PassthroughContext): SriovPlan {
+export function planSriov(ctx: BindingContext): SriovPlan {
   const status = ctx.options.passthrough?.networkStatus ?? [];
   const virtink = ctx.model.dialect === "virtink";
   const raw = virtink ? virtinkHostAddress(ctx, status) : kubevirtHostAddress(ctx, status);

@@ -6,8 +6,9 @@
 
 import type { ChNicInput } from "../hypervisor/cloud-hypervisor.ts";
 import { qemuNetId, renderOption } from "../hypervisor/qemu-argv.ts";
-import type { DeviceStatusEntry, PassthroughContext, VdpaPlan } from "./passthrough-types.ts";
-import { PassthroughError, PassthroughErrorCode } from "./passthrough-types.ts";
+import { PlanError, PlanErrorCode } from "./errors.ts";
+import type { DeviceStatusEntry, VdpaPlan } from "./passthrough-types.ts";
+import type { BindingContext } from "./plan.ts";
 
 function vdpaPath(status: readonly DeviceStatusEntry[], podInterface: string): string | undefined {
   for (const s of status) {
@@ -25,11 +26,11 @@ function vdpaPath(status: readonly DeviceStatusEntry[], podInterface: string): s
  * Plans a `vdpa` interface (Virtink only; KubeVirt has no such binding). `path` is absent when no network-status
  * entry for the link has `device-info.vdpa`: Virtink then adds nothing and reports nothing (quirk 11).
  */
-export function planVdpa(ctx: PassthroughContext): VdpaPlan {
+export function planVdpa(ctx: BindingContext): VdpaPlan {
   const { binding } = ctx.iface;
   if (binding.kind !== "vdpa" || ctx.model.dialect !== "virtink") {
-    throw new PassthroughError(
-      PassthroughErrorCode.BindingUnsupported,
+    throw new PlanError(
+      PlanErrorCode.BindingUnsupported,
       `Cannot plan interface "${ctx.iface.name}" as vDPA: binding "${binding.kind}" in a ${ctx.model.dialect} VM`,
     );
   }

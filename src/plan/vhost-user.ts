@@ -6,8 +6,10 @@
  */
 
 import type { ChNicInput } from "../hypervisor/cloud-hypervisor.ts";
-import type { PassthroughContext, UserspaceConfigurationData, VhostUserPlan } from "./passthrough-types.ts";
-import { PassthroughError, PassthroughErrorCode, VhostUserNetType } from "./passthrough-types.ts";
+import { PlanError, PlanErrorCode } from "./errors.ts";
+import type { UserspaceConfigurationData, VhostUserPlan } from "./passthrough-types.ts";
+import { VhostUserNetType } from "./passthrough-types.ts";
+import type { BindingContext } from "./plan.ts";
 
 /** Where the vhost-user sockets are mounted in Virtink's VM pod. */
 export const VHOST_USER_SOCKET_DIR = "/var/run/vhost-user";
@@ -23,15 +25,13 @@ export function vhostUserNetTypeOf(nadConfig: string): VhostUserNetType {
   try {
     type = (JSON.parse(nadConfig) as { readonly type?: unknown } | null)?.type;
   } catch (cause) {
-    throw new PassthroughError(
-      PassthroughErrorCode.VhostUserConfigInvalid,
-      `Cannot parse NAD config: ${(cause as Error).message}`,
-      { cause },
-    );
+    throw new PlanError(PlanErrorCode.VhostUserConfigInvalid, `Cannot parse NAD config: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   if (type === VhostUserNetType.KubeOvn || type === VhostUserNetType.Userspace) return type;
-  throw new PassthroughError(
-    PassthroughErrorCode.VhostUserNetTypeUnsupported,
+  throw new PlanError(
+    PlanErrorCode.VhostUserNetTypeUnsupported,
     `CNI plugin ${typeof type === "string" ? type : ""} is not supported for vhost-uesr`,
   );
 }
@@ -43,21 +43,21 @@ export function vhostUserNetTypeOf(nadConfig: string): VhostUserNetType {
  */
 export function parseUserspaceConfigurationData(text: string): UserspaceConfigurationData[] {
   if (text === "") {
-    throw new PassthroughError(PassthroughErrorCode.VhostUserConfigInvalid, "userspace configuration data not found");
+    throw new PlanError(PlanErrorCode.VhostUserConfigInvalid, "userspace configuration data not found");
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    throw new PassthroughError(
-      PassthroughErrorCode.VhostUserConfigInvalid,
+    throw new PlanError(
+      PlanErrorCode.VhostUserConfigInvalid,
       `unmarshal userspace configuration data: ${(cause as Error).message}`,
       { cause },
     );
   }
   if (!Array.isArray(parsed)) {
-    throw new PassthroughError(
-      PassthroughErrorCode.VhostUserConfigInvalid,
+    throw new PlanError(
+      PlanErrorCode.VhostUserConfigInvalid,
       "unmarshal userspace configuration data: expected a JSON array",
     );
   }
@@ -77,30 +77,30 @@ export function parseUserspaceConfigurationData(text: string): UserspaceConfigur
   });
 }
 
-function kubeOvn(ctx: PassthroughContext, socket: string | undefined): { mtu: number; socket: string } {
+function kubeOvn(ctx: BindingContext, socket: string | undefined): { mtu: number; socket: string } {
   if (socket === undefined || socket === "") {
-    throw new PassthroughError(PassthroughErrorCode.VhostUserSocketMissing, "vhost-user socket path not found");
+    throw new PlanError(PlanErrorCode.VhostUserSocketMissing, "vhost-user socket path not found");
   }
   const eth0 = ctx.pod.links.find((l) => l.name === "eth0");
   if (eth0 === undefined) {
     // netlink's LinkNotFoundError text, as Virtink wraps it.
-    throw new PassthroughError(PassthroughErrorCode.VhostUserConfigInvalid, "get link: Link not found");
+    throw new PlanError(PlanErrorCode.VhostUserConfigInvalid, "get link: Link not found");
   }
   return { mtu: eth0.mtu, socket };
 }
 
-function userspace(ctx: PassthroughContext, data: string | undefined, dirs: readonly string[]): string {
+function userspace(ctx: BindingContext, data: string | undefined, dirs: readonly string[]): string {
   const entries = parseUserspaceConfigurationData(data ?? "");
   // Virtink takes the first entry for the link, and needs both a container id and a socket file from it.
   const entry = entries.find((e) => e.ifName === ctx.podInterface.value);
   const file = entry?.config.vhost.socketfile ?? "";
   if (entry === undefined || entry.containerId === "" || file === "") {
-    throw new PassthroughError(PassthroughErrorCode.VhostUserLinkNotFound, "vhost-user link not found");
+    throw new PlanError(PlanErrorCode.VhostUserLinkNotFound, "vhost-user link not found");
   }
   if (entry.containerId.length < 12) {
     // Virtink slices [0:12] and panics on a shorter id.
-    throw new PassthroughError(
-      PassthroughErrorCode.VhostUserConfigInvalid,
+    throw new PlanError(
+      PlanErrorCode.VhostUserConfigInvalid,
       `Cannot use container id "${entry.containerId}" of link "${entry.ifName}": shorter than 12 characters`,
     );
   }
@@ -115,20 +115,23 @@ function userspace(ctx: PassthroughContext, data: string | undefined, dirs: read
  * an empty socket (a `NET_TYPE` other than kube-ovn and userspace, which its controller never sets), vmnet fails with
  * the controller's message instead.
  */
-export function planVhostUser(ctx: PassthroughContext): VhostUserPlan {
+export function planVhostUser(ctx: BindingContext): VhostUserPlan {
   const { iface } = ctx;
   if (iface.binding.kind !== "vhostUser" || ctx.model.dialect !== "virtink") {
-    throw new PassthroughError(
-      PassthroughErrorCode.BindingUnsupported,
+    throw new PlanError(
+      PlanErrorCode.BindingUnsupported,
       `Cannot plan interface "${iface.name}" as vhost-user: binding "${iface.binding.kind}" in a ${ctx.model.dialect} VM`,
     );
   }
   if (iface.macAddress === undefined) {
-    throw new TypeError(`Cannot plan vhost-user interface "${iface.name}": no MAC (Virtink's webhook always sets one)`);
+    throw new PlanError(
+      PlanErrorCode.VhostUserMacMissing,
+      `Cannot plan vhost-user interface "${iface.name}": it has no MAC (Virtink's webhook always sets one)`,
+    );
   }
   const env = ctx.options.passthrough?.vhostUser ?? {};
   if (env.netType === undefined || env.netType === "") {
-    throw new PassthroughError(PassthroughErrorCode.VhostUserNetTypeMissing, "network type not found");
+    throw new PlanError(PlanErrorCode.VhostUserNetTypeMissing, "network type not found");
   }
   let mtu: number;
   let socket: string;
@@ -138,8 +141,8 @@ export function planVhostUser(ctx: PassthroughContext): VhostUserPlan {
     mtu = USERSPACE_VHOST_USER_MTU;
     socket = userspace(ctx, env.userspaceConfigurationData, env.existingDirectories ?? []);
   } else {
-    throw new PassthroughError(
-      PassthroughErrorCode.VhostUserNetTypeUnsupported,
+    throw new PlanError(
+      PlanErrorCode.VhostUserNetTypeUnsupported,
       `CNI plugin ${env.netType} is not supported for vhost-uesr`,
     );
   }

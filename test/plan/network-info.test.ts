@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DEFAULT_CLUSTER_CONFIG } from "../../src/api/cluster-config.ts";
+import { PlanErrorCode } from "../../src/plan/errors.ts";
 import { hashedPodInterfaceName } from "../../src/plan/namescheme.ts";
 import {
   deviceInfoOf,
@@ -13,7 +14,6 @@ import {
   sriovPciAddresses,
 } from "../../src/plan/network-info.ts";
 import type { DeviceStatusEntry } from "../../src/plan/passthrough-types.ts";
-import { PassthroughErrorCode } from "../../src/plan/passthrough-types.ts";
 import { iface, multusNet, podNet, vm } from "./fixtures.ts";
 
 const sriov = { kind: "sriov" } as const;
@@ -205,7 +205,7 @@ describe("parseNetworkInfo", () => {
     assert.throws(
       () => parseNetworkInfo("{"),
       (e: Error & { code?: string }) => {
-        assert.equal(e.code, PassthroughErrorCode.NetworkInfoInvalid);
+        assert.equal(e.code, PlanErrorCode.NetworkInfoInvalid);
         assert.match(
           e.message,
           /^failed to create PCI address pool with network status from file: failed to unmarshal network-info annotation: /u,
@@ -274,28 +274,28 @@ describe("sriovPciAddresses and SriovPciPool", () => {
       name: "an empty mapping",
       info: { interfaces: [{ network: "sriov-a" }] },
       networks: ["sriov-a"],
-      code: PassthroughErrorCode.NoSriovMapping,
+      code: PlanErrorCode.NoSriovMapping,
       message: "found no SR-IOV networks to PCI-Address mapping",
     },
     {
       name: "no annotation at all",
       info: undefined,
       networks: ["sriov-a"],
-      code: PassthroughErrorCode.NoSriovMapping,
+      code: PlanErrorCode.NoSriovMapping,
       message: "found no SR-IOV networks to PCI-Address mapping",
     },
     {
       name: "a network without an address",
       info,
       networks: ["sriov-c"],
-      code: PassthroughErrorCode.SriovPciAddressNotFound,
+      code: PlanErrorCode.SriovPciAddressNotFound,
       message: 'PCI-Address for SR-IOV network "sriov-c" not found',
     },
     {
       name: "the same network twice (each address is handed out once)",
       info,
       networks: ["sriov-a", "sriov-a"],
-      code: PassthroughErrorCode.SriovPciAddressNotFound,
+      code: PlanErrorCode.SriovPciAddressNotFound,
       message: 'PCI-Address for SR-IOV network "sriov-a" not found',
     },
   ];
@@ -304,7 +304,7 @@ describe("sriovPciAddresses and SriovPciPool", () => {
       assert.throws(
         () => sriovPciAddresses(c.info, c.networks),
         (e: Error & { code?: string; retryable?: boolean }) => {
-          assert.equal(e.name, "PassthroughError");
+          assert.equal(e.name, "PlanError");
           assert.equal(e.code, c.code);
           assert.equal(e.message, c.message);
           assert.equal(e.retryable, true);

@@ -51,7 +51,7 @@ describe("resolvePlugin", () => {
         () => resolvePlugin(cfg(registered), name),
         (e: unknown) =>
           e instanceof PlanError &&
-          e.code === "binding_not_planned" &&
+          e.code === "plugin_not_registered" &&
           e.message === `unable to find the network binding plugin '${name}' in Kubevirt configuration`,
       );
     });

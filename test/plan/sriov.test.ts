@@ -13,6 +13,7 @@ import {
   vmConfigFragment,
 } from "../../src/hypervisor/cloud-hypervisor.ts";
 import { domainXml } from "../../src/hypervisor/libvirt-xml.ts";
+import { PlanErrorCode } from "../../src/plan/errors.ts";
 import { hashedPodInterfaceName, kubevirtPodInterfaceNames, virtinkLinkName } from "../../src/plan/namescheme.ts";
 import { NftBuilder } from "../../src/plan/nft.ts";
 import type {
@@ -21,7 +22,6 @@ import type {
   PassthroughPlanOptions,
   SriovPlan,
 } from "../../src/plan/passthrough-types.ts";
-import { PassthroughErrorCode } from "../../src/plan/passthrough-types.ts";
 import type { NetworkPlan } from "../../src/plan/plan.ts";
 import { planSriov, sriovChNics, sriovHostdevInputs, sriovQemuArgs, sriovQemuDevice } from "../../src/plan/sriov.ts";
 import { interfaceStatuses } from "../../src/runtime/status.ts";
@@ -220,7 +220,7 @@ describe("planSriov behaviour", () => {
       name: "a plugged KubeVirt SR-IOV network without device-info, alone",
       status: [eth0Status, { name: "default/nad-sriov", interface: hashed("sriov-a") }],
       iface: "sriov-a",
-      code: PassthroughErrorCode.NoSriovMapping,
+      code: PlanErrorCode.NoSriovMapping,
       message: "found no SR-IOV networks to PCI-Address mapping",
     },
     {
@@ -231,14 +231,14 @@ describe("planSriov behaviour", () => {
         { name: "default/nad-sriov", interface: hashed("sriov-b"), "device-info": pci("0000:3b:10.2") },
       ],
       iface: "sriov-a",
-      code: PassthroughErrorCode.SriovPciAddressNotFound,
+      code: PlanErrorCode.SriovPciAddressNotFound,
       message: 'PCI-Address for SR-IOV network "sriov-a" not found',
     },
     {
       name: "a malformed VF address",
       status: [eth0Status, { name: "default/nad-sriov", interface: hashed("sriov-a"), "device-info": pci("3b:10.0") }],
       iface: "sriov-a",
-      code: PassthroughErrorCode.InvalidHostPciAddress,
+      code: PlanErrorCode.InvalidHostPciAddress,
       message:
         'Cannot use VF PCI address "3b:10.0" of network "sriov-a": Cannot parse PCI address "3b:10.0": expected "DDDD:BB:SS.F"',
     },

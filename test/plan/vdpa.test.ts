@@ -12,6 +12,7 @@ import {
   renderCloudHypervisorNet,
   vmConfigFragment,
 } from "../../src/hypervisor/cloud-hypervisor.ts";
+import { PlanErrorCode } from "../../src/plan/errors.ts";
 import { hashedPodInterfaceName, virtinkLinkName } from "../../src/plan/namescheme.ts";
 import { NftBuilder } from "../../src/plan/nft.ts";
 import type {
@@ -20,7 +21,6 @@ import type {
   PassthroughPlanOptions,
   VdpaPlan,
 } from "../../src/plan/passthrough-types.ts";
-import { PassthroughErrorCode } from "../../src/plan/passthrough-types.ts";
 import { planVdpa, vdpaChNics, vdpaQemuArgs } from "../../src/plan/vdpa.ts";
 import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
 
@@ -177,8 +177,8 @@ describe("planVdpa behaviour", () => {
   it("refuses a KubeVirt VM, which has no vdpa binding", () => {
     const kv = { ...model, dialect: "kubevirt" as const };
     assert.throws(() => planVdpa(contextFor(kv, "vdpa1", { config: config(), pod: podFacts })), {
-      name: "PassthroughError",
-      code: PassthroughErrorCode.BindingUnsupported,
+      name: "PlanError",
+      code: PlanErrorCode.BindingUnsupported,
     });
   });
 });

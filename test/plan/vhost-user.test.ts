@@ -6,10 +6,10 @@ import { fileURLToPath } from "node:url";
 import type { VmNetworkModel } from "../../src/api/model.ts";
 import { networkOf, primaryNetwork } from "../../src/api/model.ts";
 import { renderCloudHypervisorNet, vmConfigFragment } from "../../src/hypervisor/cloud-hypervisor.ts";
+import { PlanErrorCode } from "../../src/plan/errors.ts";
 import { hashedPodInterfaceName, virtinkLinkName } from "../../src/plan/namescheme.ts";
 import { NftBuilder } from "../../src/plan/nft.ts";
 import type { PassthroughContext, PassthroughPlanOptions, VhostUserEnv } from "../../src/plan/passthrough-types.ts";
-import { PassthroughErrorCode } from "../../src/plan/passthrough-types.ts";
 import {
   parseUserspaceConfigurationData,
   planVhostUser,
@@ -115,19 +115,19 @@ describe("planVhostUser errors (Virtink's strings)", () => {
     {
       name: "no NET_TYPE",
       env: undefined,
-      code: PassthroughErrorCode.VhostUserNetTypeMissing,
+      code: PlanErrorCode.VhostUserNetTypeMissing,
       message: "network type not found",
     },
     {
       name: "an empty NET_TYPE",
       env: { netType: "" },
-      code: PassthroughErrorCode.VhostUserNetTypeMissing,
+      code: PlanErrorCode.VhostUserNetTypeMissing,
       message: "network type not found",
     },
     {
       name: "kube-ovn without VHOST_USER_SOCKET",
       env: { netType: "kube-ovn" },
-      code: PassthroughErrorCode.VhostUserSocketMissing,
+      code: PlanErrorCode.VhostUserSocketMissing,
       message: "vhost-user socket path not found",
     },
     {
@@ -138,19 +138,19 @@ describe("planVhostUser errors (Virtink's strings)", () => {
           { containerId: CONTAINER, ifName: "net7", config: { vhost: { socketfile: "s" } } },
         ]),
       },
-      code: PassthroughErrorCode.VhostUserLinkNotFound,
+      code: PlanErrorCode.VhostUserLinkNotFound,
       message: "vhost-user link not found",
     },
     {
       name: "userspace without USERSPACE_CONFIGURATION_DATA",
       env: { netType: "userspace" },
-      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      code: PlanErrorCode.VhostUserConfigInvalid,
       message: "userspace configuration data not found",
     },
     {
       name: "userspace data that is not JSON",
       env: { netType: "userspace", userspaceConfigurationData: "[" },
-      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      code: PlanErrorCode.VhostUserConfigInvalid,
       message: "unmarshal userspace configuration data: Unexpected end of JSON input",
     },
     {
@@ -162,7 +162,7 @@ describe("planVhostUser errors (Virtink's strings)", () => {
           { containerId: CONTAINER, ifName: "net1", config: { vhost: { socketfile: "later" } } },
         ]),
       },
-      code: PassthroughErrorCode.VhostUserLinkNotFound,
+      code: PlanErrorCode.VhostUserLinkNotFound,
       message: "vhost-user link not found",
     },
     {
@@ -173,13 +173,13 @@ describe("planVhostUser errors (Virtink's strings)", () => {
           { containerId: "abc", ifName: "net1", config: { vhost: { socketfile: "s" } } },
         ]),
       },
-      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      code: PlanErrorCode.VhostUserConfigInvalid,
       message: 'Cannot use container id "abc" of link "net1": shorter than 12 characters',
     },
     {
       name: "another NET_TYPE",
       env: { netType: "ovs" },
-      code: PassthroughErrorCode.VhostUserNetTypeUnsupported,
+      code: PlanErrorCode.VhostUserNetTypeUnsupported,
       message: "CNI plugin ovs is not supported for vhost-uesr",
     },
   ];
@@ -199,7 +199,7 @@ describe("planVhostUser errors (Virtink's strings)", () => {
   it("fails on kube-ovn without eth0 to take the MTU from", () => {
     const noEth0 = { ...options({ netType: "kube-ovn", vhostUserSocket: "/s" }), pod: pod([]) };
     assert.throws(() => planVhostUser(contextFor(model, "dpdk0", noEth0)), {
-      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      code: PlanErrorCode.VhostUserConfigInvalid,
       message: "get link: Link not found",
     });
   });
@@ -207,13 +207,17 @@ describe("planVhostUser errors (Virtink's strings)", () => {
   it("refuses a KubeVirt VM and a missing MAC", () => {
     const env = { netType: "kube-ovn", vhostUserSocket: "/s" };
     assert.throws(() => planVhostUser(contextFor({ ...model, dialect: "kubevirt" }, "dpdk0", options(env))), {
-      code: PassthroughErrorCode.BindingUnsupported,
+      code: PlanErrorCode.BindingUnsupported,
     });
     const noMac = {
       ...model,
       interfaces: model.interfaces.map((i) => (i.name === "dpdk0" ? iface("dpdk0", vhu) : i)),
     };
-    assert.throws(() => planVhostUser(contextFor(noMac, "dpdk0", options(env))), { name: "TypeError" });
+    assert.throws(() => planVhostUser(contextFor(noMac, "dpdk0", options(env))), {
+      name: "PlanError",
+      code: PlanErrorCode.VhostUserMacMissing,
+      message: 'Cannot plan vhost-user interface "dpdk0": it has no MAC (Virtink\'s webhook always sets one)',
+    });
   });
 });
 
@@ -242,13 +246,13 @@ describe("vhostUserNetTypeOf", () => {
   for (const c of bad) {
     it(`rejects ${c.name} with Virtink's message`, () => {
       assert.throws(() => vhostUserNetTypeOf(c.config), {
-        code: PassthroughErrorCode.VhostUserNetTypeUnsupported,
+        code: PlanErrorCode.VhostUserNetTypeUnsupported,
         message: c.message,
       });
     });
   }
   it("rejects a config that is not JSON", () => {
-    assert.throws(() => vhostUserNetTypeOf("{"), { code: PassthroughErrorCode.VhostUserConfigInvalid });
+    assert.throws(() => vhostUserNetTypeOf("{"), { code: PlanErrorCode.VhostUserConfigInvalid });
   });
 });
 
@@ -266,7 +270,7 @@ describe("parseUserspaceConfigurationData", () => {
   });
   it("rejects a value that is not an array", () => {
     assert.throws(() => parseUserspaceConfigurationData("{}"), {
-      code: PassthroughErrorCode.VhostUserConfigInvalid,
+      code: PlanErrorCode.VhostUserConfigInvalid,
       message: "unmarshal userspace configuration data: expected a JSON array",
     });
   });

@@ -44,7 +44,7 @@ export function planTapAttachment(ctx: PluginContext): Omit<InterfacePlan, "plug
  */
 export function planManagedTapAttachment(ctx: PluginContext): Omit<InterfacePlan, "plugin"> {
   if (ctx.model.dialect !== "kubevirt") {
-    throw new PlanError(PlanErrorCode.BindingNotPlanned, `Binding plugin "${ctx.pluginName}" needs a KubeVirt VM`);
+    throw new PlanError(PlanErrorCode.BindingUnsupported, `Binding plugin "${ctx.pluginName}" needs a KubeVirt VM`);
   }
   const link = requirePodLink(ctx);
   // planBridge writes its DHCP guard into the builder it gets; a scratch one keeps those rules out of the pod's.
@@ -62,7 +62,7 @@ export const PASST_PLUGIN: BindingPlugin = {
   plan(ctx) {
     if (ctx.network.source.kind !== "pod") {
       throw new PlanError(
-        PlanErrorCode.BindingNotPlanned,
+        PlanErrorCode.NetworkKindUnsupported,
         `Binding plugin "${ctx.pluginName}" of interface "${ctx.iface.name}" only implemented with pod network`,
       );
     }

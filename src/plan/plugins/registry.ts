@@ -32,7 +32,7 @@ export function resolvePlugin(config: ClusterConfig, name: string, extra?: Plugi
   const registration = Object.hasOwn(config.bindingPlugins, name) ? config.bindingPlugins[name] : undefined;
   if (registration === undefined) {
     throw new PlanError(
-      PlanErrorCode.BindingNotPlanned,
+      PlanErrorCode.PluginNotRegistered,
       `unable to find the network binding plugin '${name}' in Kubevirt configuration`,
     );
   }
@@ -131,7 +131,7 @@ export function memoryOverheadOf(plans: readonly InterfacePlan[]): MemoryOverhea
       bytes += parseMemoryQuantity(s.quantity);
     } catch (e) {
       throw new PlanError(
-        PlanErrorCode.BindingNotPlanned,
+        PlanErrorCode.MemoryOverheadInvalid,
         `Cannot add the memory overhead "${s.quantity}" of "${s.source}": it is not a quantity`,
         { cause: e },
       );
