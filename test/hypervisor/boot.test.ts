@@ -1,6 +1,7 @@
 /**
  * Boots the project-built guest under QEMU TCG: one guest with no NIC answering the guest agent over virtio-serial,
- * one with a user-mode virtio NIC leasing 10.0.2.15 from QEMU's built-in DHCP server. Both boot in parallel.
+ * one with a user-mode virtio NIC leasing 10.0.2.15 from QEMU's built-in DHCP server, every NIC model, and NIC
+ * hotplug. They boot in parallel.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -14,6 +15,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { masqueradeDhcp6Config } from "../../src/dhcp/v6/server.ts";
 import { Accel, accelArgs, probeAccel } from "../../src/hypervisor/accel.ts";
+import { QmpClient } from "../../src/hypervisor/qmp.ts";
 import {
   buildGuestImage,
   GUEST_READY_MARKER,
@@ -578,6 +580,53 @@ describe("guest boot under TCG", { skip, concurrency: true }, () => {
       udhcpd?.kill("SIGKILL");
       dhcp6?.kill("SIGKILL");
       spawnSync("ip", ["netns", "delete", netns]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a NIC hot-plugged after boot is configured and leases; unplugged it is forgotten, plugged again configured", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vmnt-boot-"));
+    const qmpPath = join(dir, "qmp.sock");
+    const guest = startGuest(await image(), guestCommandLine({ hostname: "vmnt-hp" }), [
+      "-machine",
+      "q35",
+      "-qmp",
+      `unix:${qmpPath},server=on,wait=off`,
+      "-device",
+      "pcie-root-port,id=hp1,chassis=1,port=1,bus=pcie.0,addr=0x10",
+      "-netdev",
+      "user,id=n0",
+      "-device",
+      "virtio-net-pci,netdev=n0,mac=52:54:00:00:0a:00",
+    ]);
+    let qmp: QmpClient | undefined;
+    try {
+      await guest.waitFor(GUEST_READY_MARKER, BOOT_TIMEOUT_MS);
+      qmp = await QmpClient.connect(qmpPath, { connectTimeoutMs: 10_000 });
+      const plug = async (n: number) => {
+        await qmp?.execute("netdev_add", { type: "user", id: `h${n}` });
+        await qmp?.execute("device_add", {
+          driver: "virtio-net-pci",
+          id: `hd${n}`,
+          netdev: `h${n}`,
+          mac: `52:54:00:00:0a:0${n}`,
+          bus: "hp1",
+        });
+      };
+      await plug(1);
+      assert.equal(
+        await guest.waitFor("vmnet-guest: link eth1 ", 60_000),
+        "vmnet-guest: link eth1 52:54:00:00:0a:01 virtio_net",
+      );
+      assert.equal(await guest.waitFor(guestLeaseMarker("eth1"), 60_000), "vmnet-guest: lease eth1 10.0.2.15");
+      await qmp.execute("device_del", { id: "hd1" });
+      await guest.waitFor("vmnet-guest: unplugged eth1", 60_000);
+      await qmp.execute("netdev_del", { id: "h1" });
+      await plug(2);
+      await guest.waitFor("vmnet-guest: link eth1 52:54:00:00:0a:02 ", 60_000);
+    } finally {
+      qmp?.close();
+      await guest.kill();
       await rm(dir, { recursive: true, force: true });
     }
   });
