@@ -8,7 +8,8 @@
 import { readFile as fsReadFile } from "node:fs/promises";
 import { join } from "node:path";
 import { IprouteNetlink, type Netlink } from "../host/netlink.ts";
-import type { Nftables, NftJson, NftListed } from "../host/nftables.ts";
+import { listNftInNetns, NftNetlinkError, NftNetlinkErrorCode } from "../host/nft-netlink.ts";
+import { type Nftables, NftCli, type NftJson, type NftListed } from "../host/nftables.ts";
 import type { LinkAddress, PodFacts, PodLink, PodRoute } from "../plan/pod-facts.ts";
 import { parseResolvConf } from "../plan/pod-facts.ts";
 import { RuntimeError, RuntimeErrorCode } from "./errors.ts";
@@ -31,9 +32,13 @@ export interface DiscoverOptions {
   readonly state?: PodNetworkState;
   /**
    * When given and the record knows no nftables table yet, the ruleset is listed beside the netlink reads, for
-   * `applyPlan` to tell tables that existed before vmnet from its own without listing again.
+   * `applyPlan` to tell tables that existed before vmnet from its own without listing again. For the real adapter
+   * ({@link NftCli}) the tables, chains and sets are read over a netfilter netlink socket in `netns` instead (see
+   * {@link listRuleset}).
    */
   readonly nft?: Nftables;
+  /** Whether {@link listRuleset} may read over a netlink socket instead of running `nft`. Default true. */
+  readonly nftSocket?: boolean;
 }
 
 function toLinkAddress(cidr: string): LinkAddress {
@@ -203,7 +208,7 @@ export async function discoverPod(netns: string, options: DiscoverOptions = {}):
   const [network, files, listing] = await Promise.all([
     readNetwork(netlink),
     readPodFiles(netns, dir, read, options.hostname),
-    listNft ? options.nft?.list() : undefined,
+    listNft && options.nft !== undefined ? listRuleset(netns, options.nft, options.nftSocket ?? true) : undefined,
   ]);
   const kernel: PodKernelState = listing === undefined ? network : { ...network, nft: listing };
   const { links, routes: podRoutes } = recoverPodNetwork(kernel.views, kernel.routes, options.state);
@@ -215,6 +220,28 @@ export async function discoverPod(netns: string, options: DiscoverOptions = {}):
     ...(options.podIP === undefined ? {} : { podIP: options.podIP }),
   };
   return { facts, kernel };
+}
+
+/**
+ * The listing discovery hands to `applyPlan`. With the real adapter ({@link NftCli}, which lists the namespace it was
+ * made for, the pod's) and `socket` on, the tables, chains and named sets are read over a NETLINK_NETFILTER socket
+ * made inside `netns` (src/host/nft-netlink.ts): apply only needs to know which of them exist, and that read takes
+ * a few milliseconds where starting `nft` through `ip netns exec` costs tens, a whole round of processes before
+ * planning can start. The listing has no rules and no set elements. `nft` is run instead only when the socket
+ * cannot be made (a kernel without nfnetlink, or a sandbox refusing it) or the ruleset holds something the reader
+ * cannot name as nft does (a set datatype or hook it does not know): then it is the one reader that can. A missing
+ * namespace is not a reason to fall back: `nft` would fail on it too, and the error says so more clearly. Fakes are
+ * always asked through `list()`: tests that give one mean it.
+ */
+export async function listRuleset(netns: string, nft: Nftables, socket = true): Promise<NftJson<NftListed>> {
+  if (!socket || !(nft instanceof NftCli)) return nft.list();
+  try {
+    return await listNftInNetns(netns);
+  } catch (e) {
+    const fallback: readonly string[] = [NftNetlinkErrorCode.SocketUnavailable, NftNetlinkErrorCode.Unsupported];
+    if (e instanceof NftNetlinkError && fallback.includes(e.code)) return nft.list();
+    throw e;
+  }
 }
 
 async function readPodFiles(
