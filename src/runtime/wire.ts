@@ -1,6 +1,6 @@
 /**
  * Wiring one pod end to end, in the order a virt-launcher would: discover the pod as CNI left it, plan, apply the plan,
- * let the guest attach (the hypervisor, or the lab's tap relay, opens the planned taps), wait for what the DHCP/RA
+ * start the plan's helper processes (passt, whose socket QEMU connects to), let the guest attach (the hypervisor, or the lab's tap relay, opens the planned taps), wait for what the DHCP/RA
  * agent needs, then start the agent for the pod's services. Unwiring runs the same steps backwards. A failure at any
  * step undoes the steps already done, so a failed `wirePod` leaves the pod as CNI made it.
  *
@@ -20,6 +20,7 @@ import { type ApplyResult, applyPlan, probePlaceholderKind } from "./apply.ts";
 import type { DhcpInterfacePlan } from "./dhcp/config.ts";
 import { discoverPod } from "./discover.ts";
 import type { PlaceholderKind } from "./links.ts";
+import { type StartedProcesses, type StartProcessesOptions, startProcesses, stopProcesses } from "./processes.ts";
 import { FileStateStore, type StateStore } from "./state.ts";
 import { teardownPlan } from "./teardown.ts";
 import type { PodAdapters } from "./undo.ts";
@@ -38,6 +39,7 @@ export const WireStep = {
   Discover: "discover",
   Plan: "plan",
   Apply: "apply",
+  Processes: "processes",
   Attach: "attach",
   RouterAddress: "router-address",
   Agent: "agent",
@@ -92,6 +94,11 @@ export interface WireOptions {
   readonly attachGuest?: (plan: NetworkPlan) => Promise<DetachGuest>;
   /** How long to wait for the RA source address once the guest is attached. Default 10 s. */
   readonly routerAddressTimeoutMs?: number;
+  /**
+   * How the plan's helper processes (passt) start: the socket wait, and for tests the netns entry and the open-file
+   * limit. Their record lives next to the pod's state record (`<stateDir>/<podKey>.processes.json`).
+   */
+  readonly processes?: Omit<StartProcessesOptions, "netns" | "stateDir" | "podKey">;
 }
 
 /** A wired pod: what {@link unwirePod} needs. */
@@ -107,6 +114,10 @@ export interface WiredPod {
   readonly placeholder: PlaceholderKind;
   readonly agent: DhcpService;
   readonly detach: DetachGuest | undefined;
+  /** The helper processes started for the plan (passt), when it has any. */
+  readonly processes?: StartedProcesses;
+  /** Where the processes' record lives; {@link unwirePod} stops what it names. */
+  readonly stateDir?: string;
 }
 
 function adaptersFor(netns: string): PodAdapters {
@@ -141,9 +152,10 @@ export async function waitForAddresses(
 }
 
 /**
- * Wires the pod of `model` in `options.netns`: discover → plan → apply → attach the guest (if a hook is given) → wait
- * for the RA source addresses (only when a guest was attached) → start the DHCP/RA agent for the plan's services.
- * Any failure undoes the steps done so far (agent, guest, applied plan) and throws a {@link WireError} naming the step.
+ * Wires the pod of `model` in `options.netns`: discover → plan → apply → start the plan's processes (passt) → attach
+ * the guest (if a hook is given) → wait for the RA source addresses (only when a guest was attached) → start the
+ * DHCP/RA agent for the plan's services. Any failure undoes the steps done so far (agent, guest, processes, applied
+ * plan) and throws a {@link WireError} naming the step.
  */
 export async function wirePod(model: VmNetworkModel, options: WireOptions): Promise<WiredPod> {
   const podId = options.podKey ?? options.netns;
@@ -181,6 +193,19 @@ export async function wirePod(model: VmNetworkModel, options: WireOptions): Prom
     undo.push(async () => {
       await teardownPlan(plan, { ...adapters, state, placeholder });
     });
+    // The guest's `-netdev stream` connects to passt's socket when QEMU starts, so passt runs before the attach.
+    step = WireStep.Processes;
+    const processes = await startProcesses(plan, {
+      ...options.processes,
+      netns: options.netns,
+      stateDir: options.stateDir,
+      podKey: podId,
+    });
+    if (processes !== undefined) {
+      undo.push(async () => {
+        await stopProcesses(options.stateDir, podId);
+      });
+    }
     let detach: DetachGuest | undefined;
     if (options.attachGuest !== undefined) {
       step = WireStep.Attach;
@@ -203,6 +228,8 @@ export async function wirePod(model: VmNetworkModel, options: WireOptions): Prom
       placeholder,
       agent: options.agent,
       detach,
+      ...(processes === undefined ? {} : { processes }),
+      stateDir: options.stateDir,
     };
   } catch (cause) {
     const rollbackErrors: unknown[] = [];
@@ -218,8 +245,8 @@ export async function wirePod(model: VmNetworkModel, options: WireOptions): Prom
 }
 
 /**
- * Unwires a pod: stops the agent (final RAs go out while the guest is still attached), detaches the guest, tears the
- * plan down. Every step runs even when an earlier one fails; the failures are thrown together afterwards.
+ * Unwires a pod: stops the agent (final RAs go out while the guest is still attached), detaches the guest, stops the
+ * plan's processes, tears the plan down. Every step runs even when an earlier one fails; the failures are thrown together afterwards.
  */
 export async function unwirePod(wired: WiredPod): Promise<void> {
   const errors: unknown[] = [];
@@ -232,6 +259,8 @@ export async function unwirePod(wired: WiredPod): Promise<void> {
   };
   if (wired.served) await attempt(() => wired.agent.stop(wired.podId));
   if (wired.detach !== undefined) await attempt(wired.detach);
+  const stateDir = wired.stateDir;
+  if (stateDir !== undefined) await attempt(() => stopProcesses(stateDir, wired.podId));
   await attempt(() =>
     teardownPlan(wired.plan, { ...wired.adapters, state: wired.state, placeholder: wired.placeholder }),
   );
