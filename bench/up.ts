@@ -254,9 +254,12 @@ class Cleanup {
     const names = [...this.vms];
     for (let i = 0; i < names.length; i += 5) {
       await Promise.all(
-        names
-          .slice(i, i + 5)
-          .map((n) => downVm(this.paths, n).catch((e: unknown) => this.out(`cleanup: down "${n}": ${String(e)}`))),
+        names.slice(i, i + 5).map((n) =>
+          downVm(this.paths, n).catch((e: unknown) => {
+            // An interrupted `up` removes its VM itself, possibly between down's look and its lock.
+            if ((e as NodeJS.ErrnoException).code !== "ENOENT") this.out(`cleanup: down "${n}": ${String(e)}`);
+          }),
+        ),
       );
     }
     await stopAgent(this.paths).catch((e: unknown) => this.out(`cleanup: agent: ${String(e)}`));
