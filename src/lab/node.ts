@@ -4,7 +4,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type Executor, hostExecutor } from "../host/exec.ts";
+import { assertNetnsName, type Executor, hostExecutor } from "../host/exec.ts";
 import { assertInterfaceName } from "../host/netlink.ts";
 import { createNetns, deleteNetns, listNetns, netnsPath } from "../host/netns.ts";
 import { ProcSysctl } from "../host/sysctl.ts";
@@ -97,22 +97,47 @@ export async function deleteNode(node: LabNode): Promise<void> {
   await rm(node.stateDir, { recursive: true, force: true });
 }
 
+/** Options for {@link addNodeLink}. */
+export interface NodeLinkOptions {
+  readonly mtu?: number;
+  /** Name of the veth's other end; default `<ifname>-peer`. */
+  readonly peer?: string;
+  /**
+   * An existing namespace to put the other end into: the node's L2 network (a switch port with hosts behind it), so
+   * what a macvlan/macvtap on the link sends reaches something with an address. Default: the other end stays in the
+   * node, unused.
+   */
+  readonly peerNetns?: string;
+}
+
 /**
  * Adds a link inside the node, up, to serve as a macvlan/macvtap/vlan master (the lab's stand-in for a node NIC such
- * as `eth0`). It is one end of a veth pair whose other end (`peer`, default `<ifname>-peer`) also stays in the node:
- * a veth needs no extra kernel module, where the dummy driver may be missing.
+ * as `eth0`). It is one end of a veth pair: a veth needs no extra kernel module, where the dummy driver may be
+ * missing. The other end is up, in the node or in `peerNetns`.
  */
-export async function addNodeLink(
-  node: LabNode,
-  ifname: string,
-  options: { readonly mtu?: number; readonly peer?: string } = {},
-): Promise<void> {
+export async function addNodeLink(node: LabNode, ifname: string, options: NodeLinkOptions = {}): Promise<void> {
   const peer = options.peer ?? `${ifname}-peer`;
   assertInterfaceName(ifname);
   assertInterfaceName(peer);
+  if (options.peerNetns !== undefined) assertNetnsName(options.peerNetns);
   const mtu = options.mtu === undefined ? [] : ["mtu", String(options.mtu)];
-  await node.executor.run("ip", ["-n", node.name, "link", "add", ifname, ...mtu, "type", "veth", "peer", "name", peer]);
-  await node.executor.run("ip", ["-n", node.name, "link", "set", "dev", peer, "up"]);
+  const peerNs = options.peerNetns === undefined ? [] : ["netns", options.peerNetns];
+  await node.executor.run("ip", [
+    "-n",
+    node.name,
+    "link",
+    "add",
+    ifname,
+    ...mtu,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    peer,
+    ...mtu,
+    ...peerNs,
+  ]);
+  await node.executor.run("ip", ["-n", options.peerNetns ?? node.name, "link", "set", "dev", peer, "up"]);
   await node.executor.run("ip", ["-n", node.name, "link", "set", "dev", ifname, "up"]);
 }
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { createNetns, deleteNetns, listNetns, netnsPath } from "../host/netns.ts";
 import { hashedPodInterfaceName, PRIMARY_POD_INTERFACE } from "../plan/namescheme.ts";
 import { CniCommand, type CniResult, invokeCni, type NetworkConfig, normalizeNetworkConfig } from "./cni.ts";
+import { addMacvtap, DP_MACVTAP_CONF_ENV, deleteMacvtap, macvtapCniConfig } from "./macvtap.ts";
 import { deleteNode, type LabNode, nodeCniCacheDir, nodeIpamDir, nodePodsDir } from "./node.ts";
 
 /** Multus' pod annotation carrying the attachment results. */
@@ -20,6 +21,8 @@ export interface LabNad {
   /** Absent means the pod's namespace, as Multus resolves it. */
   readonly namespace?: string;
   readonly config?: unknown;
+  /** `k8s.v1.cni.cncf.io/resourceName`: the device-plugin resource a macvtap (or SR-IOV) attachment needs. */
+  readonly resourceName?: string;
 }
 
 /** One Multus attachment of a pod. */
@@ -56,6 +59,11 @@ export interface CreatePodOptions {
   readonly dns?: PodDnsConfig;
   /** Default: the pod name. */
   readonly hostname?: string;
+  /**
+   * The macvtap device plugin's `DP_MACVTAP_CONF` (JSON array; `[]` exposes every node interface). Default: the
+   * `DP_MACVTAP_CONF` environment variable, else `[]`, the device plugin's default ConfigMap.
+   */
+  readonly macvtapDevicePluginConfig?: string;
 }
 
 /** One attachment that was added (ADD succeeded), in ADD order. */
@@ -67,6 +75,8 @@ export interface PodAttachment {
   readonly ifname: string;
   readonly isDefault: boolean;
   readonly mac?: string;
+  /** The NAD's device-plugin resource, when it names one. */
+  readonly resourceName?: string;
   readonly config: NetworkConfig;
   readonly result: CniResult;
 }
@@ -203,15 +213,33 @@ interface PlannedAttachment {
   readonly ifname: string;
   readonly isDefault: boolean;
   readonly mac?: string;
+  readonly resourceName?: string;
   readonly config: NetworkConfig;
 }
 
-function nadConfig(nad: LabNad, podNamespace: string): { statusName: string; config: NetworkConfig } {
+function nadConfig(
+  nad: LabNad,
+  podNamespace: string,
+): { statusName: string; config: NetworkConfig; resourceName?: string } {
   const ns = nad.namespace ?? podNamespace;
   if (nad.config === undefined) {
     throw new TypeError(`Cannot attach network attachment definition "${ns}/${nad.name}": it has no CNI config`);
   }
-  return { statusName: `${ns}/${nad.name}`, config: normalizeNetworkConfig(nad.config) };
+  return {
+    statusName: `${ns}/${nad.name}`,
+    config: normalizeNetworkConfig(nad.config),
+    ...(nad.resourceName === undefined ? {} : { resourceName: nad.resourceName }),
+  };
+}
+
+function secondaryOf(s: PodAttachmentRequest, namespace: string): PlannedAttachment {
+  return {
+    ...nadConfig(s.nad, namespace),
+    networkName: s.networkName,
+    ifname: s.ifname ?? hashedPodInterfaceName(s.networkName).value,
+    isDefault: false,
+    ...(s.mac === undefined ? {} : { mac: s.mac }),
+  };
 }
 
 function planAttachments(options: CreatePodOptions, namespace: string): PlannedAttachment[] {
@@ -232,15 +260,7 @@ function planAttachments(options: CreatePodOptions, namespace: string): PlannedA
       ...(d.mac === undefined ? {} : { mac: d.mac }),
     });
   }
-  for (const s of options.secondaries ?? []) {
-    planned.push({
-      ...nadConfig(s.nad, namespace),
-      networkName: s.networkName,
-      ifname: s.ifname ?? hashedPodInterfaceName(s.networkName).value,
-      isDefault: false,
-      ...(s.mac === undefined ? {} : { mac: s.mac }),
-    });
-  }
+  for (const s of options.secondaries ?? []) planned.push(secondaryOf(s, namespace));
   const seen = new Set<string>();
   for (const p of planned) {
     if (seen.has(p.ifname)) throw new RangeError(`Cannot attach two networks as pod interface "${p.ifname}"`);
@@ -268,12 +288,38 @@ function cniArgs(rec: { name: string; namespace: string; containerId: string; ui
   };
 }
 
+/** The device plugin configuration a pod's attachments are allocated from. */
+function devicePluginConfigOf(options: { readonly macvtapDevicePluginConfig?: string }): string {
+  return options.macvtapDevicePluginConfig ?? process.env[DP_MACVTAP_CONF_ENV] ?? "[]";
+}
+
 async function cni(
   node: LabNode,
   rec: PodRecord | Omit<PodRecord, "attachments">,
   a: PlannedAttachment,
   command: CniCommand,
+  devicePluginConfig = "[]",
 ): Promise<CniResult | undefined> {
+  // /usr/lib/cni has no macvtap plugin: the lab plays macvtap-cni and its device plugin itself (lab/macvtap.ts).
+  const macvtap = macvtapCniConfig(a.config);
+  if (macvtap !== undefined) {
+    if (command === CniCommand.Del) {
+      await deleteMacvtap(node, { podNetns: rec.netns, ifname: a.ifname });
+      return undefined;
+    }
+    if (command !== CniCommand.Add) return undefined;
+    return addMacvtap({
+      node,
+      config: a.config,
+      cni: macvtap,
+      resourceName: a.resourceName,
+      devicePluginConfig,
+      podNetns: rec.netns,
+      podNetnsPath: netnsPath(rec.netns),
+      ifname: a.ifname,
+      ...(a.mac === undefined ? {} : { mac: a.mac }),
+    });
+  }
   return invokeCni(a.config, {
     command,
     containerId: rec.containerId,
@@ -321,7 +367,7 @@ export async function createPod(options: CreatePodOptions): Promise<LabPod> {
     for (const a of planned) {
       let result: CniResult | undefined;
       try {
-        result = await cni(node, base, a, CniCommand.Add);
+        result = await cni(node, base, a, CniCommand.Add, devicePluginConfigOf(options));
       } catch (e) {
         await cni(node, base, a, CniCommand.Del).catch(() => {});
         throw e;
@@ -362,6 +408,69 @@ function podFromRecord(node: LabNode, rec: PodRecord, networkStatus: string): La
     hostnamePath: join(dir, "hostname"),
     networkStatus,
   };
+}
+
+async function saveRecord(node: LabNode, rec: PodRecord): Promise<LabPod> {
+  const dir = podDir(node, rec.name);
+  const networkStatus = renderNetworkStatus(
+    rec.attachments.map((a) => networkStatusEntry(a.result, a.statusName, a.isDefault)),
+  );
+  await writeFile(join(dir, "network-status.json"), networkStatus);
+  await writeFile(join(dir, "pod.json"), `${JSON.stringify(rec, undefined, 2)}\n`);
+  return podFromRecord(node, rec, networkStatus);
+}
+
+function recordOf(pod: LabPod): PodRecord {
+  return {
+    name: pod.name,
+    namespace: pod.namespace,
+    netns: pod.netns,
+    containerId: pod.containerId,
+    uid: pod.uid,
+    attachments: pod.attachments,
+  };
+}
+
+/**
+ * Adds one Multus secondary attachment to an existing pod (a NIC hotplug: Multus' dynamic attachment), appended to
+ * the network-status annotation and the pod record. A failed ADD is undone with DEL, as at pod creation. Returns the
+ * updated pod; the caller's `pod` object is stale afterwards.
+ */
+export async function attachNetwork(
+  node: LabNode,
+  pod: LabPod,
+  attachment: PodAttachmentRequest,
+  options: { readonly macvtapDevicePluginConfig?: string } = {},
+): Promise<LabPod> {
+  const a = secondaryOf(attachment, pod.namespace);
+  if (pod.attachments.some((x) => x.ifname === a.ifname)) {
+    throw new RangeError(`Cannot attach two networks as pod interface "${a.ifname}"`);
+  }
+  const rec = recordOf(pod);
+  let result: CniResult | undefined;
+  try {
+    result = await cni(node, rec, a, CniCommand.Add, devicePluginConfigOf(options));
+  } catch (e) {
+    await cni(node, rec, a, CniCommand.Del).catch(() => {});
+    throw e;
+  }
+  if (result === undefined) throw new Error(`CNI ADD of "${a.statusName}" returned no result`);
+  return saveRecord(node, { ...rec, attachments: [...rec.attachments, { ...a, result }] });
+}
+
+/**
+ * Removes one secondary attachment (by KubeVirt network name or pod interface name) from an existing pod: CNI DEL,
+ * then the network-status annotation and record without it. Returns the updated pod. Throws RangeError when the pod
+ * has no such secondary attachment; the default network (eth0) cannot be detached.
+ */
+export async function detachNetwork(node: LabNode, pod: LabPod, name: string): Promise<LabPod> {
+  const a = pod.attachments.find((x) => !x.isDefault && (x.networkName === name || x.ifname === name));
+  if (a === undefined) {
+    throw new RangeError(`Cannot detach network "${name}" from pod "${pod.namespace}/${pod.name}": it is not attached`);
+  }
+  const rec = recordOf(pod);
+  await cni(node, rec, a, CniCommand.Del);
+  return saveRecord(node, { ...rec, attachments: rec.attachments.filter((x) => x !== a) });
 }
 
 /** Reads back a pod created earlier on `node` (e.g. by another `vmnet lab` invocation). */

@@ -9,18 +9,20 @@ import { admitVm } from "../admission/admit.ts";
 import type { ClusterConfig } from "../api/cluster-config.ts";
 import type { KvVirtualMachine } from "../api/kubevirt-types.ts";
 import type { VmNetworkModel } from "../api/model.ts";
+import { RESOURCE_NAME_ANNOTATION } from "../api/nad.ts";
 import { kubeVirtObjectToModel, virtinkToModel } from "../api/to-model.ts";
 import type { VkVirtualMachine } from "../api/virtink-types.ts";
 import { InputError, readInputs } from "../cli/input.ts";
 import type { LabNad, PodAttachmentRequest } from "../lab/pod.ts";
-import type { NadFacts } from "../plan/pod-facts.ts";
+import type { PlanNad } from "../plan/plan.ts";
 import { VmDeniedError } from "./errors.ts";
 
 /** A VM ready to plan. */
 export interface VmSpec {
   readonly model: VmNetworkModel;
   readonly config: ClusterConfig;
-  readonly planNads: readonly NadFacts[];
+  /** With their `k8s.v1.cni.cncf.io/resourceName` (the macvtap planner reads the lower device from it). */
+  readonly planNads: readonly PlanNad[];
   readonly labNads: ReadonlyMap<string, LabNad>;
   readonly warnings: readonly string[];
 }
@@ -43,30 +45,42 @@ export function loadVmSpec(file: string, options: { kubevirtConfig?: string; nad
     vm.kind === "virtink-vm"
       ? virtinkToModel(admission.defaulted as VkVirtualMachine)
       : kubeVirtObjectToModel(admission.defaulted as KvVirtualMachine);
-  const planNads: NadFacts[] = [];
+  const planNads: PlanNad[] = [];
   const labNads = new Map<string, LabNad>();
   for (const f of [file, ...(options.nads ?? [])]) {
     for (const doc of parseAllDocuments(readFileSync(f, "utf8"))) {
       const nad = doc.toJS() as {
         kind?: string;
-        metadata?: { name?: string; namespace?: string };
+        metadata?: { name?: string; namespace?: string; annotations?: Record<string, unknown> };
         spec?: { config?: string };
       } | null;
       if (nad?.kind !== "NetworkAttachmentDefinition" || nad.metadata?.name === undefined) continue;
       const namespace = nad.metadata.namespace ?? model.namespace;
       const config = nad.spec?.config;
-      planNads.push({ namespace, name: nad.metadata.name, ...(config === undefined ? {} : { config }) });
+      const resource = nad.metadata.annotations?.[RESOURCE_NAME_ANNOTATION];
+      const resourceName = typeof resource === "string" && resource !== "" ? { resourceName: resource } : {};
+      planNads.push({
+        namespace,
+        name: nad.metadata.name,
+        ...(config === undefined ? {} : { config }),
+        ...resourceName,
+      });
       labNads.set(`${namespace}/${nad.metadata.name}`, {
         name: nad.metadata.name,
         namespace,
         ...(config === undefined ? {} : { config: JSON.parse(config) as unknown }),
+        ...resourceName,
       });
     }
   }
   return { model, config: inputs.config, planNads, labNads, warnings: admission.warnings };
 }
 
-/** The Multus attachments of the VM's pod: the default network (if a NAD replaces eth0) and the secondaries. */
+/**
+ * The Multus attachments of the VM's pod: the default network (if a NAD replaces eth0) and the secondaries. A
+ * secondary carries its interface's `macAddress` as the selection element's `mac`, as KubeVirt writes the networks
+ * annotation (kubevirt-network.md §4.1), so a CNI that honours it (macvtap-cni, tuning) creates the link with it.
+ */
 export function podAttachments(spec: VmSpec): {
   readonly defaultNetwork?: PodAttachmentRequest;
   readonly secondaries: PodAttachmentRequest[];
@@ -80,9 +94,12 @@ export function podAttachments(spec: VmSpec): {
       : `${spec.model.namespace}/${n.source.networkName}`;
     const nad = spec.labNads.get(ref);
     if (nad === undefined) throw new InputError(`Cannot find NetworkAttachmentDefinition "${ref}": pass it with --nad`);
-    const request: PodAttachmentRequest = { nad, networkName: n.name };
-    if (n.source.default) defaultNetwork = request;
-    else secondaries.push(request);
+    if (n.source.default) {
+      defaultNetwork = { nad, networkName: n.name };
+      continue;
+    }
+    const mac = spec.model.interfaces.find((i) => i.name === n.name)?.macAddress;
+    secondaries.push({ nad, networkName: n.name, ...(mac === undefined ? {} : { mac }) });
   }
   return { ...(defaultNetwork === undefined ? {} : { defaultNetwork }), secondaries };
 }
