@@ -18,6 +18,7 @@ import { type DomainInterfaceStatus, QmpClient, queryDomainInterfaces } from "..
 import { buildGuestImage, GUEST_READY_MARKER, guestLeaseMarker } from "../lab/guest-image.ts";
 import { createPod, deletePod, loadPod, type NetworkStatusEntry, podNetnsName } from "../lab/pod.ts";
 import type { NetworkPlan } from "../plan/plan.ts";
+import { readProcessRecord, stopProcesses } from "../runtime/processes.ts";
 import { FileStateStore } from "../runtime/state.ts";
 import { interfaceStatuses, type VmiInterfaceStatus } from "../runtime/status.ts";
 import { undoRecord } from "../runtime/undo.ts";
@@ -170,6 +171,10 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
           markers = bootMarkers(plan);
           check();
           progress(`plan applied: ${plan.interfaces.map((i) => `${i.name} (${i.binding})`).join(", ")}`);
+          const helpers = await readProcessRecord(vm.networkDir, record.podKey);
+          for (const h of helpers?.processes ?? []) {
+            progress(`${h.binary.split("/").pop()}: serving ${h.interface} on "${h.socketPath}" (pid ${h.pid})`);
+          }
           const { pid, nics } = await startQemu({
             name,
             netns,
@@ -288,7 +293,7 @@ export class TeardownIncompleteError extends AggregateError {
 }
 
 /**
- * Removes VM `name`: DHCP sidecar, QEMU (quit, then signals), the pod network (the runtime's record undone), the pod
+ * Removes VM `name`: DHCP sidecar, QEMU (quit, then signals), the plan's helper processes (passt), the pod network (the runtime's record undone), the pod
  * (CNI DEL, namespace), the VM's directory. Works on whatever a crashed `up` left; returns false when there was nothing.
  */
 export async function downVm(paths: StatePaths, name: string): Promise<boolean> {
@@ -318,6 +323,8 @@ async function teardown(paths: StatePaths, vm: VmPaths, record: VmRecord | undef
   };
   if (record !== undefined) await attempt(() => stopDhcp(paths, record.podKey));
   await attempt(() => stopQemu(vm));
+  // passt outlives QEMU (it waits for the next guest); it is recorded next to the network record.
+  if (record !== undefined) await attempt(() => stopProcesses(vm.networkDir, record.podKey));
   const lab = await loadLab(paths).catch(() => undefined);
   if (record !== undefined) {
     const namespaces = await listNetns();
