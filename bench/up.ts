@@ -54,6 +54,8 @@ const SPEC_TEMPLATE = join(ROOT, "examples/vm/masquerade.yaml");
 const LEASE_MARKER = "vmnet-guest: lease eth0 ";
 const CONSOLE_POLL_MS = 25;
 const BOOT_TIMEOUT_MS = 600_000;
+/** Pause after the background VMs booted, before measuring with them running. */
+const SETTLE_MS = 10_000;
 
 /** Options of {@link runUpBench}. */
 export interface UpBenchOptions {
@@ -517,14 +519,14 @@ function report(r: UpReport, out: (line: string) => void): void {
   const med = (p: UpPhase, k: keyof UpSample) => median(p.samples.map((s) => s[k]));
   const header = ["median ms", `${one.running} running`];
   if (many !== undefined) header.push(`${many.running} running`, `${many.running}/${one.running}`);
-  const line = (label: string, a: number, b: number | undefined) =>
-    b === undefined ? [label, fmt(a)] : [label, fmt(a), fmt(b), fmt(b / a, 2)];
+  const line = (label: string, a: number, b: number | undefined, digits = 1) =>
+    b === undefined ? [label, fmt(a, digits)] : [label, fmt(a, digits), fmt(b, digits), fmt(b / a, 2)];
   const summary = COLUMNS.map(([label, k]) => line(label, med(one, k), many && med(many, k)));
   const bareOne = median(one.bare);
   const bareMany = many && median(many.bare);
   summary.push(line("bare QEMU boot (baseline)", bareOne, bareMany));
   summary.push(
-    line("guest boot / bare boot", med(one, "boot") / bareOne, many && med(many, "boot") / (bareMany ?? NaN)),
+    line("guest boot / bare boot", med(one, "boot") / bareOne, many && med(many, "boot") / (bareMany ?? NaN), 2),
   );
   out(table(header, summary));
   out("");
@@ -603,7 +605,9 @@ export async function runUpBench(options: UpBenchOptions): Promise<UpReport> {
     if (options.running >= 2) {
       out(`booting ${options.running - 1} background VMs, ${options.batch} at a time`);
       const wall = await bootBackground(paths, root, options.running - 1, options, cleanup);
-      out(`  booted in ${fmt(wall / 1000)} s`);
+      out(`  booted in ${fmt(wall / 1000)} s; letting them settle for ${SETTLE_MS / 1000} s`);
+      // A guest just past its ready line still runs its DHCPv6 client and responders' start: not the steady state.
+      await sleep(SETTLE_MS);
       out(`measuring with ${options.running} running`);
       await measure(options.running);
     }
