@@ -14,6 +14,7 @@ import { runList } from "./list.ts";
 import { runStatus } from "./status.ts";
 import type { Command, CommandIo } from "./types.ts";
 import { runUp } from "./up.ts";
+import { runUpdate } from "./update.ts";
 import { runValidate } from "./validate.ts";
 
 /** The usage text. */
@@ -25,6 +26,7 @@ Commands:
   default    Print the VMs/VMIs of FILE with the mutating webhook's defaults applied
   lab        Create or destroy the lab (a node namespace, its pod network, a "client" pod), or run in a pod
   up         Admit, plan, wire and boot a VM under QEMU in the lab
+  update     Apply a changed spec to a running VM: NIC hotplug, state: absent unplug, link state
   down       Remove a VM (QEMU, DHCP, pod network, pod, state)
   status     Print a VM's status.interfaces as KubeVirt reports it
   exec       Run a command in a VM's guest through the guest agent
@@ -43,6 +45,9 @@ vmnet default [-o yaml|json] [--kubevirt-config FILE] [--old FILE] FILE|-
 
 vmnet lab create [--ip-family ipv4|ipv6|dual] | lab destroy | lab exec POD -- CMD...
 vmnet up -f VM.yaml [--nad FILE]... [--kubevirt-config FILE] [--ip-family ipv4|ipv6|dual] [--accel auto|tcg|kvm]
+vmnet update -f VM.yaml [--nad FILE]... [--kubevirt-config FILE]
+  Hot-plugs new bridge interfaces on secondary Multus networks, unplugs those set to state: absent and sets
+  state: up/down; any other change needs a restart and is refused, naming the fields.
 vmnet down NAME | status NAME [-o yaml|json] | exec NAME -- CMD... | link NAME IFACE up|down | list [-o text|json]
   Lab and VM commands take --state-dir DIR (default $VMNET_STATE_DIR, else /run/vmnet); they exit 1 on failure,
   and exec exits with the guest command's code.
@@ -59,6 +64,7 @@ const COMMANDS: Readonly<Record<string, Command | AsyncCommand>> = {
   default: runDefault,
   lab: runLab,
   up: runUp,
+  update: runUpdate,
   down: runDown,
   status: runStatus,
   exec: runExec,
