@@ -2,7 +2,8 @@
  * macvtap: a macvtap device in bridge mode on a host device, handed to QEMU as `/dev/tap<ifindex>` fds, so the guest
  * sits directly on the node's L2 (seed "Macvtap binding"; kubevirt-network.md §4.4, Appendix C). The lower device is
  * named by the NAD's `k8s.v1.cni.cncf.io/resourceName`, `macvtap.network.kubevirt.io/<lowerDevice>`, as with
- * macvtap-cni's device plugin. Serves the core `macvtap` (gate `Macvtap`) and the built-in macvtap binding plugin.
+ * macvtap-cni's device plugin under its default `DP_MACVTAP_CONF` `[]` (one resource per node interface, named like
+ * it; a listed resource maps its own name to a `lowerDevice`, which only the device plugin knows: lab/macvtap.ts). Serves the core `macvtap` (gate `Macvtap`) and the built-in macvtap binding plugin.
  *
  * The MAC is always static: a macvtap filters on its own MAC, and migration needs it fixed (seed note). Without a spec
  * MAC one is derived from the VM and interface names ({@link stableMac}), and the plan says so (`macGenerated`).
@@ -64,9 +65,10 @@ export function macvtapNadMtu(nad: PlanNad): number | undefined {
 
 /**
  * Plans a macvtap interface (core or plugin). A pod link already named like the pod interface must be a macvtap (one
- * macvtap-cni or an earlier run made); it is kept and only given the MAC and MTU. Otherwise a macvtap is created on
- * the lower device and moved into the pod under the pod interface name. `/dev/tapN` is known only once it exists, so
- * the guest backend names the link and the runtime resolves its ifindex.
+ * macvtap-cni or an earlier run made); it is kept and only given the MAC and MTU. Otherwise the plan says a macvtap
+ * must be made on the lower device and moved into the pod under the pod interface name; the runtime does not make it
+ * (the pod namespace has no node device: `missingMacvtapMessage` in runtime/links.ts), macvtap-cni does. `/dev/tapN`
+ * is known only once it exists, so the guest backend names the link and the runtime resolves its ifindex.
  */
 export function planMacvtap(ctx: BindingContext, binding: "macvtap" | "plugin"): InterfacePlan {
   const source = ctx.network.source;

@@ -159,6 +159,16 @@ function findForStep(sim: readonly SimLink[], step: LinkStep): SimLink | undefin
   );
 }
 
+/**
+ * Why vmnet does not create a missing macvtap: it is made on a lower device of the node, which the pod's namespace
+ * does not have. In KubeVirt (and in the lab) macvtap-cni, fed by its device plugin, puts it into the pod as the
+ * Multus attachment of the NAD; the launcher only adopts it.
+ */
+export function missingMacvtapMessage(step: LinkStep): string {
+  const lower = step.macvtap?.lowerDevice ?? "";
+  return `Cannot create macvtap "${step.name.value}" on lower device "${lower}" from the pod: the macvtap CNI plugin makes it (the NAD's Multus attachment, with the macvtap device plugin's resource), and the pod has no link "${step.name.value}"`;
+}
+
 function createOp(step: LinkStep, kind: string | undefined): NetlinkOp {
   const name = step.name.value;
   switch (kind) {
@@ -166,7 +176,7 @@ function createOp(step: LinkStep, kind: string | undefined): NetlinkOp {
       return { op: "addBridge", name };
     case "dummy":
       return { op: "addDummy", name };
-    default: {
+    case "tun": {
       const owner = step.tap?.owner;
       return {
         op: "addTap",
@@ -175,6 +185,10 @@ function createOp(step: LinkStep, kind: string | undefined): NetlinkOp {
         ...(owner === undefined ? {} : { user: owner.uid, group: owner.gid }),
       };
     }
+    case "macvtap":
+      throw new RuntimeError(RuntimeErrorCode.PodLinkMissing, missingMacvtapMessage(step));
+    default:
+      throw new TypeError(`Cannot create link "${name}" of kind "${String(kind)}"`);
   }
 }
 
