@@ -137,12 +137,22 @@ export function networkInfoOf(
   return { interfaces };
 }
 
-/** The annotation text as Go's `json.Marshal` writes it: compact, `<`, `>` and `&` escaped. */
-export function renderNetworkInfo(info: NetworkInfo): string {
-  return JSON.stringify(info.interfaces.length === 0 ? {} : info)
+/**
+ * `value` as Go's `json.Marshal` writes it: compact, keys in insertion order (build objects in Go struct order), `<`,
+ * `>`, `&`, U+2028 and U+2029 escaped.
+ */
+export function marshalGoJson(value: unknown): string {
+  return JSON.stringify(value)
     .replaceAll("<", "\\u003c")
     .replaceAll(">", "\\u003e")
-    .replaceAll("&", "\\u0026");
+    .replaceAll("&", "\\u0026")
+    .replaceAll("\u2028", "\\u2028")
+    .replaceAll("\u2029", "\\u2029");
+}
+
+/** The annotation text as Go's `json.Marshal` writes it (see {@link marshalGoJson}). */
+export function renderNetworkInfo(info: NetworkInfo): string {
+  return marshalGoJson(info.interfaces.length === 0 ? {} : info);
 }
 
 /** Parses the annotation (or the downwardAPI file); PlanError `network_info_invalid` on bad JSON. */

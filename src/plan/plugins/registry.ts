@@ -6,6 +6,7 @@ import type { ClusterConfig } from "../../api/cluster-config.ts";
 import { DomainAttachmentType } from "../../api/kubevirt-cr.ts";
 import type { KvBindingPlugin } from "../../api/kubevirt-types.ts";
 import type { VmNetworkModel } from "../../api/model.ts";
+import { LinkState } from "../../api/model.ts";
 import { multusNadKey } from "../common.ts";
 import { PlanError, PlanErrorCode } from "../errors.ts";
 import type { BindingContext, InterfacePlan, MemoryOverheadPlan, PluginNetworkSelection, PluginPlan } from "../plan.ts";
@@ -106,17 +107,29 @@ export function parseMemoryQuantity(text: string): number {
   return bytes;
 }
 
+/** One contribution to the launcher memory overhead. */
+export interface MemoryOverheadSource {
+  readonly source: string;
+  readonly quantity: string;
+}
+
 /**
- * The launcher memory networking adds (§4.4): 250Mi when any interface uses `passtBinding`, plus each distinct
- * plugin's `computeResourceOverhead.requests.memory` once. Undefined when nothing adds any.
+ * The launcher memory networking adds (§4.4) for interfaces using these bindings: 250Mi when any uses
+ * `passtBinding`, plus each distinct plugin's `computeResourceOverhead.requests.memory` once, in first-use order.
+ * Undefined when nothing adds any; PlanError `memory_overhead_invalid` when a quantity does not parse.
  */
-export function memoryOverheadOf(plans: readonly InterfacePlan[]): MemoryOverheadPlan | undefined {
-  const sources: { source: string; quantity: string }[] = [];
-  if (plans.some((p) => p.binding === "passtBinding")) {
+export function sumMemoryOverhead(
+  uses: readonly {
+    readonly binding: string;
+    readonly plugin?: { readonly name: string; readonly memoryOverhead?: string };
+  }[],
+): MemoryOverheadPlan | undefined {
+  const sources: MemoryOverheadSource[] = [];
+  if (uses.some((p) => p.binding === "passtBinding")) {
     sources.push({ source: "passtBinding", quantity: PASST_BINDING_MEMORY_OVERHEAD });
   }
   const seen = new Set<string>();
-  for (const p of plans) {
+  for (const p of uses) {
     const plugin = p.plugin;
     if (plugin === undefined || seen.has(plugin.name)) continue;
     seen.add(plugin.name);
@@ -138,4 +151,32 @@ export function memoryOverheadOf(plans: readonly InterfacePlan[]): MemoryOverhea
     }
   }
   return { bytes, sources };
+}
+
+/** {@link sumMemoryOverhead} of planned interfaces. */
+export function memoryOverheadOf(plans: readonly InterfacePlan[]): MemoryOverheadPlan | undefined {
+  return sumMemoryOverhead(plans);
+}
+
+/**
+ * {@link sumMemoryOverhead} straight from the spec, as virt-controller computes it before any planning: the
+ * non-absent interfaces' bindings and their plugins' CR registrations (PlanError `plugin_not_registered` for a name the
+ * CR does not have).
+ */
+export function modelMemoryOverhead(model: VmNetworkModel, config: ClusterConfig): MemoryOverheadPlan | undefined {
+  return sumMemoryOverhead(
+    model.interfaces
+      .filter((i) => i.state !== LinkState.Absent)
+      .map((i) => {
+        if (i.binding.kind !== "plugin") return { binding: i.binding.kind };
+        const memory = resolvePlugin(config, i.binding.name).registration.computeResourceOverhead?.requests?.memory;
+        return {
+          binding: i.binding.kind,
+          plugin: {
+            name: i.binding.name,
+            ...(memory === undefined || memory === "" ? {} : { memoryOverhead: String(memory) }),
+          },
+        };
+      }),
+  );
 }
