@@ -169,7 +169,10 @@ export interface LauncherPodOptions {
   readonly autoattachPodInterface?: boolean;
   /** The VMI's `sidecar.istio.io/inject` annotation, copied to the pod label. */
   readonly istioInject?: string;
-  /** KubeVirt: index of the first network hook sidecar (user hook sidecars from the VMI annotation come first). */
+  /**
+   * KubeVirt: index of the first network hook sidecar (user hook sidecars from the VMI annotation come first). The
+   * plugin sidecars follow in first-use order, where KubeVirt walks a Go map (no stable order).
+   */
   readonly firstSidecarIndex?: number;
 }
 
@@ -235,7 +238,6 @@ function kubevirtNad(model: VmNetworkModel, options: LauncherPodOptions, network
 
 function renderKubevirt(model: VmNetworkModel, options: LauncherPodOptions): LauncherPodNetworking {
   const { config } = options;
-  const ifaces = active(model);
   const nonRoot = options.nonRoot !== false;
   const annotations: Record<string, string> = {};
   const selection = kubevirtSelection(model, options);
@@ -269,10 +271,23 @@ function renderKubevirt(model: VmNetworkModel, options: LauncherPodOptions): Lau
     }
   }
 
-  const pluginNames = [...new Set(ifaces.flatMap((i) => (i.binding.kind === "plugin" ? [i.binding.name] : [])))];
-  const plugins = pluginNames.map((name) => ({ name, registration: resolvePlugin(config, name).registration }));
+  // Sidecars, the network-info volume and the memory overhead look at every interface, absent ones too.
+  const pluginNames = [
+    ...new Set(model.interfaces.flatMap((i) => (i.binding.kind === "plugin" ? [i.binding.name] : []))),
+  ];
+  const plugins = pluginNames.map((name) => {
+    const registration = Object.hasOwn(config.bindingPlugins, name) ? config.bindingPlugins[name] : undefined;
+    if (registration === undefined) {
+      throw new PlanError(
+        PlanErrorCode.PluginNotRegistered,
+        `couldn't find configuration for network binding: ${name}`,
+      );
+    }
+    return { name, registration };
+  });
   const needsNetworkInfo =
-    ifaces.some((i) => i.binding.kind === "sriov") || plugins.some((p) => p.registration.downwardAPI === "device-info");
+    model.interfaces.some((i) => i.binding.kind === "sriov") ||
+    plugins.some((p) => p.registration.downwardAPI === "device-info");
   const firstSidecar = options.firstSidecarIndex ?? 0;
   const sidecars: HookSidecar[] = plugins
     .filter((p) => p.registration.sidecarImage !== undefined && p.registration.sidecarImage !== "")

@@ -7,6 +7,7 @@ import { PlanError } from "../../src/plan/errors.ts";
 import type { LauncherPodOptions } from "../../src/plan/launcher-pod.ts";
 import { renderLauncherPodNetworking } from "../../src/plan/launcher-pod.ts";
 import type { PlanNad } from "../../src/plan/plan.ts";
+import { modelMemoryOverhead } from "../../src/plan/plugins/registry.ts";
 import { config, iface, multusNet, podNet, vm } from "./fixtures.ts";
 
 const bridge = { kind: "bridge" } as const;
@@ -368,6 +369,32 @@ describe("KubeVirt binding plugin sidecars and network-info", () => {
       },
     ]);
     assert.deepEqual(pod.container.volumeMounts, [{ name: "network-info-annotation", mountPath: "/etc/podinfo" }]);
+  });
+
+  it("refuses an absent interface's unregistered plugin with the sidecar creator's message", () => {
+    const absent = vm(
+      [iface("default", masq), iface("x", plugin("gone"), { state: "absent" })],
+      [podNet(), multusNet("x", "nx")],
+    );
+    expectPlanError(
+      () => renderLauncherPodNetworking(absent, { config: config() }),
+      "plugin_not_registered",
+      "couldn't find configuration for network binding: gone",
+    );
+  });
+
+  it("modelMemoryOverhead counts absent interfaces' plugins and skips unregistered ones, as memory.go", () => {
+    const model = vm(
+      [iface("a", plugin("heavy"), { state: "absent" }), iface("b", plugin("gone"))],
+      [multusNet("a", "na"), multusNet("b", "nb")],
+    );
+    assert.deepEqual(
+      modelMemoryOverhead(model, withPlugins({ heavy: { computeResourceOverhead: { requests: { memory: "64Mi" } } } })),
+      {
+        bytes: 64 * 2 ** 20,
+        sources: [{ source: "plugin/heavy", quantity: "64Mi" }],
+      },
+    );
   });
 
   it("mounts network-info for SR-IOV and writes kubevirt.io/network-info from network-status", () => {

@@ -6,7 +6,6 @@ import type { ClusterConfig } from "../../api/cluster-config.ts";
 import { DomainAttachmentType } from "../../api/kubevirt-cr.ts";
 import type { KvBindingPlugin } from "../../api/kubevirt-types.ts";
 import type { VmNetworkModel } from "../../api/model.ts";
-import { LinkState } from "../../api/model.ts";
 import { multusNadKey } from "../common.ts";
 import { PlanError, PlanErrorCode } from "../errors.ts";
 import type { BindingContext, InterfacePlan, MemoryOverheadPlan, PluginNetworkSelection, PluginPlan } from "../plan.ts";
@@ -113,17 +112,18 @@ export interface MemoryOverheadSource {
   readonly quantity: string;
 }
 
+/** An interface's binding, and its plugin's registered memory overhead, as {@link sumMemoryOverhead} reads them. */
+export interface MemoryOverheadUse {
+  readonly binding: string;
+  readonly plugin?: { readonly name: string; readonly memoryOverhead?: string };
+}
+
 /**
  * The launcher memory networking adds (§4.4) for interfaces using these bindings: 250Mi when any uses
  * `passtBinding`, plus each distinct plugin's `computeResourceOverhead.requests.memory` once, in first-use order.
  * Undefined when nothing adds any; PlanError `memory_overhead_invalid` when a quantity does not parse.
  */
-export function sumMemoryOverhead(
-  uses: readonly {
-    readonly binding: string;
-    readonly plugin?: { readonly name: string; readonly memoryOverhead?: string };
-  }[],
-): MemoryOverheadPlan | undefined {
+export function sumMemoryOverhead(uses: readonly MemoryOverheadUse[]): MemoryOverheadPlan | undefined {
   const sources: MemoryOverheadSource[] = [];
   if (uses.some((p) => p.binding === "passtBinding")) {
     sources.push({ source: "passtBinding", quantity: PASST_BINDING_MEMORY_OVERHEAD });
@@ -159,24 +159,23 @@ export function memoryOverheadOf(plans: readonly InterfacePlan[]): MemoryOverhea
 }
 
 /**
- * {@link sumMemoryOverhead} straight from the spec, as virt-controller computes it before any planning: the
- * non-absent interfaces' bindings and their plugins' CR registrations (PlanError `plugin_not_registered` for a name the
- * CR does not have).
+ * {@link sumMemoryOverhead} straight from the spec, as virt-controller computes it before any planning: every
+ * interface (absent ones too) and the CR registrations of their plugins; unregistered plugins add nothing.
  */
 export function modelMemoryOverhead(model: VmNetworkModel, config: ClusterConfig): MemoryOverheadPlan | undefined {
   return sumMemoryOverhead(
-    model.interfaces
-      .filter((i) => i.state !== LinkState.Absent)
-      .map((i) => {
-        if (i.binding.kind !== "plugin") return { binding: i.binding.kind };
-        const memory = resolvePlugin(config, i.binding.name).registration.computeResourceOverhead?.requests?.memory;
-        return {
+    model.interfaces.flatMap((i): MemoryOverheadUse[] => {
+      if (i.binding.kind !== "plugin") return [{ binding: i.binding.kind }];
+      const name = i.binding.name;
+      const registration = Object.hasOwn(config.bindingPlugins, name) ? config.bindingPlugins[name] : undefined;
+      if (registration === undefined) return [];
+      const memory = registration.computeResourceOverhead?.requests?.memory;
+      return [
+        {
           binding: i.binding.kind,
-          plugin: {
-            name: i.binding.name,
-            ...(memory === undefined || memory === "" ? {} : { memoryOverhead: String(memory) }),
-          },
-        };
-      }),
+          plugin: { name, ...(memory === undefined || memory === "" ? {} : { memoryOverhead: String(memory) }) },
+        },
+      ];
+    }),
   );
 }
