@@ -139,11 +139,14 @@ export function resolveMacvtapResource(
   return found;
 }
 
-/** Node links `[]` exposes: what `ip -json -details link` shows, minus lo, bridges and mac(v)lan/vtap children. */
+/**
+ * Node links `[]` exposes, from `ip -json -details link`: the device plugin offers physical links and bonds, so lo,
+ * bridges, macvlan/macvtap children and bridge ports (the pods' host-side veths) are left out.
+ */
 export function exposableLinks(links: readonly unknown[]): string[] {
   const out: string[] = [];
   for (const l of links) {
-    if (!isRecord(l) || typeof l.ifname !== "string" || l.ifname === "lo") continue;
+    if (!isRecord(l) || typeof l.ifname !== "string" || l.ifname === "lo" || l.master !== undefined) continue;
     const info = isRecord(l.linkinfo) ? l.linkinfo : {};
     const kind = typeof info.info_kind === "string" ? info.info_kind : undefined;
     if (kind === "bridge" || kind === "macvlan" || kind === "macvtap") continue;

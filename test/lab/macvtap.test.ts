@@ -134,9 +134,10 @@ describe("resolveMacvtapResource", () => {
       );
     });
   }
-  test("exposableLinks leaves out lo, bridges and macvlan/macvtap children", () => {
+  test("exposableLinks leaves out lo, bridges, bridge ports and macvlan/macvtap children", () => {
     const links = [
       { ifname: "lo" },
+      { ifname: "veth1234", master: "cni0", linkinfo: { info_kind: "veth" } },
       { ifname: "eth0", linkinfo: { info_kind: "veth" } },
       { ifname: "cni0", linkinfo: { info_kind: "bridge" } },
       { ifname: "mv0", linkinfo: { info_kind: "macvtap" } },
