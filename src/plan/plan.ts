@@ -18,7 +18,7 @@ import { kubevirtPodInterfaceNames, virtinkLinkName } from "./namescheme.ts";
 import type { NftRuleset } from "./nft.ts";
 import { NftBuilder } from "./nft.ts";
 import { planCorePasst } from "./passt.ts";
-import type { PassthroughFacts, PassthroughPlan } from "./passthrough-types.ts";
+import type { PassthroughFacts, PassthroughPlan, SriovPlan, VdpaPlan, VhostUserPlan } from "./passthrough-types.ts";
 import type { PluginRegistry } from "./plugins/plugin.ts";
 import { memoryOverheadOf, planPluginInterface } from "./plugins/registry.ts";
 import type { NadFacts, PodFacts, PodLink, ResolvConf } from "./pod-facts.ts";
@@ -501,5 +501,22 @@ export function planPod(model: VmNetworkModel, options: PlanPodOptions): Network
     nft: nft.build(),
     ...(passthrough.length === 0 ? {} : { passthrough }),
     ...(memoryOverhead === undefined ? {} : { memoryOverhead }),
+  };
+}
+
+/** A plan's passthrough devices split by kind, each in interface order (the inputs of the sriov/vdpa/vhost-user adapters). */
+export interface PassthroughByKind {
+  readonly sriov: readonly SriovPlan[];
+  readonly vdpa: readonly VdpaPlan[];
+  readonly vhostUser: readonly VhostUserPlan[];
+}
+
+/** {@link NetworkPlan.passthrough} split by kind; empty lists when the plan has none. */
+export function passthroughByKind(plan: NetworkPlan): PassthroughByKind {
+  const all = plan.passthrough ?? [];
+  return {
+    sriov: all.filter((p): p is SriovPlan => p.kind === "sriov"),
+    vdpa: all.filter((p): p is VdpaPlan => p.kind === "vdpa"),
+    vhostUser: all.filter((p): p is VhostUserPlan => p.kind === "vhostUser"),
   };
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { hashedPodInterfaceName } from "../../src/plan/namescheme.ts";
 import type { DeviceStatusEntry } from "../../src/plan/passthrough-types.ts";
-import { planPod } from "../../src/plan/plan.ts";
+import { passthroughByKind, planPod } from "../../src/plan/plan.ts";
 import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
 
 const eth0 = link("eth0", 3, "0a:58:0a:f4:01:05", ["10.244.1.5/24"]);
@@ -91,6 +91,11 @@ describe("planPod passthrough", () => {
     assert.deepEqual(
       plan.interfaces.map((i) => i.name),
       ["pod"],
+    );
+    const byKind = passthroughByKind(plan);
+    assert.deepEqual(
+      [byKind.sriov.length, byKind.vdpa.map((p) => p.name), byKind.vhostUser.map((p) => p.name)],
+      [0, ["vdpa"], ["dpdk"]],
     );
     assert.deepEqual(plan.passthrough, [
       {
