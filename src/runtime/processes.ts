@@ -153,6 +153,26 @@ export async function readProcessRecord(stateDir: string, podKey: string): Promi
   }
 }
 
+/**
+ * The first existing ancestor of `dir` that `uid`/`gid` cannot search, with its mode. passt creates its socket after
+ * dropping to them, so an unreachable parent would only show as a socket that never appears.
+ */
+export async function unreachableAncestor(
+  dir: string,
+  uid: number,
+  gid: number,
+): Promise<{ dir: string; mode: number } | undefined> {
+  if (uid === 0) return undefined;
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    const st = await stat(d).catch(() => undefined);
+    if (st !== undefined) {
+      const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
+      if ((st.mode & bit) === 0) return { dir: d, mode: st.mode & 0o777 };
+    }
+    if (d === dirname(d)) return undefined;
+  }
+}
+
 /** Creates `dir` and its missing parents, each mode 0755 owned by `uid:gid`; returns those it created, outermost first. */
 async function makeStateDir(dir: string, uid: number, gid: number): Promise<string[]> {
   const missing: string[] = [];
@@ -233,6 +253,12 @@ export async function startProcesses(
   const record = (): ProcessRecord => ({ version: 1, netns: options.netns, processes: started });
   try {
     for (const { iface, process } of planned) {
+      const blocked = await unreachableAncestor(process.stateDir, process.runAs.uid, process.runAs.gid);
+      if (blocked !== undefined) {
+        throw new ProcessError(
+          `Cannot start "${process.binary}" for interface "${iface}": uid ${process.runAs.uid} cannot reach "${blocked.dir}" (mode ${blocked.mode.toString(8).padStart(4, "0")}) to create "${process.socketPath}"`,
+        );
+      }
       const createdDirs = await makeStateDir(process.stateDir, process.runAs.uid, process.runAs.gid);
       // A socket left by a killed process would pass the wait below before the new one listens.
       await rm(process.socketPath, { force: true });

@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,8 +133,25 @@ describe("startProcesses and stopProcesses with a fake helper", { skip: !isRoot 
   let dir = "";
   before(() => {
     dir = mkdtempSync(join(tmpdir(), "vmnt-proc-"));
+    chmodSync(dir, 0o755);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("refuses a state dir whose parent uid 107 cannot search, before starting anything", async () => {
+    const closed = join(dir, "closed");
+    mkdirSync(closed, { mode: 0o700 });
+    const stateDir = join(dir, "state0");
+    const plan = withFake(passtPlan(join(closed, "run")), "listen");
+    await assert.rejects(
+      startProcesses(plan, { netns: "n", stateDir, podKey: "pod0", enterNetns: noNetns }),
+      (e: unknown) =>
+        e instanceof ProcessError &&
+        e.message ===
+          `Cannot start "${process.execPath}" for interface "default": uid 107 cannot reach "${closed}" (mode 0700) to create "${join(closed, "run", "passt-eth0.socket")}"`,
+    );
+    assert.equal(existsSync(processRecordFile(stateDir, "pod0")), false);
+    assert.equal(existsSync(join(closed, "run")), false);
+  });
 
   it("returns undefined for a plan without processes", async () => {
     const model = vm([iface("default", { kind: "bridge" })], [podNet()]);
