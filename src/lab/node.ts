@@ -141,6 +141,25 @@ export async function addNodeLink(node: LabNode, ifname: string, options: NodeLi
   await node.executor.run("ip", ["-n", node.name, "link", "set", "dev", ifname, "up"]);
 }
 
+/** The node NIC every lab node gets, on the node's L2 network: what the seed's `macvtap.network.kubevirt.io/eth0` names. */
+export const NODE_L2_DEVICE = "eth0";
+/** The veth end across {@link NODE_L2_DEVICE}'s wire: the node's L2 network, with one host address on it. */
+export const NODE_L2_PEER = "eth0-peer";
+/** The address of the host on the node's L2 network (TEST-NET-2), on {@link NODE_L2_PEER}. */
+export const NODE_L2_HOST = "198.51.100.1/24";
+
+/**
+ * Gives the node its NIC {@link NODE_L2_DEVICE} on an L2 network: a veth whose other end, {@link NODE_L2_PEER}, holds
+ * {@link NODE_L2_HOST}, so macvtap/macvlan guests on the NIC have a host to reach. Both ends stay in the node
+ * namespace (no extra namespace to clean up); what a macvtap on `eth0` sends leaves by the wire and arrives on the
+ * peer, unlike traffic to an address on the lower device itself, which a macvtap never reaches.
+ */
+export async function addNodeL2(node: LabNode): Promise<{ readonly device: string; readonly peer: string }> {
+  await addNodeLink(node, NODE_L2_DEVICE, { peer: NODE_L2_PEER });
+  await node.executor.run("ip", ["-n", node.name, "address", "add", NODE_L2_HOST, "dev", NODE_L2_PEER]);
+  return { device: NODE_L2_DEVICE, peer: NODE_L2_PEER };
+}
+
 /** Options for {@link clusterNetworkConfig}. At least one of `ipv4Subnet` and `ipv6Subnet` is needed. */
 export interface ClusterNetworkOptions {
   /** Network name, reported as the `default: true` network-status entry. Default `vmnet-pod-network`. */

@@ -1,6 +1,7 @@
 /**
  * The lab behind `vmnet lab` and `vmnet up`: one node namespace (named from the state directory) whose cluster
- * network is the CNI bridge plugin with host-local IPAM, and a `client` pod on it. The record in `lab.json` lets
+ * network is the CNI bridge plugin with host-local IPAM, a `client` pod on it, and a node NIC `eth0` on an L2
+ * network with one host (the macvtap lower device). The record in `lab.json` lets
  * every later command, in its own process, find the node again. Nothing in the root namespace changes.
  */
 import { spawn } from "node:child_process";
@@ -9,11 +10,13 @@ import { constants } from "node:os";
 import { listNetns } from "../host/netns.ts";
 import type { NetworkConfig } from "../lab/cni.ts";
 import {
+  addNodeL2,
   clusterNetworkConfig,
   createNode,
   DEFAULT_POD_CIDR_V4,
   DEFAULT_POD_CIDR_V6,
   type LabNode,
+  NODE_L2_HOST,
   nodeHandle,
 } from "../lab/node.ts";
 import { createPod, destroyNode, type LabPod, loadPod, podNetnsName } from "../lab/pod.ts";
@@ -35,6 +38,12 @@ export interface LabRecord {
   readonly ipv6Subnet?: string;
   /** The cluster network every pod's eth0 comes from. */
   readonly network: NetworkConfig;
+  /**
+   * The node's NIC on its L2 network (a macvtap lower device: DP_MACVTAP_CONF `[]` exposes it as
+   * `macvtap.network.kubevirt.io/eth0`), the veth end standing for that L2 and the address of its host there.
+   * Absent in labs made before it existed.
+   */
+  readonly l2?: { readonly device: string; readonly peer: string; readonly host: string };
 }
 
 /** An existing lab: its record and node handle. */
@@ -75,7 +84,7 @@ export function subnetsOf(family: IpFamily): { ipv4Subnet?: string; ipv6Subnet?:
 }
 
 /**
- * Returns the lab, creating it (node, cluster network, `client` pod) when missing; `created` says which. Holds the
+ * Returns the lab, creating it (node, cluster network, `client` pod, node NIC on its L2) when missing; `created` says which. Holds the
  * lab lock throughout, so two commands at once create one lab. A half-made lab (node without record) is destroyed
  * and made again.
  */
@@ -93,7 +102,15 @@ export async function ensureLab(
     const node = await createNode({ name: paths.nodeName, stateDir: paths.labDir });
     try {
       await createPod({ node, name: CLIENT_POD, primary: network });
-      const record: LabRecord = { version: 1, node: node.name, ipFamily: family, ...subnets, network };
+      const l2 = await addNodeL2(node);
+      const record: LabRecord = {
+        version: 1,
+        node: node.name,
+        ipFamily: family,
+        ...subnets,
+        network,
+        l2: { ...l2, host: NODE_L2_HOST },
+      };
       await writeFile(paths.labRecord, `${JSON.stringify(record, null, 2)}\n`);
       return { lab: { record, node }, created: true };
     } catch (e) {
