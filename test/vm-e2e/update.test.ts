@@ -3,8 +3,9 @@
  * order: a VM booted with its pod network's link down (`vmnet up` must return without a lease), its link set up by
  * `update` (the guest then leases), a bridge NIC on a Multus network hot-plugged (the guest sees the NIC and leases
  * the NAD's IP, status reports it, the pod has its bridge, tap and renamed NIC), hot-unplugged with `state: absent`
- * (the guest's NIC, the pod side and the Multus attachment go), plugged again, a change that needs a restart refused,
- * an update that runs out of root ports rolled back, and `down` leaving nothing. The lab lives in its own state
+ * (the guest's NIC, the pod side and the Multus attachment go), plugged again (its link set down by `vmnet link`,
+ * up by `update`), a change that needs a restart refused, an update that runs out of root ports rolled back, and
+ * `down` leaving nothing. The lab lives in its own state
  * directory; `after` destroys it whatever happened and checks that no namespace or process is left.
  */
 import assert from "node:assert/strict";
@@ -218,7 +219,7 @@ describe("vmnet update on a running guest", { skip, timeout: 900_000 }, () => {
     assert.match(await ok("update", "-f", `${DIR}/4-unplug.yaml`, ...NAD), /^nothing to change$/m);
   });
 
-  test("update plugs the unplugged interface again", async () => {
+  test("update plugs the unplugged interface again; vmnet link works on it and update sets it back up", async () => {
     const from = serial().length;
     await ok("update", "-f", `${DIR}/3-plug.yaml`, ...NAD);
     await onConsole(/vmnet-guest: lease eth1 10\.252\.0\.\d+/, from);
@@ -226,6 +227,10 @@ describe("vmnet update on a running guest", { skip, timeout: 900_000 }, () => {
       (await statusOf()).map((i) => i.name),
       ["default", "blue"],
     );
+    await ok("link", VM, "blue", "down");
+    assert.equal((await statusOf()).find((i) => i.name === "blue")?.linkState, "down");
+    assert.match(await ok("update", "-f", `${DIR}/3-plug.yaml`, ...NAD), /^link: "blue" up$/m);
+    assert.equal((await statusOf()).find((i) => i.name === "blue")?.linkState, "up");
   });
 
   test("a change that needs a restart is refused and changes nothing", async () => {
