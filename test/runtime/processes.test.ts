@@ -17,8 +17,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { PortSpec } from "../../src/api/model.ts";
+import { FakeNftables } from "../../src/host/nftables-fake.ts";
 import type { NetworkPlan, ProcessPlan } from "../../src/plan/plan.ts";
 import { planPod } from "../../src/plan/plan.ts";
+import { PlaceholderKind } from "../../src/runtime/links.ts";
 import {
   liveProcesses,
   ProcessError,
@@ -30,7 +32,10 @@ import {
   startProcesses,
   stopProcesses,
 } from "../../src/runtime/processes.ts";
+import { MemoryStateStore } from "../../src/runtime/state.ts";
+import { unwirePod, WireError, WireStep, wirePod } from "../../src/runtime/wire.ts";
 import { config, iface, link, pod, podNet, vm } from "../plan/fixtures.ts";
+import { fakePod, LinkedFakeSysctl, podFiles } from "./helpers.ts";
 
 const isRoot = process.getuid?.() === 0;
 const noNetns = (_netns: string, argv: readonly string[]) => [...argv];
@@ -274,6 +279,96 @@ describe("startProcesses and stopProcesses with a fake helper", { skip: !isRoot 
     } finally {
       child.kill("SIGKILL");
     }
+  });
+});
+
+describe("wirePod with a passt interface (fake pod, fake helper)", { skip: !isRoot && "needs root (chown)" }, () => {
+  let dir = "";
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "vmnt-proc-"));
+    chmodSync(dir, 0o755);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Stands in for `ip netns exec <netns> passt ...`: the fake helper listening on the planned socket.
+  const enterFake = (_netns: string, argv: readonly string[]) => {
+    const socket = argv[argv.indexOf("--socket") + 1] ?? "";
+    return [process.execPath, "-e", FAKE, socket, "listen"];
+  };
+  const model = vm(
+    [iface("default", { kind: "passtBinding" }, { ports: [{ protocol: "TCP", port: 80 }] })],
+    [podNet()],
+  );
+  const options = (k: number, attachGuest: (plan: NetworkPlan) => Promise<() => Promise<void>>) => {
+    const kernel = fakePod();
+    return {
+      netns: "vmnt-fake",
+      podDir: "/pod",
+      config: config(),
+      stateDir: join(dir, `state${k}`),
+      podKey: "pod",
+      agent: { start: async () => {}, stop: async () => {} },
+      adapters: { netlink: kernel, nft: new FakeNftables(), sysctl: new LinkedFakeSysctl(kernel) },
+      state: new MemoryStateStore(),
+      placeholder: PlaceholderKind.Bridge,
+      readFile: podFiles(),
+      plan: { runDir: join(dir, `run${k}`) },
+      processes: { enterNetns: enterFake, hardOpenFiles: async () => 20_000 },
+      attachGuest,
+    };
+  };
+
+  it("starts passt before the guest attaches, and unwirePod stops it", async () => {
+    let socketAtAttach = false;
+    const wired = await wirePod(
+      model,
+      options(1, async (plan) => {
+        const socket = plan.interfaces[0]?.process?.socketPath ?? "";
+        socketAtAttach = lstatSync(socket).isSocket();
+        return async () => {};
+      }),
+    );
+    assert.ok(socketAtAttach, "the socket exists when the guest attaches");
+    const pid = wired.processes?.processes[0]?.pid;
+    assert.ok(pid !== undefined && alive(pid));
+    await unwirePod(wired);
+    assert.equal(alive(pid), false);
+    assert.equal(existsSync(processRecordFile(join(dir, "state1"), "pod")), false);
+  });
+
+  it("a failing attach stops the started passt in the rollback", async () => {
+    let pid: number | undefined;
+    const error = await wirePod(
+      model,
+      options(2, async () => {
+        pid = (await readProcessRecord(join(dir, "state2"), "pod"))?.processes[0]?.pid;
+        throw new Error("injected attach failure");
+      }),
+    ).then(
+      () => assert.fail("wirePod should fail"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof WireError);
+    assert.equal(error.step, WireStep.Attach);
+    assert.deepEqual(error.rollbackErrors, []);
+    assert.ok(pid !== undefined, "passt was recorded before the attach");
+    assert.equal(alive(pid), false);
+    assert.equal(existsSync(processRecordFile(join(dir, "state2"), "pod")), false);
+  });
+
+  it("a passt that cannot start fails the processes step and undoes the applied plan", async () => {
+    const o = options(3, async () => async () => {});
+    const error = await wirePod(model, {
+      ...o,
+      processes: { ...o.processes, hardOpenFiles: async () => 20_000, enterNetns: (_n, argv) => ["false", ...argv] },
+    }).then(
+      () => assert.fail("wirePod should fail"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof WireError);
+    assert.equal(error.step, WireStep.Processes);
+    assert.match(error.message, /for interface "default" exited \(status 1\)/);
+    assert.equal(await o.state.load(), undefined, "the applied plan's record is undone");
   });
 });
 
