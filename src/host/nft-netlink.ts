@@ -37,7 +37,7 @@ const NFNL_SUBSYS_NFTABLES = 10;
 const NFPROTO_UNSPEC = 0;
 const NFNETLINK_V0 = 0;
 
-/** nf_tables message types (`enum nf_tables_msg_types`): a GET dump is answered with NEW messages. */
+/** nf_tables message types (`enum nf_tables_msg_types`) vmnet sends or reads. */
 export const NftMsg = {
   NewTable: 0,
   GetTable: 1,
@@ -47,6 +47,14 @@ export const NftMsg = {
   GetSet: 10,
 } as const;
 export type NftMsg = (typeof NftMsg)[keyof typeof NftMsg];
+
+/** The dump requests, each answered with one NEW message per object. */
+type NftGet = typeof NftMsg.GetTable | typeof NftMsg.GetChain | typeof NftMsg.GetSet;
+const ANSWER: Readonly<Record<NftGet, NftMsg>> = {
+  [NftMsg.GetTable]: NftMsg.NewTable,
+  [NftMsg.GetChain]: NftMsg.NewChain,
+  [NftMsg.GetSet]: NftMsg.NewSet,
+};
 
 const TableAttr = { Name: 1, Flags: 2, Use: 3, Handle: 4 } as const;
 const ChainAttr = { Table: 1, Handle: 2, Name: 3, Hook: 4, Policy: 5, Type: 7, Flags: 10 } as const;
@@ -99,7 +107,7 @@ const TYPE_BITS = 6;
 
 /** Why a netlink listing failed. */
 export const NftNetlinkErrorCode = {
-  /** The namespace does not exist (or cannot be opened). */
+  /** The namespace does not exist, or cannot be opened or entered. */
   NetnsMissing: "netnsMissing",
   /** No NETLINK_NETFILTER socket could be made (no nfnetlink in this kernel, or not allowed). */
   SocketUnavailable: "socketUnavailable",
@@ -314,9 +322,10 @@ export function decodeChain(m: NftMessage): NftChainInfo | undefined {
   const devs = hook.get(HookAttr.Devs);
   const dev = str(hook, HookAttr.Dev) ?? (devs === undefined ? undefined : str(parseAttributes(devs), 1));
   const policy = u32(m.attrs, ChainAttr.Policy);
+  const type = str(m.attrs, ChainAttr.Type);
   return {
     ...base,
-    ...(str(m.attrs, ChainAttr.Type) === undefined ? {} : { type: str(m.attrs, ChainAttr.Type) }),
+    ...(type === undefined ? {} : { type }),
     hook: hookNamed,
     prio: need(u32(hook, HookAttr.Priority), "hook priority") | 0,
     ...(policy === undefined ? {} : { policy: policy === NF_ACCEPT ? "accept" : "drop" }),
@@ -370,6 +379,15 @@ export function decodeSet(m: NftMessage): NftSetInfo | undefined {
   };
 }
 
+const CHAIN_TYPES: readonly string[] = ["filter", "nat", "route"] satisfies readonly NonNullable<NftChain["type"]>[];
+
+function chainType(c: NftChainInfo): NonNullable<NftChain["type"]> {
+  if (c.type === undefined || !CHAIN_TYPES.includes(c.type)) {
+    throw new NftNetlinkError(NftNetlinkErrorCode.Unsupported, `Unknown type "${c.type}" of chain "${c.name}"`);
+  }
+  return c.type as NonNullable<NftChain["type"]>;
+}
+
 /**
  * The inventory as `nft -j list ruleset` shows it, without rules, set elements and `metainfo`: table, chain, set and
  * map objects in nft's order (each table followed by its chains, then its sets and maps). Table flags are not part of
@@ -403,7 +421,7 @@ export function inventoryListing(inv: NftInventory): NftJson<NftListed> {
         table: c.table,
         name: c.name,
         handle: c.handle,
-        ...(c.type === undefined ? {} : { type: c.type as NonNullable<NftChain["type"]> }),
+        ...(c.type === undefined ? {} : { type: chainType(c) }),
         ...(c.hook === undefined ? {} : { hook: c.hook }),
         ...(c.prio === undefined ? {} : { prio: c.prio }),
         ...(c.policy === undefined ? {} : { policy: c.policy }),
@@ -459,7 +477,7 @@ function openSocket(netns: string): number {
 }
 
 /** One dump on `fd`: sends the request and collects the answer until NLMSG_DONE. */
-async function dump(fd: number, msg: NftMsg, timeoutMs: number): Promise<NftMessage[]> {
+async function dump(fd: number, msg: NftGet, timeoutMs: number): Promise<NftMessage[]> {
   const c = libc();
   const seq = nextSeq++ >>> 0;
   const kernel = Buffer.alloc(SOCKADDR_NL_LEN);
@@ -502,8 +520,9 @@ async function dump(fd: number, msg: NftMsg, timeoutMs: number): Promise<NftMess
     }
     // Only the kernel (port 0) answers; anything else on the socket is not ours.
     if (from.readUInt32LE(4) !== 0) continue;
-    const chunk = parseDumpChunk(buf.subarray(0, n), seq);
-    out.push(...chunk.messages.filter((m) => m.msg === msg - 1));
+    // A copy: the parsed attributes are views into it, and `buf` is overwritten by the next datagram.
+    const chunk = parseDumpChunk(Buffer.from(buf.subarray(0, n)), seq);
+    out.push(...chunk.messages.filter((m) => m.msg === ANSWER[msg]));
     if (chunk.done) return out;
   }
 }

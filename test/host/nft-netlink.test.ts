@@ -344,6 +344,19 @@ describe("readNftInventory", { skip: nftSkipReason() }, () => {
     assert.equal(inv.chains.find((c) => c.family === "netdev")?.dev, "lo");
   });
 
+  it("readNftInventory reads a dump spread over many datagrams", async () => {
+    const one = uniqueNetnsName();
+    await createNetns(one);
+    created.push(one);
+    const names = Array.from({ length: 400 }, (_, i) => `chain-with-a-longer-name-${i}`);
+    const sets = Array.from({ length: 200 }, (_, i) => `  set s${i} { type ipv4_addr; }`);
+    await nftLoad(one, `table inet big {\n${sets.join("\n")}\n${names.map((n) => `  chain ${n} { }`).join("\n")}\n}\n`);
+    const inv = await readNftInventory(one);
+    assert.equal(inv.chains.length, 400);
+    assert.equal(inv.sets.length, 200);
+    assert.deepEqual(nftProjection(inventoryListing(inv)), nftProjection(await nftList(one)));
+  });
+
   it("readNftInventory reads table flags as nft shows them", async () => {
     const one = uniqueNetnsName();
     await createNetns(one);
