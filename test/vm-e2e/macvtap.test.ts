@@ -269,6 +269,35 @@ describe("macvtap with real guests on the node's L2", { skip, timeout: 900_000 }
     }
   });
 
+  test("a third VM is refused while both devices of the resource are taken, and leaves nothing behind", async () => {
+    for (const vm of VMS) up(vm.name);
+    const file = join(STATE, "vm-third.yaml");
+    writeFileSync(
+      file,
+      readFileSync(join(ROOT, DIR, "vm-core.yaml"), "utf8")
+        .replace("name: e2e-mvt-core", "name: e2e-mvt-third")
+        .replace(CORE_MAC, "02:00:00:5e:00:0b"),
+    );
+    const r = await vmnet(
+      "up",
+      "-f",
+      file,
+      "--nad",
+      `${DIR}/nad-macvtap.yaml`,
+      "--kubevirt-config",
+      "examples/kubevirt/kubevirt-cr-legacy-bindings.yaml",
+      "--accel",
+      "tcg",
+    );
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(
+      r.stdout + r.stderr,
+      /Cannot allocate resource "macvtap\.network\.kubevirt\.io\/dataplane": all 2 devices are in use/,
+    );
+    assert.ok(!namespaces().includes(`${NODE}-virt-launcher-e2e-mvt-third`), "the refused VM's pod is removed");
+    assert.doesNotMatch(await ok("list"), /e2e-mvt-third/);
+  });
+
   test("status reports the macvtap MAC: the static one for core, the macvtap CNI's for the plugin", async () => {
     for (const vm of VMS) {
       up(vm.name);
