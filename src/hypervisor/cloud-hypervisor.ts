@@ -5,6 +5,10 @@
  * empty values are omitted as Go's `omitempty` does, except vDPA's `num_queues`, which Virtink always sends.
  */
 import type { InterfacePlan, NetworkPlan } from "../plan/plan.ts";
+import { passthroughByKind } from "../plan/plan.ts";
+import { sriovChNics } from "../plan/sriov.ts";
+import { vdpaChNics } from "../plan/vdpa.ts";
+import { type VhostUserChOptions, vhostUserChNics } from "../plan/vhost-user.ts";
 import { PciAddress } from "./nic-models.ts";
 
 /** A `net[]` entry. */
@@ -69,9 +73,35 @@ export interface ChNetConfig {
   readonly memoryShared: boolean;
 }
 
-/** The CH NICs of a plan's tap-attached interfaces. */
-export function chNicsOfPlan(plan: NetworkPlan): ChNicInput[] {
-  return plan.interfaces.map((iface) => ({ kind: "tap", iface }));
+/** Options of {@link chNicsOfPlan}. */
+export interface ChNicsOptions extends VhostUserChOptions {
+  /**
+   * The spec's interface names in order. Virtink appends each interface to its array (`net[]`, `devices[]`,
+   * `vdpa[]`) while walking the spec, so taps and vhost-user NICs interleave in `net[]`; without it the plan's taps
+   * come first, then its passthrough devices.
+   */
+  readonly order?: readonly string[];
+}
+
+/** The CH NICs of a plan: its tap-attached interfaces and its passthrough devices (SR-IOV, vDPA, vhost-user). */
+export function chNicsOfPlan(plan: NetworkPlan, options: ChNicsOptions = {}): ChNicInput[] {
+  const byKind = passthroughByKind(plan);
+  const nics: ChNicInput[] = [
+    ...plan.interfaces.map((iface) => ({ kind: "tap" as const, iface })),
+    ...sriovChNics(byKind.sriov),
+    ...vdpaChNics(byKind.vdpa),
+    ...vhostUserChNics(byKind.vhostUser, options),
+  ];
+  const order = options.order;
+  if (order === undefined) return nics;
+  const position = (n: ChNicInput) => {
+    const at = order.indexOf(n.kind === "tap" ? n.iface.name : n.name);
+    return at < 0 ? order.length : at;
+  };
+  return nics
+    .map((n, k) => ({ n, k }))
+    .sort((a, b) => position(a.n) - position(b.n) || a.k - b.k)
+    .map((x) => x.n);
 }
 
 /** The `net[]` entry of a planned tap: `{id, mac, mtu, tap}`. */
@@ -128,9 +158,9 @@ export function renderCloudHypervisorNet(nics: readonly ChNicInput[]): ChNetConf
   return { net, devices, vdpa, memoryShared };
 }
 
-/** The network entries of a plan plus NICs it does not cover (sriov, vdpa, vhostUser), in that order. */
-export function cloudHypervisorNet(plan: NetworkPlan, extra: readonly ChNicInput[] = []): ChNetConfig {
-  return renderCloudHypervisorNet([...chNicsOfPlan(plan), ...extra]);
+/** The network entries of a plan (taps and passthrough devices, see {@link chNicsOfPlan}). */
+export function cloudHypervisorNet(plan: NetworkPlan, options: ChNicsOptions = {}): ChNetConfig {
+  return renderCloudHypervisorNet(chNicsOfPlan(plan, options));
 }
 
 /** The `VmConfig` keys for `config`, empty arrays omitted, ready to merge into the rest of the VM config. */

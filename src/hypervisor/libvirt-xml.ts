@@ -6,6 +6,8 @@
  */
 import type { NicModel } from "../api/model.ts";
 import type { InterfacePlan, NetworkPlan } from "../plan/plan.ts";
+import { passthroughByKind } from "../plan/plan.ts";
+import { sriovHostdevInputs } from "../plan/sriov.ts";
 import { hex, libvirtNicModel, PciAddress } from "./nic-models.ts";
 
 /** Istio's reserved ports that passt must not forward (reference Appendix A). */
@@ -211,6 +213,7 @@ export interface DomainXmlOptions extends InterfaceXmlOptions {
   readonly vcpus?: number;
   /** Default `q35`. */
   readonly machine?: string;
+  /** SR-IOV hostdevs; default: those of the plan's SR-IOV passthrough devices that have a VF. */
   readonly sriov?: readonly SriovHostdevInput[];
   readonly passt?: readonly PasstInterfaceInput[];
   /** Whether memfd memory backing is supported; passt then adds `<source type="memfd"/>`. Default true. */
@@ -265,7 +268,7 @@ export function domainXml(plan: NetworkPlan, options: DomainXmlOptions): string 
         [
           ...plan.interfaces.map((i) => tapInterfaceElement(i, options)),
           ...passt.map(passtInterfaceElement),
-          ...(options.sriov ?? []).map(sriovHostdevElement),
+          ...(options.sriov ?? sriovHostdevInputs(passthroughByKind(plan).sriov)).map(sriovHostdevElement),
         ],
       ),
     ],
