@@ -53,7 +53,9 @@ export function passtPorts(iface: InterfaceSpec, options: { readonly istio?: boo
 
 /**
  * File descriptors passt needs when it binds every port of a protocol (one socket per port, family and protocol): the
- * seeds' "~2^18 sockets".
+ * seeds' "~2^18 sockets". The plan keeps forwarding everything, as the seeds promise; the runtime raises the limit or,
+ * where the hard limit cannot be raised, refuses to start passt naming the interface and the limit
+ * (src/runtime/processes.ts) rather than letting passt forward fewer ports than planned.
  */
 export const PASST_ALL_PORTS_OPEN_FILES = 262_144;
 
