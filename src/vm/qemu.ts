@@ -10,7 +10,9 @@ import { kubevirtSpareRootPorts, type QemuNic, qemuNicsOf, renderQemuNet } from 
 import { qemuGuestAgentArgs } from "../hypervisor/qga.ts";
 import { QmpClient } from "../hypervisor/qmp.ts";
 import { type GuestImage, guestCommandLine } from "../lab/guest-image.ts";
-import type { NetworkPlan } from "../plan/plan.ts";
+import { type NetworkPlan, passthroughByKind } from "../plan/plan.ts";
+import { sriovQemuArgs } from "../plan/sriov.ts";
+import { vdpaQemuArgs } from "../plan/vdpa.ts";
 import { processAlive } from "./lock.ts";
 import { closeFds, openMacvtapQueues } from "./macvtap-device.ts";
 import type { VmPaths } from "./paths.ts";
@@ -45,6 +47,13 @@ export async function qemuCommand(
   readonly nics: readonly QemuNic[];
 }> {
   const vcpus = launch.vcpus ?? 1;
+  const passthrough = passthroughByKind(launch.plan);
+  const vhostUser = passthrough.vhostUser[0];
+  if (vhostUser !== undefined) {
+    throw new Error(
+      `Cannot boot interface "${vhostUser.name}" under QEMU: vhost-user interfaces are Virtink's, run by Cloud Hypervisor`,
+    );
+  }
   const nics = qemuNicsOf(launch.plan, childFds);
   const net = renderQemuNet(nics, {
     vcpus,
@@ -81,6 +90,9 @@ export async function qemuCommand(
     "-pidfile",
     p.qemuPid,
     ...net.argv,
+    // SR-IOV VFs as vfio-pci and vDPA devices: only those the plan found attached (network-status device-info).
+    ...sriovQemuArgs(passthrough.sriov),
+    ...vdpaQemuArgs(passthrough.vdpa),
     ...qemuGuestAgentArgs(p.qga),
     "-S",
   ];

@@ -58,4 +58,66 @@ describe("qemuCommand", { skip }, () => {
     });
     assert.deepEqual(postStart, [{ execute: "set_link", arguments: { name: "net-default", up: false } }]);
   });
+
+  test("SR-IOV VFs and vDPA devices of the plan are passed through; vhost-user is refused (Cloud Hypervisor only)", async () => {
+    const base = plan(nic("default"));
+    const { argv } = await qemuCommand({
+      name: "vm1",
+      netns: "ns",
+      paths,
+      image,
+      accel: Accel.Tcg,
+      plan: {
+        ...base,
+        passthrough: [
+          {
+            kind: "sriov",
+            name: "vf",
+            network: "vf",
+            podInterface: "net1",
+            hostPciAddress: "0000:3b:10.4",
+            alias: "ua-sriov-vf",
+          },
+          {
+            kind: "vdpa",
+            name: "acc",
+            network: "acc",
+            podInterface: "net2",
+            path: "/dev/vhost-vdpa-0",
+            numQueues: 0,
+            iommu: false,
+          },
+        ],
+      },
+    });
+    assert.ok(after(argv, "-device").some((d) => d.startsWith("vfio-pci,") && d.includes("host=0000:3b:10.4")));
+    assert.ok(
+      after(argv, "-netdev").some((n) => n.startsWith("vhost-vdpa,") && n.includes("vhostdev=/dev/vhost-vdpa-0")),
+    );
+    await assert.rejects(
+      qemuCommand({
+        name: "vm1",
+        netns: "ns",
+        paths,
+        image,
+        accel: Accel.Tcg,
+        plan: {
+          ...base,
+          passthrough: [
+            {
+              kind: "vhostUser",
+              name: "dpdk",
+              network: "dpdk",
+              podInterface: "net3",
+              netType: "userspace",
+              mac: "52:54:00:00:00:03",
+              mtu: 1500,
+              socket: "/s",
+            },
+          ],
+        },
+      }),
+      /interface "dpdk" under QEMU: vhost-user/u,
+    );
+  });
 });
