@@ -5,6 +5,10 @@
  * the CNI moves it into the pod, names it, and sets MAC, MTU and promiscuous mode. Here one call does both inside the
  * node namespace, since /usr/lib/cni has no macvtap plugin.
  *
+ * The configuration comes from `createPod`'s `macvtapDevicePluginConfig`, else from the `DP_MACVTAP_CONF` environment
+ * variable of the process creating the pod (`vmnet up`), as the device plugin's DaemonSet gets it from its ConfigMap,
+ * else `[]`, that ConfigMap's default.
+ *
  * Allocation is one file per device slot under the node's state directory, created with O_EXCL, so two `vmnet up`
  * processes at once never hand out more devices than the resource's capacity (the kubelet's device accounting).
  */
@@ -13,7 +17,7 @@ import { mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Executor } from "../host/exec.ts";
 import { assertInterfaceName, type MacvtapMode } from "../host/netlink.ts";
-import type { CniResult, NetworkConfig } from "./cni.ts";
+import { type CniResult, cniVersionAtLeast, type NetworkConfig } from "./cni.ts";
 import type { LabNode } from "./node.ts";
 
 /** The device plugin's resource prefix: a NAD asks for `macvtap.network.kubevirt.io/<resource name>`. */
@@ -303,12 +307,9 @@ export async function addMacvtap(a: MacvtapAttach): Promise<CniResult> {
     const [link] = await ipJsonOf(node.executor, ["-n", a.podNetns, "link", "show", "dev", a.ifname]);
     const macNow = isRecord(link) && typeof link.address === "string" ? link.address : "";
     const mtuNow = isRecord(link) && typeof link.mtu === "number" ? link.mtu : undefined;
-    const iface = {
-      name: a.ifname,
-      mac: macNow,
-      ...(mtuNow === undefined ? {} : { mtu: mtuNow }),
-      sandbox: a.podNetnsPath,
-    };
+    // Interface `mtu` exists in results from CNI 1.1.0 on; older results (the seed's 0.3.1) have none.
+    const withMtu = mtuNow !== undefined && cniVersionAtLeast(a.config.cniVersion, "1.1.0");
+    const iface = { name: a.ifname, mac: macNow, ...(withMtu ? { mtu: mtuNow } : {}), sandbox: a.podNetnsPath };
     const raw = { cniVersion: a.config.cniVersion, interfaces: [iface], ips: [], dns: {} };
     return { cniVersion: a.config.cniVersion, interfaces: [iface], ips: [], routes: [], dns: {}, raw };
   } catch (e) {
