@@ -4,7 +4,7 @@
  * text; reading turns the fields that hold one back into one. A link step's `name` stays text (the key is shared
  * with plain-text names), so a read plan serves status and DHCP, never `applyPlan`.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import type { VmNetworkModel } from "../api/model.ts";
 import { InterfaceName } from "../plan/namescheme.ts";
 import type { NetworkPlan } from "../plan/plan.ts";
@@ -19,16 +19,27 @@ const NAME_FIELDS: ReadonlySet<string> = new Set([
   "tapName",
   "tap",
   "podInterface",
+  "link",
 ]);
 
-/** JSON.parse reviver restoring the {@link InterfaceName}s of a plan's fields named in {@link NAME_FIELDS}. */
-export function reviveInterfaceNames(key: string, value: unknown): unknown {
-  return NAME_FIELDS.has(key) && typeof value === "string" ? InterfaceName.of(value) : value;
+/** Passthrough plans (`plan.passthrough[]`) keep their pod interface as plain text. */
+const TEXT_NAME_HOLDERS: ReadonlySet<unknown> = new Set(["sriov", "vdpa", "vhostUser"]);
+
+/**
+ * JSON.parse reviver restoring the {@link InterfaceName}s of a plan's fields named in {@link NAME_FIELDS}; `holder` is
+ * the object the field is in (JSON.parse's `this`).
+ */
+export function reviveInterfaceNames(this: unknown, key: string, value: unknown): unknown {
+  if (!NAME_FIELDS.has(key) || typeof value !== "string") return value;
+  const holder = this as { readonly kind?: unknown } | undefined;
+  return TEXT_NAME_HOLDERS.has(holder?.kind) ? value : InterfaceName.of(value);
 }
 
-/** Writes the plan and model of a VM. */
+/** Writes the plan and model of a VM atomically (a `status` reading it meanwhile sees the old or the new file). */
 export async function savePlan(file: string, plan: NetworkPlan, model: VmNetworkModel): Promise<void> {
-  await writeFile(file, `${JSON.stringify({ plan, model })}\n`, { mode: 0o600 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify({ plan, model })}\n`, { mode: 0o600 });
+  await rename(tmp, file);
 }
 
 /** Reads what {@link savePlan} wrote. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -34,6 +34,27 @@ describe("savePlan/loadPlan", () => {
     assert.ok(i.dhcpv4?.serverInterface instanceof InterfaceName);
   });
 
+  test("a macvtap backend's link reads back as an InterfaceName; no temp file is left", async () => {
+    const macvtap = {
+      ...planned,
+      interfaces: planned.interfaces.map((i) => ({
+        ...i,
+        guest: {
+          ...i.guest,
+          backend: { kind: "macvtap" as const, link: InterfaceName.of("pod1a2b3c4d5e6"), queues: 1 },
+        },
+      })),
+    };
+    const file = join(dir, "macvtap.json");
+    await savePlan(file, macvtap, model);
+    const backend = (await loadPlan(file)).plan.interfaces[0]?.guest.backend;
+    assert.ok(backend?.kind === "macvtap" && backend.link instanceof InterfaceName);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith(".tmp")),
+      [],
+    );
+  });
+
   test("a file without plan and model is refused", async () => {
     const file = join(dir, "bad.json");
     await savePlan(file, planned, model);
@@ -50,10 +71,14 @@ describe("reviveInterfaceNames", () => {
     { key: "serverInterface", value: "k6t-eth0", named: true },
     { key: "name", value: "default", named: false },
     { key: "tapName", value: 3, named: false },
+    { key: "link", value: "pod1a2b3c4d5e6", named: true },
+    { key: "podInterface", value: "net1", holder: { kind: "sriov" }, named: false },
+    { key: "podInterface", value: "net2", holder: { kind: "vdpa" }, named: false },
   ];
   for (const c of cases) {
-    test(`${c.key}: ${JSON.stringify(c.value)} ${c.named ? "becomes" : "stays as it is, not"} an InterfaceName`, () => {
-      const v = reviveInterfaceNames(c.key, c.value);
+    const where = c.holder === undefined ? "" : ` in a ${c.holder.kind} plan`;
+    test(`${c.key}${where}: ${JSON.stringify(c.value)} ${c.named ? "becomes" : "stays as it is, not"} an InterfaceName`, () => {
+      const v = reviveInterfaceNames.call(c.holder, c.key, c.value);
       assert.equal(v instanceof InterfaceName, c.named);
       if (!c.named) assert.equal(v, c.value);
     });
