@@ -93,7 +93,6 @@ function hookName(family: NftFamily, num: number): NftHook | "egress" | undefine
  */
 const DATATYPES: ReadonlyMap<number, string> = new Map([
   [1, "verdict"],
-  [5, "string"],
   [7, "ipv4_addr"],
   [8, "ipv6_addr"],
   [9, "ether_addr"],
@@ -390,7 +389,7 @@ function chainType(c: NftChainInfo): NonNullable<NftChain["type"]> {
 
 /**
  * The inventory as `nft -j list ruleset` shows it, without rules, set elements and `metainfo`: table, chain, set and
- * map objects in nft's order (each table followed by its chains, then its sets and maps). Table flags are not part of
+ * map objects in nft's order (each table followed by its sets and maps, then its chains). Table flags are not part of
  * {@link NftTable} and are left out.
  */
 export function inventoryListing(inv: NftInventory): NftJson<NftListed> {
@@ -404,7 +403,7 @@ export function inventoryListing(inv: NftInventory): NftJson<NftListed> {
         family: s.family,
         table: s.table,
         name: s.name,
-        // NftSet types a concatenation's member list as the one string nft's JSON parser also accepts.
+        // NftSet.type is one string: a concatenation is written as in nft's text syntax, where nft -j prints an array.
         type: Array.isArray(s.type) ? s.type.join(" . ") : (s.type as string),
         handle: s.handle,
         ...(s.map === undefined ? {} : { map: Array.isArray(s.map) ? s.map.join(" . ") : (s.map as string) }),
@@ -454,19 +453,21 @@ function openSocket(netns: string): number {
     });
   }
   const c = libc();
-  let fd: number;
+  let opened: { fd: number; errno: number };
   try {
-    fd = inNetns(netns, () => {
+    opened = inNetns(netns, () => {
       if (currentNetnsInode() !== expected) throw new Error(`Cannot enter network namespace "${netns}"`);
-      return c.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
+      const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
+      // Read before the hop back: koffi keeps the errno of its last call, which would be the return setns(2).
+      return { fd, errno: fd < 0 ? koffi.errno() : 0 };
     });
   } catch (e) {
     throw new NftNetlinkError(NftNetlinkErrorCode.NetnsMissing, `Cannot enter network namespace "${netns}"`, {
       cause: e,
     });
   }
+  const { fd, errno } = opened;
   if (fd < 0) {
-    const errno = koffi.errno();
     throw new NftNetlinkError(
       NftNetlinkErrorCode.SocketUnavailable,
       `Cannot open a netfilter netlink socket in network namespace "${netns}": errno ${errno}`,
