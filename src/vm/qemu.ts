@@ -99,6 +99,13 @@ export async function qemuCommand(
   return { argv, postStart: net.postStart, nics };
 }
 
+/**
+ * QEMU runs without CAP_NET_RAW, as KubeVirt's virt-launcher runs it: it opens taps by name (CAP_NET_ADMIN) and gets
+ * macvtap fds, but needs no raw sockets, and with them libslirp would answer the guest's ICMP through a raw socket
+ * where slirp offers no ICMP (the seeds). `setpriv` drops it from the bounding set, so the exec'd QEMU never has it.
+ */
+export const WITHOUT_NET_RAW = ["setpriv", "--bounding-set", "-net_raw"] as const;
+
 /** A started QEMU: its pid and the NICs as it has them. */
 export interface StartedQemu {
   readonly pid: number;
@@ -141,8 +148,12 @@ export async function startQemu(launch: QemuLaunch): Promise<StartedQemu> {
   let command: Awaited<ReturnType<typeof qemuCommand>>;
   try {
     command = await qemuCommand(launch, macvtaps.childFds);
-    // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's (and it keeps the inherited fds).
-    child = await spawnDetached(["ip", "netns", "exec", launch.netns, ...command.argv], p.qemuLog, macvtaps.fds);
+    // `ip netns exec` and setpriv exec QEMU in place, so the child's pid is QEMU's (and it keeps the inherited fds).
+    child = await spawnDetached(
+      ["ip", "netns", "exec", launch.netns, ...WITHOUT_NET_RAW, ...command.argv],
+      p.qemuLog,
+      macvtaps.fds,
+    );
   } finally {
     closeFds(macvtaps.fds);
   }

@@ -203,11 +203,8 @@ describe("passt and slirp with real guests", { skip, timeout: 600_000 }, () => {
     );
   });
 
-  test("slirp: ICMP from the guest does not reach the client pod", {
-    todo:
-      "QEMU runs as root with CAP_NET_RAW, so libslirp falls back to a raw ICMP socket; KubeVirt's QEMU has no " +
-      "CAP_NET_RAW (src/vm/qemu.ts would start it under setpriv --bounding-set -net_raw)",
-  }, async () => {
+  // QEMU runs without CAP_NET_RAW (src/vm/qemu.ts), so libslirp has no raw ICMP socket to fall back to.
+  test("slirp: ICMP from the guest does not reach the client pod", async () => {
     const [ip] = await clientIPs();
     const ping = await guest(SLIRP, `ping -c 2 -W 3 ${ip}`);
     assert.notEqual(ping.code, 0, `ping ${ip} fails: ${ping.stdout}`);
