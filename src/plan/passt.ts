@@ -145,11 +145,11 @@ export function planCorePasst(ctx: BindingContext, kind: "passt" | "passtBinding
   const label = kind === "passt" ? "Passt" : "PasstBinding";
   const gate = kind === "passt" ? "Passt" : "PasstBinding";
   if (!isGateEnabled(ctx.options.config, gate)) {
-    throw new PlanError(PlanErrorCode.BindingNotPlanned, `${label} feature gate is not enabled`);
+    throw new PlanError(PlanErrorCode.FeatureGateDisabled, `${label} feature gate is not enabled`);
   }
   if (ctx.network.source.kind !== "pod") {
     const what = kind === "passt" ? "Passt interface" : "PasstBinding interface";
-    throw new PlanError(PlanErrorCode.BindingNotPlanned, `${what} only implemented with pod network`);
+    throw new PlanError(PlanErrorCode.NetworkKindUnsupported, `${what} only implemented with pod network`);
   }
   return planPasst(ctx, kind);
 }

@@ -34,7 +34,7 @@ export function slirpModel(model: NicModel): NicModel {
 /** Core `slirp`: only with `permitSlirpInterface` (KubeVirt v1.0's string when off). */
 export function planSlirp(ctx: BindingContext): InterfacePlan {
   if (!ctx.options.config.permitSlirpInterface) {
-    throw new PlanError(PlanErrorCode.BindingNotPlanned, "Slirp interface is not enabled in kubevirt-config");
+    throw new PlanError(PlanErrorCode.FeatureGateDisabled, "Slirp interface is not enabled in kubevirt-config");
   }
   return planSlirpInterface(ctx, "slirp");
 }
@@ -43,7 +43,7 @@ export function planSlirp(ctx: BindingContext): InterfacePlan {
 export function planSlirpInterface(ctx: BindingContext, binding: "slirp" | "plugin"): InterfacePlan {
   const source = ctx.network.source;
   if (source.kind !== "pod") {
-    throw new PlanError(PlanErrorCode.BindingNotPlanned, "Slirp interface only implemented with pod network");
+    throw new PlanError(PlanErrorCode.NetworkKindUnsupported, "Slirp interface only implemented with pod network");
   }
   const iface = { ...ctx.iface, model: slirpModel(ctx.iface.model) };
   const { mac, generated } = specOrStableMac(ctx);

@@ -326,7 +326,6 @@ const producers: Record<PlanErrorCode, () => unknown> = {
  * file moves to the code it still says `binding_not_planned`.
  */
 const AWAITING: Partial<Record<PlanErrorCode, string>> = {
-  feature_gate_disabled: "Slirp interface is not enabled in kubevirt-config",
   link_type_collision: "type collision on link podd1829078fe0: actual veth, requested macvtap",
   macvtap_lower_device_unknown:
     'Cannot find the macvtap lower device of network attachment definition "default/mvt": it has no "k8s.v1.cni.cncf.io/resourceName" annotation',
