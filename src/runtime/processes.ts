@@ -14,11 +14,12 @@
  * cannot be raised, starting fails up front with an error naming the interface, the need and the limit, rather than
  * passt's later "Can't open enough sockets": silently forwarding fewer ports than the seeds promise would be worse.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, chown, lstat, mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
+import { spawnDetached, tail } from "../host/process.ts";
 import type { NetworkPlan, ProcessPlan } from "../plan/plan.ts";
 
 const run = promisify(execFile);
@@ -191,37 +192,11 @@ async function makeStateDir(dir: string, uid: number, gid: number): Promise<stri
   return missing;
 }
 
-async function tail(file: string, bytes = 2000): Promise<string> {
-  try {
-    const text = await readFile(file, "utf8");
-    return text.slice(-bytes).trim().replaceAll("\n", " | ") || "(empty log)";
-  } catch {
-    return "(no log)";
-  }
-}
-
 async function isSocket(path: string): Promise<boolean> {
   try {
     return (await lstat(path)).isSocket();
   } catch {
     return false;
-  }
-}
-
-async function spawnLogged(argv: readonly string[], logFile: string): Promise<ChildProcess> {
-  const [command, ...args] = argv;
-  if (command === undefined) throw new TypeError("Cannot start an empty command");
-  const log = await open(logFile, "a", 0o600);
-  try {
-    const child = spawn(command, args, { detached: true, stdio: ["ignore", log.fd, log.fd] });
-    await new Promise<void>((resolve, reject) => {
-      child.once("spawn", resolve);
-      child.once("error", reject);
-    });
-    child.unref();
-    return child;
-  } finally {
-    await log.close();
   }
 }
 
@@ -264,7 +239,7 @@ export async function startProcesses(
       await rm(process.socketPath, { force: true });
       const logFile = join(options.stateDir, `${options.podKey}.${iface}.log`);
       const argv = processArgv(process, options.netns, hardLimit, options.enterNetns);
-      const child = await spawnLogged(argv, logFile);
+      const child = await spawnDetached(argv, logFile);
       const pid = child.pid;
       if (pid === undefined) throw new ProcessError(`Cannot start "${process.binary}" for interface "${iface}"`);
       const startTime = (await processStartTime(pid)) ?? "";

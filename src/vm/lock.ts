@@ -2,29 +2,9 @@
  * Cross-process locks as files holding the owner's pid: `open(O_EXCL)` creates them atomically, and a lock whose
  * owner is gone (a crashed `vmnet up`) is taken over, so a crash never wedges later commands.
  */
-import { readFileSync } from "node:fs";
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
-
-/**
- * Whether a process with this pid runs (EPERM still means it exists). A zombie counts as gone: a detached child
- * whose parent has exited may wait unreaped when PID 1 does not reap.
- */
-export function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The state follows the parenthesised command name, which may itself hold ") ".
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
+import { processAlive } from "../host/process.ts";
 
 /** A held lock. */
 export interface FileLock {

@@ -4,6 +4,7 @@
  * planned down) ran, then `cont`. Its pidfile, QMP and guest-agent sockets and serial log are in the VM's directory.
  */
 import { readFile, rm, writeFile } from "node:fs/promises";
+import { processAlive, readPid, spawnDetached, tail, terminate } from "../host/process.ts";
 import { type Accel, accelArgs } from "../hypervisor/accel.ts";
 import { probeQemuDevices } from "../hypervisor/nic-models.ts";
 import { kubevirtSpareRootPorts, type QemuNic, qemuNicsOf, renderQemuNet } from "../hypervisor/qemu-argv.ts";
@@ -13,10 +14,8 @@ import { type GuestImage, guestCommandLine } from "../lab/guest-image.ts";
 import { type NetworkPlan, passthroughByKind } from "../plan/plan.ts";
 import { sriovQemuArgs } from "../plan/sriov.ts";
 import { vdpaQemuArgs } from "../plan/vdpa.ts";
-import { processAlive } from "./lock.ts";
 import { closeFds, openMacvtapQueues } from "./macvtap-device.ts";
 import type { VmPaths } from "./paths.ts";
-import { readPid, spawnDetached, tail, terminate } from "./process.ts";
 
 /** The QEMU binary. */
 export const QEMU = "qemu-system-x86_64";

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { acquireLock, LockBusyError, processAlive } from "../../src/vm/lock.ts";
+import { processAlive } from "../../src/host/process.ts";
+import { acquireLock, LockBusyError } from "../../src/vm/lock.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "vmnt-lock-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,10 +1,30 @@
 /**
- * Detached helper processes (QEMU, the DHCP sidecar): started in their own process group with output to a log file,
- * so they outlive the `vmnet up` that started them, and stopped later by pid from a pidfile.
+ * Detached helper processes (QEMU, passt): started in their own process group with output to a log file, so they
+ * outlive the `vmnet up` that started them, and stopped later by pid from a pidfile or a record.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { open, readFile } from "node:fs/promises";
-import { processAlive } from "./lock.ts";
+
+/**
+ * Whether a process with this pid runs (EPERM still means it exists). A zombie counts as gone: a detached child
+ * whose parent has exited may wait unreaped when PID 1 does not reap.
+ */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the parenthesised command name, which may itself hold ") ".
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,7 +88,7 @@ export async function waitForPidFile(
 export async function tail(file: string, bytes = 3000): Promise<string> {
   try {
     const text = await readFile(file, "utf8");
-    return text.slice(-bytes).trim().replaceAll("\n", " | ");
+    return text.slice(-bytes).trim().replaceAll("\n", " | ") || "(empty log)";
   } catch {
     return "(no log)";
   }
