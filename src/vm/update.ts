@@ -20,9 +20,8 @@ import { NetnsSysctl } from "../host/sysctl.ts";
 import { probeQemuDevices } from "../hypervisor/nic-models.ts";
 import { type QemuNic, qemuNetId, qemuNicOfInterface } from "../hypervisor/qemu-argv.ts";
 import { flattenPci, hotplugNic, QmpClient, unplugNic } from "../hypervisor/qmp.ts";
-import { attachNetwork, detachNetwork } from "../lab/attach.ts";
 import type { LabPod } from "../lab/pod.ts";
-import { loadPod } from "../lab/pod.ts";
+import { attachNetwork, detachNetwork, loadPod } from "../lab/pod.ts";
 import { type InterfacePlan, type NetworkPlan, planPod } from "../plan/plan.ts";
 import { applyPlan, podNetworkOf, probePlaceholderKind } from "../runtime/apply.ts";
 import { discoverPod } from "../runtime/discover.ts";
@@ -290,10 +289,10 @@ export async function updateVm(paths: StatePaths, spec: VmSpec, options: UpdateO
         for (const step of plugs) {
           const request = requests.find((r) => r.networkName === step.network.name);
           if (request === undefined) throw new VmError(`Cannot find the Multus network of interface "${step.iface}"`);
-          pod = await attachNetwork(node, podName, request);
+          pod = await attachNetwork(node, pod, request);
           undo.push({
             what: `attachment of "${step.iface}"`,
-            run: () => detachNetwork(node, podName, step.network.name),
+            run: async () => detachNetwork(node, await loadPod(node, podName), step.network.name),
           });
           const attached = pod.attachments.find((a) => a.networkName === step.network.name);
           progress(`pod: attached "${attached?.statusName}" as "${attached?.ifname}"`);
@@ -373,8 +372,11 @@ export async function updateVm(paths: StatePaths, spec: VmSpec, options: UpdateO
 
         for (const step of unplugs) {
           const request = { nad: nadOfAttachment(pod, step.network.name), networkName: step.network.name };
-          pod = await detachNetwork(node, podName, step.network.name);
-          undo.push({ what: `detach of "${step.iface}"`, run: () => attachNetwork(node, podName, request) });
+          pod = await detachNetwork(node, pod, step.network.name);
+          undo.push({
+            what: `detach of "${step.iface}"`,
+            run: async () => attachNetwork(node, await loadPod(node, podName), request),
+          });
           progress(`pod: detached network "${step.network.name}"`);
         }
         networkStatus = pod.networkStatus;
