@@ -6,104 +6,14 @@
  * happened and checks that no namespace or process is left and the root namespace is unchanged.
  */
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { statePaths } from "../../src/vm/paths.ts";
-import { ROOT, type Run } from "../cli/run.ts";
+import type { Run } from "../cli/run.ts";
+import { rootSnapshot, TestLab, vmTestSkipReason } from "../support/vm-lab.ts";
 
-const STATE = mkdtempSync(join(tmpdir(), "vmnt-e2e-"));
-const NODE = statePaths(STATE).nodeName;
-
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root to create network namespaces";
-  if (spawnSync("qemu-system-x86_64", ["--version"]).status !== 0) return "qemu-system-x86_64 is missing";
-  if (!existsSync("/usr/lib/cni/bridge")) return "the CNI plugins are missing";
-  if (spawnSync("ldd", ["/usr/sbin/qemu-ga"]).status !== 0) return "qemu-guest-agent is missing";
-  return undefined;
-}
-
-/** Runs `vmnet <args>` against this file's state directory and collects its output. */
-function vmnet(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      `${ROOT}bin/vmnet`,
-      args,
-      { cwd: ROOT, encoding: "utf8", env: { ...process.env, VMNET_STATE_DIR: STATE }, timeout: 240_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await vmnet(...args);
-  assert.equal(r.code, 0, `vmnet ${args.join(" ")} exits 0: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-/** Runs a shell command in the guest and returns its standard output. */
-function guest(name: string, script: string): Promise<string> {
-  return ok("exec", name, "--", "sh", "-c", script);
-}
-
-function namespacesOfLab(): string[] {
-  return (spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "")
-    .split("\n")
-    .map((l) => l.split(" ")[0] ?? "")
-    .filter((n) => n.startsWith(NODE));
-}
-
-/** QEMU and DHCP agent processes started for this state directory (their argv names it). */
-function processesOfLab(): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    let cmd = "";
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (cmd.includes(STATE) && !cmd.includes("seeds.test")) out.push(`${pid} ${cmd}`);
-  }
-  return out;
-}
-
-/** The root namespace's links and ruleset, which no vmnet command may change. */
-function rootSnapshot(): unknown {
-  const links = JSON.parse(spawnSync("ip", ["-json", "link", "show"], { encoding: "utf8" }).stdout) as {
-    ifindex: number;
-    ifname: string;
-    address?: string;
-    mtu: number;
-  }[];
-  return {
-    links: links.map((l) => `${l.ifindex} ${l.ifname} ${l.address ?? ""} ${l.mtu}`).sort(),
-    nft: spawnSync("nft", ["-j", "list", "ruleset"], { encoding: "utf8" }).stdout,
-  };
-}
-
-/** One status.interfaces entry as `vmnet status -o json` prints it. */
-interface StatusInterface {
-  readonly name?: string;
-  readonly ipAddress?: string;
-  readonly ipAddresses?: string[];
-  readonly mac?: string;
-  readonly interfaceName?: string;
-  readonly podInterfaceName?: string;
-  readonly infoSource?: string;
-  readonly queueCount?: number;
-  readonly linkState?: string;
-}
-
-async function statusOf(name: string): Promise<StatusInterface[]> {
-  const out = JSON.parse(await ok("status", name, "-o", "json")) as { status: { interfaces?: StatusInterface[] } };
-  return out.status.interfaces ?? [];
-}
+const lab = new TestLab("vmnt-e2e-");
 
 /** The VMs this file boots: name, spec and the NADs its `vmnet up` needs. */
 const VMS = [
@@ -118,7 +28,7 @@ const VMS = [
   { name: "e2e-mtu-e1000", file: "mtu-e1000.yaml", nads: ["nad-mtu-ip.yaml", "nad-mtu-noip.yaml"] },
 ] as const;
 
-const skip = skipReason();
+const skip = vmTestSkipReason();
 
 describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 }, () => {
   const ups = new Map<string, Run>();
@@ -126,23 +36,19 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
 
   before(async () => {
     // The lab first, so that the concurrent ups all find it.
-    await ok("lab", "create");
+    await lab.ok("lab", "create");
     await Promise.all(
       VMS.map(async (vm) => {
         const nads = vm.nads.flatMap((n) => ["--nad", `examples/vm-e2e/scenarios/${n}`]);
-        ups.set(vm.name, await vmnet("up", "-f", `examples/vm-e2e/scenarios/${vm.file}`, ...nads, "--accel", "tcg"));
+        ups.set(
+          vm.name,
+          await lab.vmnet("up", "-f", `examples/vm-e2e/scenarios/${vm.file}`, ...nads, "--accel", "tcg"),
+        );
       }),
     );
   });
 
-  after(async () => {
-    const r = await vmnet("lab", "destroy");
-    rmSync(STATE, { recursive: true, force: true });
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(namespacesOfLab(), [], "no namespace of the lab is left");
-    assert.deepEqual(processesOfLab(), [], "no QEMU or agent process of the lab is left");
-    assert.deepEqual(rootSnapshot(), root, "the root namespace's links and ruleset are unchanged");
-  });
+  after(() => lab.destroy({ root }));
 
   /** The pod IP `vmnet up NAME` printed; fails the test if that up failed. */
   const podIP = (name: string): string => {
@@ -163,19 +69,19 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
 
   test("masquerade: the forwarded port answers, the unforwarded one is closed though the guest listens", async () => {
     const ip = podIP("e2e-masq");
-    const page = await ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", `http://${ip}/`);
+    const page = await lab.ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", `http://${ip}/`);
     assert.match(page, /^hostname e2e-masq$/m);
     assert.match(page, /^address eth0 10\.0\.2\.2\/24$/m);
     // The guest's echo on port 7 works from inside the guest ...
-    assert.equal(await guest("e2e-masq", "echo inside | nc -w 3 127.0.0.1 7"), "inside\n");
+    assert.equal(await lab.guest("e2e-masq", "echo inside | nc -w 3 127.0.0.1 7"), "inside\n");
     // ... but the pod does not forward it.
-    const echo = await vmnet("lab", "exec", "client", "--", "sh", "-c", `echo hi | busybox nc -w 3 ${ip} 7`);
+    const echo = await lab.vmnet("lab", "exec", "client", "--", "sh", "-c", `echo hi | busybox nc -w 3 ${ip} 7`);
     assert.notEqual(echo.code, 0, `port 7 is not forwarded: ${echo.stdout}${echo.stderr}`);
     assert.doesNotMatch(echo.stdout, /hi/);
-    const lease = await guest("e2e-masq", "cat /run/vmnet/eth0.dhcp4");
+    const lease = await lab.guest("e2e-masq", "cat /run/vmnet/eth0.dhcp4");
     assert.match(lease, /^router=10\.0\.2\.1$/m);
-    const mac = (await guest("e2e-masq", "cat /sys/class/net/eth0/address")).trim();
-    assert.deepEqual(await statusOf("e2e-masq"), [
+    const mac = (await lab.guest("e2e-masq", "cat /sys/class/net/eth0/address")).trim();
+    assert.deepEqual(await lab.status("e2e-masq"), [
       {
         ipAddress: ip,
         mac,
@@ -192,23 +98,33 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
 
   test("masquerade: the link goes down and up again while the guest runs, and status follows", async () => {
     podIP("e2e-masq");
-    await ok("link", "e2e-masq", "default", "down");
-    assert.equal((await guest("e2e-masq", "cat /sys/class/net/eth0/carrier")).trim(), "0");
-    assert.equal((await statusOf("e2e-masq"))[0]?.linkState, "down");
-    await ok("link", "e2e-masq", "default", "up");
-    assert.equal((await guest("e2e-masq", "cat /sys/class/net/eth0/carrier")).trim(), "1");
-    assert.equal((await statusOf("e2e-masq"))[0]?.linkState, "up");
-    const page = await ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", `http://${podIP("e2e-masq")}/`);
+    await lab.ok("link", "e2e-masq", "default", "down");
+    assert.equal((await lab.guest("e2e-masq", "cat /sys/class/net/eth0/carrier")).trim(), "0");
+    assert.equal((await lab.status("e2e-masq"))[0]?.linkState, "down");
+    await lab.ok("link", "e2e-masq", "default", "up");
+    assert.equal((await lab.guest("e2e-masq", "cat /sys/class/net/eth0/carrier")).trim(), "1");
+    assert.equal((await lab.status("e2e-masq"))[0]?.linkState, "up");
+    const page = await lab.ok(
+      "lab",
+      "exec",
+      "client",
+      "--",
+      "wget",
+      "-qO-",
+      "-T",
+      "10",
+      `http://${podIP("e2e-masq")}/`,
+    );
     assert.match(page, /^hostname e2e-masq$/m);
   });
 
   test("e1000: the guest drives the NIC with e1000 and is reached through masquerade", async () => {
     const ip = podIP("e2e-e1000");
-    const driver = await guest("e2e-e1000", "basename $(readlink /sys/class/net/eth0/device/driver)");
+    const driver = await lab.guest("e2e-e1000", "basename $(readlink /sys/class/net/eth0/device/driver)");
     assert.equal(driver.trim(), "e1000");
-    const page = await ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", `http://${ip}/`);
+    const page = await lab.ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", `http://${ip}/`);
     assert.match(page, /^hostname e2e-e1000$/m);
-    const [iface] = await statusOf("e2e-e1000");
+    const [iface] = await lab.status("e2e-e1000");
     assert.equal(iface?.ipAddress, ip);
     assert.equal(iface?.interfaceName, "eth0");
     assert.equal(iface?.queueCount, 1);
@@ -216,26 +132,26 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
 
   test("multiqueue: two vCPUs give the bridged virtio NIC two queue pairs, and status says queueCount 2", async () => {
     const ip = podIP("e2e-mq");
-    const queues = await guest("e2e-mq", "ls /sys/class/net/eth0/queues");
+    const queues = await lab.guest("e2e-mq", "ls /sys/class/net/eth0/queues");
     assert.deepEqual(queues.trim().split(/\s+/).sort(), ["rx-0", "rx-1", "tx-0", "tx-1"]);
-    const [iface] = await statusOf("e2e-mq");
+    const [iface] = await lab.status("e2e-mq");
     assert.equal(iface?.queueCount, 2);
     assert.equal(iface?.ipAddress, ip);
     // Bridge binding: the guest holds the pod IP itself.
-    const page = await ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", `http://${ip}/`);
+    const page = await lab.ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", `http://${ip}/`);
     assert.match(page, new RegExp(`^address eth0 ${ip.replaceAll(".", "\\.")}/24$`, "m"));
   });
 
   test("autoattachPodInterface false: the guest has no NIC and status no interface", async () => {
     assert.equal(ups.get("e2e-nonet")?.code, 0, ups.get("e2e-nonet")?.stderr);
-    assert.equal((await guest("e2e-nonet", "ls /sys/class/net")).trim(), "lo");
-    assert.deepEqual(await statusOf("e2e-nonet"), []);
+    assert.equal((await lab.guest("e2e-nonet", "ls /sys/class/net")).trim(), "lo");
+    assert.deepEqual(await lab.status("e2e-nonet"), []);
   });
 
   test("dhcpOptions: the guest's DHCPv4 offer carries boot file, TFTP server, NTP servers and option 240", async () => {
     const ip = podIP("e2e-dhcp");
     // udhcpc hands every option it got to its script as variables; this script only prints them.
-    const env = await guest(
+    const env = await lab.guest(
       "e2e-dhcp",
       "printf '#!/bin/sh\\nenv\\n' > /tmp/print.sh && chmod +x /tmp/print.sh && " +
         "udhcpc -i eth0 -n -q -f -t 5 -s /tmp/print.sh -O ntpsrv -O tftp -O bootfile -O 240 2>/dev/null",
@@ -249,7 +165,7 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
 
   test("bootOrder: QEMU gives the NIC bootindex 1", () => {
     podIP("e2e-dhcp");
-    const pid = readFileSync(join(STATE, "vms", "e2e-dhcp", "qemu.pid"), "utf8").trim();
+    const pid = readFileSync(join(lab.state, "vms", "e2e-dhcp", "qemu.pid"), "utf8").trim();
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     const nic = argv.find((a) => a.includes("netdev=") && a.includes("mac="));
     assert.match(nic ?? "", /,bootindex=1(,|$)/, `the NIC's -device: ${nic}`);
@@ -257,14 +173,14 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
 
   test("macspoofchk NAD: the secondary NIC reaches the guest and the node's bridge drops other MACs", async () => {
     podIP("e2e-spoof");
-    const [primary, secondary] = await statusOf("e2e-spoof");
+    const [primary, secondary] = await lab.status("e2e-spoof");
     assert.equal(primary?.interfaceName, "eth0");
     assert.equal(secondary?.name, "br10");
     assert.equal(secondary?.interfaceName, "eth1");
     assert.equal(secondary?.infoSource, "domain, guest-agent, multus-status");
     assert.match(secondary?.podInterfaceName ?? "", /^pod[0-9a-f]{11}$/);
-    assert.equal((await guest("e2e-spoof", "cat /sys/class/net/eth1/address")).trim(), secondary?.mac);
-    const rules = spawnSync("ip", ["netns", "exec", NODE, "nft", "list", "ruleset"], { encoding: "utf8" }).stdout;
+    assert.equal((await lab.guest("e2e-spoof", "cat /sys/class/net/eth1/address")).trim(), secondary?.mac);
+    const rules = spawnSync("ip", ["netns", "exec", lab.node, "nft", "list", "ruleset"], { encoding: "utf8" }).stdout;
     const chain = new RegExp(
       `ether saddr ${secondary?.mac} return comment "macspoofchk-[0-9a-f]+-${secondary?.podInterfaceName}"`,
     );
@@ -274,9 +190,9 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
   test("Multus as the default network: the guest is bridged onto the NAD's subnet as eth0", async () => {
     const ip = podIP("e2e-mdef");
     assert.match(ip, /^10\.250\.0\.\d+$/);
-    const addr = await guest("e2e-mdef", "ip -4 -o addr show eth0");
+    const addr = await lab.guest("e2e-mdef", "ip -4 -o addr show eth0");
     assert.match(addr, new RegExp(`inet ${ip.replaceAll(".", "\\.")}/24`));
-    const [iface, ...rest] = await statusOf("e2e-mdef");
+    const [iface, ...rest] = await lab.status("e2e-mdef");
     assert.deepEqual(rest, []);
     assert.equal(iface?.name, "test1");
     assert.equal(iface?.ipAddress, ip);
@@ -298,7 +214,7 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
   for (const row of MTU_TABLE) {
     test(`MTU: ${row.vm} on the pod network and two MTU 1400 networks (with and without a CNI IP)`, async () => {
       podIP(row.vm);
-      const out = await guest(
+      const out = await lab.guest(
         row.vm,
         "for i in eth0 eth1 eth2; do echo $i $(cat /sys/class/net/$i/mtu) " +
           "$(basename $(readlink /sys/class/net/$i/device/driver)) " +
@@ -320,7 +236,7 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
         ]),
       );
       assert.deepEqual(seen, want);
-      const status = await statusOf(row.vm);
+      const status = await lab.status(row.vm);
       assert.deepEqual(
         status.map((i) => `${i.name} ${i.interfaceName}`),
         ["default eth0", "withip eth1", "noip eth2"],
@@ -330,13 +246,13 @@ describe("the seeds' VM scenarios with real guests", { skip, timeout: 600_000 },
 
   test("bridge on a Multus secondary network with a CNI IP: the guest's eth1 holds the NAD's IP", async () => {
     podIP("e2e-mtu-virtio");
-    const lease = await guest("e2e-mtu-virtio", "sed -n 's/^ip=//p' /run/vmnet/eth1.dhcp4");
+    const lease = await lab.guest("e2e-mtu-virtio", "sed -n 's/^ip=//p' /run/vmnet/eth1.dhcp4");
     assert.match(lease.trim(), /^10\.251\.0\.\d+$/);
-    const addr = await guest("e2e-mtu-virtio", "ip -4 -o addr show dev eth1");
+    const addr = await lab.guest("e2e-mtu-virtio", "ip -4 -o addr show dev eth1");
     assert.match(addr, new RegExp(`inet ${lease.trim().replaceAll(".", "\\.")}/24 `));
-    const withip = (await statusOf("e2e-mtu-virtio")).find((i) => i.name === "withip");
+    const withip = (await lab.status("e2e-mtu-virtio")).find((i) => i.name === "withip");
     assert.equal(withip?.ipAddress, lease.trim());
     assert.equal(withip?.infoSource, "domain, guest-agent, multus-status");
-    assert.equal((await guest("e2e-mtu-virtio", "cat /sys/class/net/eth1/address")).trim(), withip?.mac);
+    assert.equal((await lab.guest("e2e-mtu-virtio", "cat /sys/class/net/eth1/address")).trim(), withip?.mac);
   });
 });
