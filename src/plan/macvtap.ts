@@ -24,14 +24,14 @@ export function macvtapLowerDevice(nad: PlanNad): string {
   const resource = nad.resourceName;
   if (resource === undefined || resource === "") {
     throw new PlanError(
-      PlanErrorCode.BindingNotPlanned,
+      PlanErrorCode.MacvtapLowerDeviceUnknown,
       `Cannot find the macvtap lower device of network attachment definition "${ref}": it has no "k8s.v1.cni.cncf.io/resourceName" annotation`,
     );
   }
   const device = resource.startsWith(MACVTAP_RESOURCE_PREFIX) ? resource.slice(MACVTAP_RESOURCE_PREFIX.length) : "";
   if (!InterfaceName.isValid(device)) {
     throw new PlanError(
-      PlanErrorCode.BindingNotPlanned,
+      PlanErrorCode.MacvtapLowerDeviceUnknown,
       `Cannot find the macvtap lower device of network attachment definition "${ref}": resource name "${resource}" is not "${MACVTAP_RESOURCE_PREFIX}<device>"`,
     );
   }
@@ -73,7 +73,7 @@ export function macvtapNadMtu(nad: PlanNad): number | undefined {
 export function planMacvtap(ctx: BindingContext, binding: "macvtap" | "plugin"): InterfacePlan {
   const source = ctx.network.source;
   if (source.kind !== "multus") {
-    throw new PlanError(PlanErrorCode.BindingNotPlanned, "Macvtap interface only implemented with Multus network");
+    throw new PlanError(PlanErrorCode.NetworkKindUnsupported, "Macvtap interface only implemented with Multus network");
   }
   const nad = nadOf(ctx, ctx.network);
   if (nad === undefined) {
@@ -89,7 +89,7 @@ export function planMacvtap(ctx: BindingContext, binding: "macvtap" | "plugin"):
   const existing = ctx.podLink;
   if (existing !== undefined && existing.kind !== "macvtap") {
     throw new PlanError(
-      PlanErrorCode.BindingNotPlanned,
+      PlanErrorCode.LinkTypeCollision,
       `type collision on link ${P.value}: actual ${existing.kind}, requested macvtap`,
     );
   }
@@ -146,7 +146,7 @@ export function planMacvtap(ctx: BindingContext, binding: "macvtap" | "plugin"):
 /** Core `macvtap`: only with the `Macvtap` gate (KubeVirt v1.7's string when off). */
 export function planCoreMacvtap(ctx: BindingContext): InterfacePlan {
   if (!isGateEnabled(ctx.options.config, "Macvtap")) {
-    throw new PlanError(PlanErrorCode.BindingNotPlanned, "Macvtap feature gate is not enabled");
+    throw new PlanError(PlanErrorCode.FeatureGateDisabled, "Macvtap feature gate is not enabled");
   }
   return planMacvtap(ctx, "macvtap");
 }

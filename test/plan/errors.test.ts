@@ -268,11 +268,7 @@ const sriovWith = (networkStatus: DeviceStatusEntry[]) => () =>
     passthrough: { networkStatus },
   });
 
-/**
- * One producer per code, so a code nobody can produce does not linger. The codes passt.ts, slirp.ts and macvtap.ts
- * are to move to (AWAITING) still come out as `binding_not_planned` until those files change; their producers pin the
- * message so the test notices either way.
- */
+/** One producer per code, so a code nobody can produce does not linger. */
 const producers: Record<PlanErrorCode, () => unknown> = {
   pod_link_missing: fromCase("bridge without its pod link"),
   vm_cidr_too_small: fromCase("an IPv4 VM CIDR with one host address"),
@@ -321,29 +317,13 @@ const producers: Record<PlanErrorCode, () => unknown> = {
   vhost_user_mac_missing: fromCase("a vhostUser interface without a MAC"),
 };
 
-/**
- * Codes whose producer lives in a file outside this task (slirp.ts, macvtap.ts), by the message it throws: until that
- * file moves to the code it still says `binding_not_planned`.
- */
-const AWAITING: Partial<Record<PlanErrorCode, string>> = {
-  link_type_collision: "type collision on link podd1829078fe0: actual veth, requested macvtap",
-  macvtap_lower_device_unknown:
-    'Cannot find the macvtap lower device of network attachment definition "default/mvt": it has no "k8s.v1.cni.cncf.io/resourceName" annotation',
-};
-
 describe("every PlanErrorCode has a producer", () => {
   for (const code of Object.values(PlanErrorCode)) {
     it(`${code} is produced`, () => {
       const produce = producers[code];
       assert.throws(produce, (e: unknown) => {
         assert.ok(e instanceof PlanError, `expected a PlanError, got ${String(e)}`);
-        const awaiting = AWAITING[code];
-        if (awaiting === undefined) {
-          assert.equal(e.code, code, e.message);
-        } else {
-          assert.ok(e.code === code || e.code === PlanErrorCode.BindingNotPlanned, `${code}: got ${e.code}`);
-          assert.equal(e.message, awaiting);
-        }
+        assert.equal(e.code, code, e.message);
         return true;
       });
     });

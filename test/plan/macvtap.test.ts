@@ -112,14 +112,14 @@ describe("planPod macvtap", () => {
     {
       name: "without the Macvtap gate",
       options: { config: config(), pod: pod([eth0]), nads: [good] },
-      code: "binding_not_planned",
+      code: "feature_gate_disabled",
       message: "Macvtap feature gate is not enabled",
     },
     {
       name: "on the pod network",
       model: vm([iface("default", macvtap)], [podNet()]),
       options: { config: config(["Macvtap"]), pod: pod([eth0]) },
-      code: "binding_not_planned",
+      code: "network_kind_unsupported",
       message: "Macvtap interface only implemented with Multus network",
     },
     {
@@ -131,7 +131,7 @@ describe("planPod macvtap", () => {
     {
       name: "a NAD without resource name",
       options: { config: config(["Macvtap"]), pod: pod([eth0]), nads: [nad()] },
-      code: "binding_not_planned",
+      code: "macvtap_lower_device_unknown",
       message:
         'Cannot find the macvtap lower device of network attachment definition "default/mvt": it has no "k8s.v1.cni.cncf.io/resourceName" annotation',
     },
@@ -142,7 +142,7 @@ describe("planPod macvtap", () => {
         pod: pod([eth0, link(POD_IFACE, 4, "02:00:00:00:00:09", [])]),
         nads: [good],
       },
-      code: "binding_not_planned",
+      code: "link_type_collision",
       message: `type collision on link ${POD_IFACE}: actual veth, requested macvtap`,
     },
   ];
