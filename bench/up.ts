@@ -331,7 +331,8 @@ async function reach(lab: Lab, ip: string, name: string): Promise<{ at: number; 
   const deadline = now() + 300_000;
   for (;;) {
     const start = now();
-    const r = await run(["ip", "netns", "exec", netns, "wget", "-qO-", "-T", "3", `http://${ip}/`], 10_000);
+    // A long timeout per GET: a slow guest's page (a shell script run per connection) must not be cut off and retried.
+    const r = await run(["ip", "netns", "exec", netns, "wget", "-qO-", "-T", "30", `http://${ip}/`], 40_000);
     const at = now();
     if (r.code === 0 && r.stdout.includes(`hostname ${name}`)) return { at, get: at - start };
     if (at > deadline) throw new Error(`VM "${name}" did not answer http://${ip}/ from the client pod`);
