@@ -12,11 +12,8 @@ export const PlanErrorCode = {
   NoGatewayRoute: "no_gateway_route",
   TooFewAddresses: "too_few_addresses",
   NoMoreAddresses: "no_more_addresses",
-  /**
-   * A binding refused for a reason no more specific code covers (passt, slirp, macvtap still use it for feature gates,
-   * network kinds and link collisions until their files move to the codes below).
-   */
-  BindingNotPlanned: "binding_not_planned",
+  /** A unix socket path the plan would use is longer than `sun_path` allows (passt's socket under `runDir`). */
+  SocketPathTooLong: "socket_path_too_long",
   NetworkNotFound: "network_not_found",
   NadNotFound: "nad_not_found",
   BridgeIndexOutOfRange: "bridge_index_out_of_range",

@@ -78,7 +78,7 @@ export function passtProcess(ctx: BindingContext): ProcessPlan {
   const socketPath = `${stateDir}/passt-${ctx.podInterface.value}.socket`;
   if (Buffer.byteLength(socketPath, "utf8") > SUN_PATH_MAX) {
     throw new PlanError(
-      PlanErrorCode.BindingNotPlanned,
+      PlanErrorCode.SocketPathTooLong,
       `Cannot use passt socket path "${socketPath}": it must be at most ${SUN_PATH_MAX} bytes`,
     );
   }

@@ -276,7 +276,7 @@ const producers: Record<PlanErrorCode, () => unknown> = {
   no_gateway_route: fromCase("a bridge pod NIC with IPv4 but no IPv4 route"),
   too_few_addresses: () => addressesOf(parseIpPrefix("10.0.2.0/31") ?? assert.fail()),
   no_more_addresses: fromCase("a Virtink masquerade /31"),
-  binding_not_planned: () =>
+  socket_path_too_long: () =>
     planPod(vm([iface("default", { kind: "passtBinding" })], [podNet()]), {
       config: config(),
       pod: pod([eth0]),

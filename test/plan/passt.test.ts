@@ -154,7 +154,7 @@ describe("planPod passt", () => {
       name: "a socket path over sun_path",
       model: vm([iface("default", passtBinding)], [podNet()]),
       options: { config: config(), pod: pod([eth0]), runDir: `/run/${"x".repeat(90)}` },
-      code: "binding_not_planned",
+      code: "socket_path_too_long",
       message: `Cannot use passt socket path "/run/${"x".repeat(90)}/passt-eth0.socket": it must be at most 107 bytes`,
     },
   ];
