@@ -29,6 +29,7 @@ import { ensureLab, type IpFamily, loadLab, podIPs } from "./lab.ts";
 import { acquireLock } from "./lock.ts";
 import { isVmName, launcherPodName, type StatePaths, type VmPaths, vmPaths } from "./paths.ts";
 import { loadPlan, savePlan } from "./plan-file.ts";
+import { parseNetworkStatus, writeDeviceInfo } from "./pod-files.ts";
 import { startQemu, stopQemu, waitForConsole } from "./qemu.ts";
 import { podAttachments, type VmSpec } from "./spec.ts";
 
@@ -151,6 +152,9 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
       record = { ...record, podIPs: ips, accel, networkStatus: pod.networkStatus };
       await writeRecord(vm, record);
       progress(`pod: "${podName}" IPs ${ips.join(", ") || "(none)"}`);
+      const networkStatus = parseNetworkStatus(pod.networkStatus);
+      const deviceInfo = await writeDeviceInfo(pod.dir, spec.model, networkStatus, spec.config);
+      if (deviceInfo !== undefined) progress(`pod: device-info for binding plugins in "${deviceInfo}"`);
       check();
       let qemuPid: number | undefined;
       let markers: string[] = [GUEST_READY_MARKER];
@@ -163,6 +167,8 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
         stateDir: vm.networkDir,
         podKey: record.podKey,
         agent,
+        // SR-IOV and vDPA are planned from the VF the network-status' device-info names.
+        plan: { passthrough: { networkStatus } },
         ...(ips[0] === undefined ? {} : { podIP: ips[0] }),
         attachGuest: async (plan) => {
           record = { ...record, bindings: Object.fromEntries(plan.interfaces.map((i) => [i.name, i.binding])) };
