@@ -7,22 +7,11 @@
  * whatever happened and checks that nothing is left (namespaces, processes, passt's run directory).
  */
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { statePaths } from "../../src/vm/paths.ts";
-import { ROOT, type Run } from "../cli/run.ts";
-
-function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root to create network namespaces";
-  if (spawnSync("qemu-system-x86_64", ["--version"]).status !== 0) return "qemu-system-x86_64 is missing";
-  if (!existsSync("/usr/lib/cni/bridge")) return "the CNI plugins are missing";
-  if (spawnSync("ldd", ["/usr/sbin/qemu-ga"]).status !== 0) return "qemu-guest-agent is missing";
-  if (!existsSync("/usr/bin/passt")) return "passt is missing";
-  return undefined;
-}
+import type { Run } from "../cli/run.ts";
+import { TestLab, vmTestSkipReason } from "../support/vm-lab.ts";
 
 const CR = "examples/kubevirt/kubevirt-cr-legacy-bindings.yaml";
 const PASST = "e2e-passt";
@@ -30,32 +19,11 @@ const SLIRP = "e2e-slirp";
 /** passt's run directory for the VM (src/plan/passt.ts podRunDir: `/run/vmnet/<namespace>/<name>`). */
 const PASST_RUN_DIR = `/run/vmnet/default/${PASST}`;
 
-const state = mkdtempSync(join(tmpdir(), "vmnt-e2ep-"));
-const node = statePaths(state).nodeName;
+const lab = new TestLab("vmnt-e2ep-");
 
-function vmnet(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      `${ROOT}bin/vmnet`,
-      args,
-      { cwd: ROOT, encoding: "utf8", env: { ...process.env, VMNET_STATE_DIR: state }, timeout: 240_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await vmnet(...args);
-  assert.equal(r.code, 0, `vmnet ${args.join(" ")} exits 0: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-/** Runs a shell command in the guest. */
+/** Runs a shell command in the guest; the tests look at failures too. */
 function guest(name: string, script: string): Promise<Run> {
-  return vmnet("exec", name, "--", "sh", "-c", script);
+  return lab.vmnet("exec", name, "--", "sh", "-c", script);
 }
 
 /** Polls the guest's eth0 addresses until every one of `wanted` is there (the lease may follow "ready"). */
@@ -70,13 +38,6 @@ async function waitForAddresses(name: string, wanted: readonly string[], timeout
   }
 }
 
-function namespacesOfLab(): string[] {
-  return (spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "")
-    .split("\n")
-    .map((l) => l.split(" ")[0] ?? "")
-    .filter((n) => n.startsWith(node));
-}
-
 function alive(pid: number): boolean {
   try {
     return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
@@ -85,15 +46,15 @@ function alive(pid: number): boolean {
   }
 }
 
-const skip = skipReason();
+const skip = vmTestSkipReason(() => (existsSync("/usr/bin/passt") ? undefined : "passt is missing"));
 
 describe("passt and slirp with real guests", { skip, timeout: 600_000 }, () => {
   const ups = new Map<string, Run>();
 
   before(async () => {
-    await ok("lab", "create", "--ip-family", "dual");
+    await lab.ok("lab", "create", "--ip-family", "dual");
     const up = async (name: string, file: string) =>
-      ups.set(name, await vmnet("up", "-f", file, "--kubevirt-config", CR, "--accel", "tcg"));
+      ups.set(name, await lab.vmnet("up", "-f", file, "--kubevirt-config", CR, "--accel", "tcg"));
     await Promise.all([
       up(PASST, "examples/vm-e2e/bindings/passt.yaml"),
       up(SLIRP, "examples/vm-e2e/bindings/slirp.yaml"),
@@ -101,12 +62,7 @@ describe("passt and slirp with real guests", { skip, timeout: 600_000 }, () => {
   });
 
   after(async () => {
-    const r = await vmnet("lab", "destroy");
-    rmSync(state, { recursive: true, force: true });
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(namespacesOfLab(), [], "no namespace of the lab is left");
-    const left = spawnSync("pgrep", ["-af", `${state}|${PASST_RUN_DIR}`], { encoding: "utf8" }).stdout.trim();
-    assert.equal(left, "", "no QEMU, agent or passt process of the lab is left");
+    await lab.destroy({ also: [PASST_RUN_DIR] });
     assert.equal(existsSync(PASST_RUN_DIR), false, "passt's run directory is gone");
   });
 
@@ -120,7 +76,20 @@ describe("passt and slirp with real guests", { skip, timeout: 600_000 }, () => {
   };
   const url = (ip: string, port = 80) => `http://${ip.includes(":") ? `[${ip}]` : ip}:${port}/`;
   const clientIPs = async (): Promise<string[]> => {
-    const out = await ok("lab", "exec", "client", "--", "ip", "-o", "addr", "show", "dev", "eth0", "scope", "global");
+    const out = await lab.ok(
+      "lab",
+      "exec",
+      "client",
+      "--",
+      "ip",
+      "-o",
+      "addr",
+      "show",
+      "dev",
+      "eth0",
+      "scope",
+      "global",
+    );
     return [...out.matchAll(/ inet6? ([^/ ]+)\//g)].map((m) => m[1] ?? "");
   };
 
@@ -144,13 +113,13 @@ describe("passt and slirp with real guests", { skip, timeout: 600_000 }, () => {
 
   test("passt: the listed port answers on both pod IPs, the unlisted one is closed though the guest listens", async () => {
     for (const ip of podIPs(PASST)) {
-      const page = await ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", url(ip));
+      const page = await lab.ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", url(ip));
       assert.match(page, /^hostname e2e-passt$/m, `page over ${ip}`);
     }
     const inside = await guest(PASST, "echo inside | nc -w 3 127.0.0.1 7");
     assert.equal(inside.stdout, "inside\n");
     const [v4] = podIPs(PASST);
-    const echo = await vmnet("lab", "exec", "client", "--", "sh", "-c", `echo hi | busybox nc -w 3 ${v4} 7`);
+    const echo = await lab.vmnet("lab", "exec", "client", "--", "sh", "-c", `echo hi | busybox nc -w 3 ${v4} 7`);
     assert.notEqual(echo.code, 0, `port 7 is not forwarded: ${echo.stdout}${echo.stderr}`);
     assert.doesNotMatch(echo.stdout, /hi/);
   });
@@ -166,10 +135,7 @@ describe("passt and slirp with real guests", { skip, timeout: 600_000 }, () => {
   });
 
   test("passt: status reports the pod's IPs on the pod's eth0", async () => {
-    const status = JSON.parse(await ok("status", PASST, "-o", "json")) as {
-      status: { interfaces: Record<string, unknown>[] };
-    };
-    const [iface, ...others] = status.status.interfaces;
+    const [iface, ...others] = await lab.status(PASST);
     assert.deepEqual(others, []);
     assert.equal(iface?.name, "default");
     assert.deepEqual(iface?.ipAddresses, podIPs(PASST));
@@ -186,16 +152,18 @@ describe("passt and slirp with real guests", { skip, timeout: 600_000 }, () => {
     await waitForAddresses(SLIRP, ["10.0.2.15/24"]);
     const routes = await guest(SLIRP, "ip -4 route show default");
     assert.match(routes.stdout, /^default via 10\.0\.2\.2 dev eth0/m);
-    const page = await ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", url(v4));
+    const page = await lab.ok("lab", "exec", "client", "--", "wget", "-qO-", "-T", "10", url(v4));
     assert.match(page, /^hostname e2e-slirp$/m);
     assert.match(page, /^address eth0 10\.0\.2\.15\/24$/m);
     const inside = await guest(SLIRP, "echo inside | nc -w 3 127.0.0.1 7");
     assert.equal(inside.stdout, "inside\n");
-    const echo = await vmnet("lab", "exec", "client", "--", "sh", "-c", `echo hi | busybox nc -w 3 ${v4} 7`);
+    const echo = await lab.vmnet("lab", "exec", "client", "--", "sh", "-c", `echo hi | busybox nc -w 3 ${v4} 7`);
     assert.notEqual(echo.code, 0, `port 7 is not forwarded: ${echo.stdout}${echo.stderr}`);
     assert.doesNotMatch(echo.stdout, /hi/);
     // Nothing of slirp lives in the pod netns: no tap, no bridge, no ruleset.
-    const links = spawnSync("ip", ["-n", `${node}-virt-launcher-${SLIRP}`, "-o", "link", "show"], { encoding: "utf8" });
+    const links = spawnSync("ip", ["-n", `${lab.node}-virt-launcher-${SLIRP}`, "-o", "link", "show"], {
+      encoding: "utf8",
+    });
     assert.deepEqual(
       [...links.stdout.matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1]).sort(),
       ["eth0", "lo"],
@@ -215,7 +183,7 @@ describe("passt and slirp with real guests", { skip, timeout: 600_000 }, () => {
     assert.ok(pid > 0);
     assert.ok(alive(pid), "passt runs while the VM is up");
     assert.ok(existsSync(`${PASST_RUN_DIR}/passt-eth0.socket`));
-    await ok("down", PASST);
+    await lab.ok("down", PASST);
     assert.equal(alive(pid), false, "passt is stopped");
     assert.equal(existsSync(PASST_RUN_DIR), false);
   });
