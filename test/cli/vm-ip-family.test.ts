@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { TestLab, vmTestSkipReason } from "../support/vm-lab.ts";
+import { podIPsOf, TestLab, vmTestSkipReason } from "../support/vm-lab.ts";
 import type { Run } from "./run.ts";
 
 /** A lab that names its state directory with `--state-dir`, so that the flag is covered too. */
@@ -71,12 +71,7 @@ describe("vmnet labs per IP family", { skip: vmTestSkipReason(), timeout: 300_00
     if (failed !== undefined) throw failed.reason;
   });
 
-  const podIPs = (lab: TestLab): string[] => {
-    const r = ups.get(lab);
-    assert.equal(r?.code, 0, `${r?.stdout}${r?.stderr}`);
-    const m = /is running in pod "[^"]+" \(([^)]+)\)/.exec(r?.stdout ?? "");
-    return (m?.[1] ?? "").split(", ");
-  };
+  const podIPs = (lab: TestLab): string[] => podIPsOf(ups.get(lab));
 
   test("dual stack: the client reaches the VM on both pod IPs; the guest has both masquerade addresses", async () => {
     const ips = podIPs(dual);

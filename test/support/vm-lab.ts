@@ -40,6 +40,13 @@ export function rootSnapshot(): unknown {
   };
 }
 
+/** The pod IPs a `vmnet up` printed; asserts that it succeeded. */
+export function podIPsOf(up: Run | undefined): string[] {
+  assert.equal(up?.code, 0, `${up?.stdout}${up?.stderr}`);
+  const m = /is running in pod "[^"]+" \(([^)]+)\)/.exec(up?.stdout ?? "");
+  return (m?.[1] ?? "").split(", ");
+}
+
 /** One status.interfaces entry as `vmnet status -o json` prints it. */
 export interface StatusInterface {
   readonly name?: string;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Run } from "../cli/run.ts";
-import { rootSnapshot, TestLab, vmTestSkipReason } from "../support/vm-lab.ts";
+import { podIPsOf, rootSnapshot, TestLab, vmTestSkipReason } from "../support/vm-lab.ts";
 
 /** The guest's global addresses on eth0 as CIDRs (busybox `ip` has no JSON output). */
 async function globalAddresses(lab: TestLab): Promise<string[]> {
@@ -45,12 +45,7 @@ describe("masquerade configured automatically per IP family", { skip, timeout: 4
     assert.deepEqual(rootSnapshot(), root, "the root namespace's links and ruleset are unchanged");
   });
 
-  const podIPs = (lab: TestLab): string[] => {
-    const r = ups.get(lab);
-    assert.equal(r?.code, 0, `${r?.stdout}${r?.stderr}`);
-    const m = /is running in pod "[^"]+" \(([^)]+)\)/.exec(r?.stdout ?? "");
-    return (m?.[1] ?? "").split(", ");
-  };
+  const podIPs = (lab: TestLab): string[] => podIPsOf(ups.get(lab));
 
   test("dual stack: the guest gets 10.0.2.2/24 and fd10:0:2::2/128 with both default routes", async () => {
     const ips = podIPs(dual);
