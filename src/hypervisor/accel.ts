@@ -9,6 +9,7 @@ import { constants as fsConstants } from "node:fs";
 import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
+import { cachedProbe, resolveOnPath } from "../host/probe-cache.ts";
 import { DEFAULT_GUEST_CACHE_DIR, GUEST_READY_MARKER, guestCommandLine } from "../lab/guest-image.ts";
 
 const execFileAsync = promisify(execFile);
@@ -81,6 +82,13 @@ export function accelArgs(accel: Accel): string[] {
 
 /** "QEMU emulator version 7.2.22 (Debian ...)" -> "7.2.22". */
 async function qemuVersionOf(qemu: string): Promise<string> {
+  const binary = await resolveOnPath(qemu);
+  return binary === undefined
+    ? askQemuVersion(qemu)
+    : cachedProbe("qemu-version", [binary], () => askQemuVersion(qemu));
+}
+
+async function askQemuVersion(qemu: string): Promise<string> {
   const { stdout } = await execFileAsync(qemu, ["--version"]);
   const match = /version\s+(\S+)/.exec(stdout);
   if (match?.[1] === undefined) throw new Error(`Cannot read the QEMU version from "${stdout.split("\n")[0] ?? ""}"`);

@@ -5,6 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import type { NicModel } from "../api/model.ts";
+import { cachedProbe, resolveOnPath } from "../host/probe-cache.ts";
 
 /** What vmnet knows about one NIC model. */
 export interface NicModelInfo {
@@ -115,13 +116,26 @@ export function parseDeviceHelp(text: string): ReadonlySet<string> {
 const probed = new Map<string, Promise<ReadonlySet<string>>>();
 
 /**
- * The device names the QEMU binary has, probed once per binary with `-device help` and cached for the process: the
- * answer only changes when the binary does. A failed probe is not cached.
+ * The device names the QEMU binary has, probed with `-device help` once per binary and kept for the process and on
+ * disk (src/host/probe-cache.ts): the answer only changes when the binary does. A failed probe is not cached.
  */
 export function probeQemuDevices(binary = "qemu-system-x86_64"): Promise<ReadonlySet<string>> {
   const cached = probed.get(binary);
   if (cached !== undefined) return cached;
-  const probe = new Promise<ReadonlySet<string>>((resolve, reject) => {
+  const probe = resolveOnPath(binary).then(async (path) => {
+    const names =
+      path === undefined
+        ? await askDevices(binary)
+        : await cachedProbe("qemu-devices", [path], () => askDevices(binary));
+    return new Set(names) as ReadonlySet<string>;
+  });
+  probed.set(binary, probe);
+  probe.catch(() => probed.delete(binary));
+  return probe;
+}
+
+function askDevices(binary: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
     execFile(binary, ["-device", "help"], { timeout: 20_000, maxBuffer: 4 << 20 }, (error, stdout, stderr) => {
       if (error) {
         reject(
@@ -129,12 +143,9 @@ export function probeQemuDevices(binary = "qemu-system-x86_64"): Promise<Readonl
         );
         return;
       }
-      resolve(parseDeviceHelp(`${stdout}\n${stderr}`));
+      resolve([...parseDeviceHelp(`${stdout}\n${stderr}`)].sort());
     });
   });
-  probed.set(binary, probe);
-  probe.catch(() => probed.delete(binary));
-  return probe;
 }
 
 const PCI_ADDRESS = /^([0-9a-fA-F]{4}):([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/u;

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
+import { cachedProbe } from "../host/probe-cache.ts";
 
 const execFileAsync = promisify(execFile);
 const gzipAsync = promisify(gzip);
@@ -327,16 +328,23 @@ async function imageEntries(kernelVersion: string, initScript: string): Promise<
 
 /** Applet paths relative to / (e.g. "usr/bin/awk"), as the busybox binary itself reports them. */
 async function busyboxApplets(): Promise<string[]> {
-  const { stdout } = await execFileAsync(BUSYBOX, ["--list-full"]);
-  return stdout
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line !== "")
-    .sort();
+  return cachedProbe("busybox-applets", [BUSYBOX], async () => {
+    const { stdout } = await execFileAsync(BUSYBOX, ["--list-full"]);
+    return stdout
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line !== "")
+      .sort();
+  });
 }
 
 /** Shared libraries and the dynamic loader of `binary`, as ldd resolves them on the host. */
 export async function sharedLibraries(binary: string): Promise<string[]> {
+  // ldd's answer changes with the binary or the loader's cache (a library installed or upgraded).
+  return cachedProbe("ldd", [binary, "/etc/ld.so.cache"], () => lddLibraries(binary));
+}
+
+async function lddLibraries(binary: string): Promise<string[]> {
   const { stdout } = await execFileAsync("ldd", [binary]);
   const libs: string[] = [];
   for (const line of stdout.split("\n")) {
