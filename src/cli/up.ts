@@ -5,36 +5,24 @@
 import { Accel } from "../hypervisor/accel.ts";
 import { runVmCommand, STATE_DIR_FLAG, statePathsOf } from "../vm/command.ts";
 import type { IpFamily } from "../vm/paths.ts";
-import { FlagKind, parseArgs, UsageError } from "./args.ts";
+import { FlagKind, parseArgs } from "./args.ts";
 import { IP_FAMILY_FLAG } from "./lab.ts";
 import type { CommandIo } from "./types.ts";
+import { admitVmFile, VM_FILE_FLAGS, vmFileOf } from "./vm-file.ts";
 
 /** Runs `vmnet up`. */
 export function runUp(argv: readonly string[], io: CommandIo): Promise<number> {
   const args = parseArgs(argv, [
     STATE_DIR_FLAG,
     IP_FAMILY_FLAG,
-    { long: "file", short: "f", kind: FlagKind.Value },
-    { long: "nad", kind: FlagKind.Repeated },
-    { long: "kubevirt-config", kind: FlagKind.Value },
+    ...VM_FILE_FLAGS,
     { long: "accel", kind: FlagKind.Value, choices: ["auto", ...Object.values(Accel)] },
   ]);
-  const file = args.values.get("file") ?? args.positionals[0];
-  if (file === undefined) throw new UsageError(`"vmnet up" needs -f VM.yaml`);
-  if (args.positionals.length > (args.values.has("file") ? 0 : 1)) {
-    throw new UsageError(`"vmnet up" takes one VM file`);
-  }
-  const kubevirtConfig = args.values.get("kubevirt-config");
+  const file = vmFileOf(args, "up");
   return runVmCommand("up", io, async () => {
-    const { loadVmSpec } = await import("../vm/spec.ts");
     const { upVm } = await import("../vm/lifecycle.ts");
-    const spec = loadVmSpec(file, {
-      nads: args.repeated.get("nad") ?? [],
-      ...(kubevirtConfig === undefined ? {} : { kubevirtConfig }),
-    });
+    const spec = await admitVmFile(args, file, io);
     const name = spec.model.name;
-    for (const w of spec.warnings) io.stderr(`Warning: ${w}\n`);
-    io.stdout(`admitted: ${spec.model.dialect} VM "${spec.model.namespace}/${name}"\n`);
     // Ctrl-C (or SIGTERM) stops at the next step and removes what was made, instead of leaving it to "vmnet down".
     const controller = new AbortController();
     const interrupted = new Error("Interrupted");
