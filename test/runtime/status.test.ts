@@ -136,6 +136,22 @@ const base = (model: VmNetworkModel, plan: NetworkPlan): InterfaceStatusInput =>
   domain: domainOf(plan),
 });
 
+/**
+ * The primary masquerade entry as the domain alone reports it, so that a case spells out only what differs: `over`
+ * replaces fields, `ips` gives the addresses (none: both IP fields omitted).
+ */
+function primaryEntry(over: VmiInterfaceStatus = {}, ips: readonly string[] = [POD_V4]): VmiInterfaceStatus {
+  return {
+    ...(ips[0] === undefined ? {} : { ipAddress: ips[0], ipAddresses: ips }),
+    mac: POD_MAC,
+    name: "default",
+    infoSource: "domain",
+    queueCount: 1,
+    linkState: "up",
+    ...over,
+  };
+}
+
 describe("planPod fixtures", () => {
   it("give the facts the status cases rely on", () => {
     assert.deepStrictEqual(masqDual.interfaces[0]?.podIPs, [POD_V4, POD_V6]);
@@ -156,32 +172,12 @@ describe("interfaceStatuses step 1: one entry per domain interface", () => {
     {
       name: "masquerade: alias, MAC, domain source, one queue, link up",
       input: { ...base(masqV4Model, masqV4), domain: domainOf(masqV4) },
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "up",
-        },
-      ],
+      want: [primaryEntry()],
     },
     {
       name: "multiqueue: queueCount is the driver queues (4 vCPUs)",
       input: base(multiqueueModel, multiqueue),
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          infoSource: "domain",
-          queueCount: 4,
-          linkState: "up",
-        },
-      ],
+      want: [primaryEntry({ queueCount: 4 })],
     },
     {
       name: "no driver queues reported: queueCount 1",
@@ -189,32 +185,12 @@ describe("interfaceStatuses step 1: one entry per domain interface", () => {
         ...base(masqV4Model, masqV4),
         domain: [{ name: "default", mac: POD_MAC, queueCount: 0, linkState: "up" }],
       },
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "up",
-        },
-      ],
+      want: [primaryEntry()],
     },
     {
       name: "link down: linkState down",
       input: base(linkDownModel, linkDown),
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "down",
-        },
-      ],
+      want: [primaryEntry({ linkState: "down" })],
     },
     {
       name: "an interface being unplugged (state absent) is dropped even while the domain still has it",
@@ -222,17 +198,7 @@ describe("interfaceStatuses step 1: one entry per domain interface", () => {
         ...base(absentModel, absentPlan),
         domain: [...domainOf(absentPlan), { name: "blue", mac: BLUE_MAC, queueCount: 1, linkState: "up" }],
       },
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "up",
-        },
-      ],
+      want: [primaryEntry()],
     },
   ]);
 });
@@ -244,15 +210,7 @@ describe("interfaceStatuses step 2: SR-IOV hostdevs", () => {
     { kind: "hostdev", alias: "ua-sriov-slow" } as const,
     { kind: "hostdev", alias: "ua-gpu1" } as const,
   ];
-  const primary: VmiInterfaceStatus = {
-    ipAddress: POD_V4,
-    mac: POD_MAC,
-    name: "default",
-    ipAddresses: [POD_V4],
-    infoSource: "domain",
-    queueCount: 1,
-    linkState: "up",
-  };
+  const primary = primaryEntry();
   run([
     {
       name: "name without the prefix, spec MAC (or none), domain source, no queues or link state",
@@ -294,17 +252,7 @@ describe("interfaceStatuses step 2: SR-IOV hostdevs", () => {
 });
 
 describe("interfaceStatuses step 3: IPs from the pod-interface cache", () => {
-  const masqOnly = (ips: string[]): VmiInterfaceStatus[] => [
-    {
-      ...(ips[0] === undefined ? {} : { ipAddress: ips[0] }),
-      mac: POD_MAC,
-      name: "default",
-      ...(ips.length === 0 ? {} : { ipAddresses: ips }),
-      infoSource: "domain",
-      queueCount: 1,
-      linkState: "up",
-    },
-  ];
+  const masqOnly = (ips: string[]): VmiInterfaceStatus[] => [primaryEntry({}, ips)];
   run([
     {
       name: "masquerade dual-stack, MY_POD_IP IPv4: IPv4 first",
@@ -337,49 +285,19 @@ describe("interfaceStatuses step 3: IPs from the pod-interface cache", () => {
         },
         podIP: POD_V6,
       },
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "up",
-        },
-      ],
+      want: [primaryEntry()],
     },
     {
       name: "bridge secondary without IPAM: no IPs",
       input: base(secondaryModel, secondary),
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "up",
-        },
-        { mac: BLUE_MAC, name: "blue", infoSource: "domain", queueCount: 1, linkState: "up" },
-      ],
+      want: [primaryEntry(), { mac: BLUE_MAC, name: "blue", infoSource: "domain", queueCount: 1, linkState: "up" }],
     },
   ]);
 });
 
 describe("interfaceStatuses step 4: guest agent merged by MAC", () => {
-  const masqGuest = (ips: string[], interfaceName = "eth0"): VmiInterfaceStatus[] => [
-    {
-      ...(ips[0] === undefined ? {} : { ipAddress: ips[0] }),
-      mac: POD_MAC,
-      name: "default",
-      ...(ips.length === 0 ? {} : { ipAddresses: ips }),
-      ...(interfaceName === "" ? {} : { interfaceName }),
-      infoSource: interfaceName === "" ? "domain" : "domain, guest-agent",
-      queueCount: 1,
-      linkState: "up",
-    },
+  const masqGuest = (ips: string[]): VmiInterfaceStatus[] => [
+    primaryEntry({ interfaceName: "eth0", infoSource: "domain, guest-agent" }, ips),
   ];
   const extra = Array.from({ length: MAX_GUEST_AGENT_ONLY_INTERFACES + 1 }, (_, n) =>
     guest(`veth${n}`, `02:42:ac:11:00:${(n + 2).toString(16).padStart(2, "0")}`, [`172.17.${n}.1/16`]),
@@ -422,28 +340,23 @@ describe("interfaceStatuses step 4: guest agent merged by MAC", () => {
         guestAgent: [guest("enp1s0", POD_MAC, [`${POD_V4}/24`, "2001:db8::5/64", "fe80::858:aff:fef4:105/64"])],
       },
       want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4, "2001:db8::5", "fe80::858:aff:fef4:105"],
-          interfaceName: "enp1s0",
-          infoSource: "domain, guest-agent",
-          queueCount: 1,
-          linkState: "up",
-        },
+        primaryEntry({ interfaceName: "enp1s0", infoSource: "domain, guest-agent" }, [
+          POD_V4,
+          "2001:db8::5",
+          "fe80::858:aff:fef4:105",
+        ]),
       ],
     },
     {
       name: "old launcher without the interface name: IPs merged, source unchanged",
       input: { ...base(masqV4Model, masqV4), guestAgent: [guest("", POD_MAC, ["10.0.2.2/24"])] },
-      want: masqGuest([POD_V4], ""),
+      want: [primaryEntry()],
     },
     {
       name: "the MAC must match exactly: an upper-case MAC is another interface",
       input: { ...base(masqV4Model, masqV4), guestAgent: [guest("eth0", POD_MAC.toUpperCase(), ["10.0.2.2/24"])] },
       want: [
-        ...masqGuest([POD_V4], "").map((s) => ({ ...s, infoSource: "domain" })),
+        primaryEntry(),
         {
           ipAddress: "10.0.2.2",
           mac: POD_MAC.toUpperCase(),
@@ -485,18 +398,7 @@ describe("interfaceStatuses step 5: the primary first", () => {
     {
       name: "moved to index 0 whatever the domain order",
       input: { ...base(secondaryModel, secondary), domain: [...domainOf(secondary)].reverse() },
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "up",
-        },
-        blue,
-      ],
+      want: [primaryEntry(), blue],
     },
     {
       name: "missing from the domain but in the previous status: `{name}` inserted at the front",
@@ -530,17 +432,7 @@ describe("interfaceStatuses steps 6 and 7: virt-controller's fields carried over
         guestAgent: [guest("eth0", POD_MAC, ["10.0.2.2/24"]), guest("docker0", "02:42:ac:11:00:02", [])],
       },
       want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          podInterfaceName: "eth0",
-          interfaceName: "eth0",
-          infoSource: "domain, guest-agent",
-          queueCount: 1,
-          linkState: "up",
-        },
+        primaryEntry({ podInterfaceName: "eth0", interfaceName: "eth0", infoSource: "domain, guest-agent" }),
         {
           mac: BLUE_MAC,
           name: "blue",
@@ -556,17 +448,8 @@ describe("interfaceStatuses steps 6 and 7: virt-controller's fields carried over
 });
 
 describe("interfaceStatuses virt-controller: network-status", () => {
-  const primary = (podInterfaceName: string): VmiInterfaceStatus => ({
-    ipAddress: POD_V4,
-    mac: POD_MAC,
-    name: "default",
-    ipAddresses: [POD_V4],
-    podInterfaceName,
-    interfaceName: "eth0",
-    infoSource: "domain, guest-agent",
-    queueCount: 1,
-    linkState: "up",
-  });
+  const primary = (podInterfaceName: string): VmiInterfaceStatus =>
+    primaryEntry({ podInterfaceName, interfaceName: "eth0", infoSource: "domain, guest-agent" });
   const guests = [loopback, guest("eth0", POD_MAC, ["10.0.2.2/24"]), guest("eth1", BLUE_MAC, ["192.0.2.7/24"])];
   const blueBase = {
     ipAddress: "192.0.2.7",
@@ -649,18 +532,7 @@ describe("interfaceStatuses virt-controller: network-status", () => {
     {
       name: "an absent interface is not re-created from a stale network-status entry",
       input: { ...base(absentModel, absentPlan), networkStatus: [clusterStatus, nadStatus(BLUE_POD, "nad-blue")] },
-      want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          podInterfaceName: "eth0",
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "up",
-        },
-      ],
+      want: [primaryEntry({ podInterfaceName: "eth0" })],
     },
     {
       name: "SR-IOV VF in network-status: multus-status on the hostdev entry, a VF in neither gets no entry, guest-agent-only entries last",
@@ -672,16 +544,7 @@ describe("interfaceStatuses virt-controller: network-status", () => {
         networkStatus: [clusterStatus, nadStatus(FAST_POD, "nad-sriov")],
       },
       want: [
-        {
-          ipAddress: POD_V4,
-          mac: POD_MAC,
-          name: "default",
-          ipAddresses: [POD_V4],
-          podInterfaceName: "eth0",
-          infoSource: "domain",
-          queueCount: 1,
-          linkState: "up",
-        },
+        primaryEntry({ podInterfaceName: "eth0" }),
         { mac: SRIOV_MAC, name: "fast", podInterfaceName: FAST_POD, infoSource: "domain, multus-status" },
         { mac: "02:42:ac:11:00:09", interfaceName: "eth9", infoSource: "guest-agent" },
       ],
