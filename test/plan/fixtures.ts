@@ -3,6 +3,10 @@
 import type { ClusterConfig } from "../../src/api/cluster-config.ts";
 import { DEFAULT_CLUSTER_CONFIG } from "../../src/api/cluster-config.ts";
 import type { InterfaceSpec, NetworkSpec, VmNetworkModel } from "../../src/api/model.ts";
+import { networkOf, primaryNetwork } from "../../src/api/model.ts";
+import { kubevirtPodInterfaceNames, virtinkLinkName } from "../../src/plan/namescheme.ts";
+import { NftBuilder } from "../../src/plan/nft.ts";
+import type { PassthroughContext, PassthroughPlanOptions } from "../../src/plan/passthrough-types.ts";
 import type { LinkAddress, PodFacts, PodLink, PodRoute } from "../../src/plan/pod-facts.ts";
 import { parseResolvConf } from "../../src/plan/pod-facts.ts";
 
@@ -90,4 +94,33 @@ export function pod(links: PodLink[], routes: PodRoute[] = flannelRoutes, resolv
 /** The default cluster config, optionally with Alpha gates enabled. */
 export function config(featureGates: string[] = []): ClusterConfig {
   return { ...DEFAULT_CLUSTER_CONFIG, featureGates };
+}
+
+/** The context planPod builds for interface `name` of `model`, for calling a passthrough planner on its own. */
+export function passthroughContext(
+  model: VmNetworkModel,
+  name: string,
+  options: PassthroughPlanOptions,
+): PassthroughContext {
+  const spec = model.interfaces.find((i) => i.name === name);
+  const network = spec === undefined ? undefined : networkOf(model, spec);
+  if (spec === undefined || network === undefined) throw new Error(`test model has no interface "${name}"`);
+  const podInterface =
+    model.dialect === "virtink"
+      ? virtinkLinkName(model, network)
+      : kubevirtPodInterfaceNames(model, { existingLinks: options.pod.links.map((l) => l.name) }).get(network.name);
+  if (podInterface === undefined) throw new Error(`no pod interface for "${name}"`);
+  return {
+    model,
+    iface: spec,
+    network,
+    index: model.interfaces.indexOf(spec),
+    primary: network === primaryNetwork(model),
+    podInterface,
+    podLink: options.pod.links.find((l) => l.name === podInterface.value),
+    pod: options.pod,
+    dns: options.pod.resolvConf,
+    options,
+    nft: new NftBuilder(),
+  };
 }

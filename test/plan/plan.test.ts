@@ -1,17 +1,9 @@
-import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { VmNetworkModel } from "../../src/api/model.ts";
-import { renderNftText } from "../../src/plan/nft.ts";
 import type { PlanPodOptions } from "../../src/plan/plan.ts";
 import { planPod } from "../../src/plan/plan.ts";
 import { config, flannelRoutes, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
-
-const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
-const UPDATE = process.env.UPDATE_GOLDEN === "1";
+import { assertPlanGolden } from "./golden.ts";
 
 const V4 = ["10.244.1.5/24", "fe80::858:aff:fef4:105/64"];
 const V6 = ["fd00:10:244:1::5/64", "fe80::858:aff:fef4:105/64"];
@@ -130,22 +122,9 @@ const cases: GoldenCase[] = [
 ];
 
 describe("planPod golden files", () => {
-  if (UPDATE) mkdirSync(GOLDEN, { recursive: true });
   for (const c of cases) {
     it(`plans "${c.name}" as recorded in golden/${c.name}.json and .nft`, () => {
-      const plan = planPod(c.model, c.options);
-      const json = JSON.parse(JSON.stringify(plan)) as unknown;
-      const nft = renderNftText(plan.nft);
-      const jsonPath = join(GOLDEN, `${c.name}.json`);
-      const nftPath = join(GOLDEN, `${c.name}.nft`);
-      if (UPDATE) {
-        writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
-        writeFileSync(nftPath, nft);
-        // Keep rewritten files in the layout `biome check` wants; the comparison below parses them anyway.
-        execFileSync("npx", ["biome", "format", "--write", jsonPath], { stdio: "ignore" });
-      }
-      assert.deepEqual(json, JSON.parse(readFileSync(jsonPath, "utf8")));
-      assert.equal(nft, readFileSync(nftPath, "utf8"));
+      assertPlanGolden(c.name, planPod(c.model, c.options));
     });
   }
 });

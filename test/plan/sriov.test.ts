@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { VmNetworkModel } from "../../src/api/model.ts";
-import { networkOf, primaryNetwork } from "../../src/api/model.ts";
 import {
   memlockLimitBytes,
   renderCloudHypervisorNet,
@@ -14,52 +11,21 @@ import {
 } from "../../src/hypervisor/cloud-hypervisor.ts";
 import { domainXml } from "../../src/hypervisor/libvirt-xml.ts";
 import { PlanErrorCode } from "../../src/plan/errors.ts";
-import { hashedPodInterfaceName, kubevirtPodInterfaceNames, virtinkLinkName } from "../../src/plan/namescheme.ts";
+import { hashedPodInterfaceName } from "../../src/plan/namescheme.ts";
 import { NftBuilder } from "../../src/plan/nft.ts";
-import type {
-  DeviceStatusEntry,
-  PassthroughContext,
-  PassthroughPlanOptions,
-  SriovPlan,
-} from "../../src/plan/passthrough-types.ts";
+import type { DeviceStatusEntry, PassthroughPlanOptions, SriovPlan } from "../../src/plan/passthrough-types.ts";
 import type { NetworkPlan } from "../../src/plan/plan.ts";
 import { planSriov, sriovChNics, sriovHostdevInputs, sriovQemuArgs, sriovQemuDevice } from "../../src/plan/sriov.ts";
 import { interfaceStatuses } from "../../src/runtime/status.ts";
-import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
+import { config, iface, link, multusNet, passthroughContext, pod, podNet, vm } from "./fixtures.ts";
+import { assertGolden, GOLDEN } from "./golden.ts";
 
-const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
-const UPDATE = process.env.UPDATE_GOLDEN === "1";
 const run = promisify(execFile);
-
-/** The context planPod builds for one interface. */
-function contextFor(model: VmNetworkModel, name: string, options: PassthroughPlanOptions): PassthroughContext {
-  const spec = model.interfaces.find((i) => i.name === name);
-  const network = spec === undefined ? undefined : networkOf(model, spec);
-  if (spec === undefined || network === undefined) throw new Error(`test model has no interface "${name}"`);
-  const podInterface =
-    model.dialect === "virtink"
-      ? virtinkLinkName(model, network)
-      : kubevirtPodInterfaceNames(model, { existingLinks: options.pod.links.map((l) => l.name) }).get(network.name);
-  if (podInterface === undefined) throw new Error(`no pod interface for "${name}"`);
-  return {
-    model,
-    iface: spec,
-    network,
-    index: model.interfaces.indexOf(spec),
-    primary: network === primaryNetwork(model),
-    podInterface,
-    podLink: options.pod.links.find((l) => l.name === podInterface.value),
-    pod: options.pod,
-    dns: options.pod.resolvConf,
-    options,
-    nft: new NftBuilder(),
-  };
-}
 
 function planAll(model: VmNetworkModel, options: PassthroughPlanOptions): SriovPlan[] {
   return model.interfaces
     .filter((i) => i.binding.kind === "sriov")
-    .map((i) => planSriov(contextFor(model, i.name, options)));
+    .map((i) => planSriov(passthroughContext(model, i.name, options)));
 }
 
 const sriov = { kind: "sriov" } as const;
@@ -164,15 +130,6 @@ function emptyPlan(dialect: NetworkPlan["dialect"]): NetworkPlan {
   return { dialect, interfaces: [], sysctls: [], nft: new NftBuilder().build() };
 }
 
-function golden(file: string, actual: string): void {
-  const path = join(GOLDEN, file);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(path, actual);
-  }
-  assert.equal(actual, readFileSync(path, "utf8"), `golden ${file} differs (UPDATE_GOLDEN=1 to rewrite)`);
-}
-
 describe("planSriov golden plans and renderings", () => {
   for (const c of cases) {
     it(`${c.name}: plan, Cloud Hypervisor config and QEMU argv`, () => {
@@ -184,11 +141,14 @@ describe("planSriov golden plans and renderings", () => {
         memlockBytesFor1GiB: memlockLimitBytes(ch, 1 << 30) ?? null,
         qemuArgv: sriovQemuArgs(plans),
       };
-      golden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
+      assertGolden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
     });
     it(`${c.name}: libvirt domain, valid against libvirt's schema`, async (t) => {
       const plans = planAll(c.model, c.options);
-      golden(`${c.name}.xml`, domainXml(emptyPlan(c.model.dialect), { name: "vm", sriov: sriovHostdevInputs(plans) }));
+      assertGolden(
+        `${c.name}.xml`,
+        domainXml(emptyPlan(c.model.dialect), { name: "vm", sriov: sriovHostdevInputs(plans) }),
+      );
       try {
         await run("xmllint", ["--version"]);
       } catch {
@@ -247,7 +207,7 @@ describe("planSriov behaviour", () => {
     it(`fails on ${c.name}`, () => {
       const options = { config: config(), pod: podEth0, passthrough: { networkStatus: c.status } };
       assert.throws(
-        () => planSriov(contextFor(kubevirtTwo, c.iface, options)),
+        () => planSriov(passthroughContext(kubevirtTwo, c.iface, options)),
         (e: Error & { code?: string }) => {
           assert.equal(e.code, c.code);
           assert.equal(e.message, c.message);

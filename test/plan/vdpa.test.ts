@@ -1,56 +1,23 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { VmNetworkModel } from "../../src/api/model.ts";
-import { networkOf, primaryNetwork } from "../../src/api/model.ts";
 import {
   memlockLimitBytes,
   renderCloudHypervisorNet,
   vmConfigFragment,
 } from "../../src/hypervisor/cloud-hypervisor.ts";
 import { PlanErrorCode } from "../../src/plan/errors.ts";
-import { hashedPodInterfaceName, virtinkLinkName } from "../../src/plan/namescheme.ts";
-import { NftBuilder } from "../../src/plan/nft.ts";
-import type {
-  DeviceStatusEntry,
-  PassthroughContext,
-  PassthroughPlanOptions,
-  VdpaPlan,
-} from "../../src/plan/passthrough-types.ts";
+import type { DeviceStatusEntry, PassthroughPlanOptions, VdpaPlan } from "../../src/plan/passthrough-types.ts";
 import { planVdpa, vdpaChNics, vdpaQemuArgs } from "../../src/plan/vdpa.ts";
-import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
-
-const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
-const UPDATE = process.env.UPDATE_GOLDEN === "1";
-
-/** The context planPod builds for one Virtink interface (KubeVirt models get a hashed name, unused by the planner). */
-function contextFor(model: VmNetworkModel, name: string, options: PassthroughPlanOptions): PassthroughContext {
-  const spec = model.interfaces.find((i) => i.name === name);
-  const network = spec === undefined ? undefined : networkOf(model, spec);
-  if (spec === undefined || network === undefined) throw new Error(`test model has no interface "${name}"`);
-  const podInterface =
-    model.dialect === "virtink" ? virtinkLinkName(model, network) : hashedPodInterfaceName(network.name);
-  return {
-    model,
-    iface: spec,
-    network,
-    index: model.interfaces.indexOf(spec),
-    primary: network === primaryNetwork(model),
-    podInterface,
-    podLink: options.pod.links.find((l) => l.name === podInterface.value),
-    pod: options.pod,
-    dns: options.pod.resolvConf,
-    options,
-    nft: new NftBuilder(),
-  };
-}
+import { config, iface, link, multusNet, passthroughContext, pod, podNet, vm } from "./fixtures.ts";
+import { assertGolden } from "./golden.ts";
 
 const planAll = (model: VmNetworkModel, options: PassthroughPlanOptions): VdpaPlan[] =>
-  model.interfaces.filter((i) => i.binding.kind === "vdpa").map((i) => planVdpa(contextFor(model, i.name, options)));
+  model.interfaces
+    .filter((i) => i.binding.kind === "vdpa")
+    .map((i) => planVdpa(passthroughContext(model, i.name, options)));
 
 const vdpaInfo = (path: string) => ({
   type: "vdpa",
@@ -93,15 +60,6 @@ const cases: { name: string; networkStatus: DeviceStatusEntry[] }[] = [
   },
 ];
 
-function golden(file: string, actual: string): void {
-  const path = join(GOLDEN, file);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(path, actual);
-  }
-  assert.equal(actual, readFileSync(path, "utf8"), `golden ${file} differs (UPDATE_GOLDEN=1 to rewrite)`);
-}
-
 describe("planVdpa golden plans and Cloud Hypervisor renderings", () => {
   for (const c of cases) {
     it(c.name, () => {
@@ -117,7 +75,7 @@ describe("planVdpa golden plans and Cloud Hypervisor renderings", () => {
         memlockBytesFor1GiB: memlockLimitBytes(ch, 1 << 30) ?? null,
         qemuArgv: vdpaQemuArgs(plans),
       };
-      golden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
+      assertGolden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
     });
   }
 });
@@ -125,7 +83,7 @@ describe("planVdpa golden plans and Cloud Hypervisor renderings", () => {
 describe("planVdpa behaviour", () => {
   const plan = (networkStatus: DeviceStatusEntry[] | undefined, name = "vdpa1") =>
     planVdpa(
-      contextFor(model, name, {
+      passthroughContext(model, name, {
         config: config(),
         pod: podFacts,
         ...(networkStatus === undefined ? {} : { passthrough: { networkStatus } }),
@@ -176,7 +134,7 @@ describe("planVdpa behaviour", () => {
 
   it("refuses a KubeVirt VM, which has no vdpa binding", () => {
     const kv = { ...model, dialect: "kubevirt" as const };
-    assert.throws(() => planVdpa(contextFor(kv, "vdpa1", { config: config(), pod: podFacts })), {
+    assert.throws(() => planVdpa(passthroughContext(kv, "vdpa1", { config: config(), pod: podFacts })), {
       name: "PlanError",
       code: PlanErrorCode.BindingUnsupported,
     });

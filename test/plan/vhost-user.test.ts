@@ -1,47 +1,16 @@
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import type { VmNetworkModel } from "../../src/api/model.ts";
-import { networkOf, primaryNetwork } from "../../src/api/model.ts";
 import { renderCloudHypervisorNet, vmConfigFragment } from "../../src/hypervisor/cloud-hypervisor.ts";
 import { PlanErrorCode } from "../../src/plan/errors.ts";
-import { hashedPodInterfaceName, virtinkLinkName } from "../../src/plan/namescheme.ts";
-import { NftBuilder } from "../../src/plan/nft.ts";
-import type { PassthroughContext, PassthroughPlanOptions, VhostUserEnv } from "../../src/plan/passthrough-types.ts";
+import type { PassthroughPlanOptions, VhostUserEnv } from "../../src/plan/passthrough-types.ts";
 import {
   parseUserspaceConfigurationData,
   planVhostUser,
   vhostUserChNics,
   vhostUserNetTypeOf,
 } from "../../src/plan/vhost-user.ts";
-import { config, iface, link, multusNet, pod, podNet, vm } from "./fixtures.ts";
-
-const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
-const UPDATE = process.env.UPDATE_GOLDEN === "1";
-
-/** The context planPod builds for one Virtink interface. */
-function contextFor(model: VmNetworkModel, name: string, options: PassthroughPlanOptions): PassthroughContext {
-  const spec = model.interfaces.find((i) => i.name === name);
-  const network = spec === undefined ? undefined : networkOf(model, spec);
-  if (spec === undefined || network === undefined) throw new Error(`test model has no interface "${name}"`);
-  const podInterface =
-    model.dialect === "virtink" ? virtinkLinkName(model, network) : hashedPodInterfaceName(network.name);
-  return {
-    model,
-    iface: spec,
-    network,
-    index: model.interfaces.indexOf(spec),
-    primary: network === primaryNetwork(model),
-    podInterface,
-    podLink: options.pod.links.find((l) => l.name === podInterface.value),
-    pod: options.pod,
-    dns: options.pod.resolvConf,
-    options,
-    nft: new NftBuilder(),
-  };
-}
+import { config, iface, link, multusNet, passthroughContext, pod, podNet, vm } from "./fixtures.ts";
+import { assertGolden } from "./golden.ts";
 
 const vhu = { kind: "vhostUser" } as const;
 const model = vm(
@@ -70,16 +39,8 @@ const options = (vhostUser: VhostUserEnv | undefined): PassthroughPlanOptions =>
   pod: podFacts,
   ...(vhostUser === undefined ? {} : { passthrough: { vhostUser } }),
 });
-const planAll = (env: VhostUserEnv) => ["dpdk0", "dpdk1"].map((n) => planVhostUser(contextFor(model, n, options(env))));
-
-function golden(file: string, actual: string): void {
-  const path = join(GOLDEN, file);
-  if (UPDATE) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(path, actual);
-  }
-  assert.equal(actual, readFileSync(path, "utf8"), `golden ${file} differs (UPDATE_GOLDEN=1 to rewrite)`);
-}
+const planAll = (env: VhostUserEnv) =>
+  ["dpdk0", "dpdk1"].map((n) => planVhostUser(passthroughContext(model, n, options(env))));
 
 const cases: { name: string; env: VhostUserEnv }[] = [
   { name: "vhost-user-kube-ovn", env: { netType: "kube-ovn", vhostUserSocket: "/var/run/vhost-user/sock" } },
@@ -105,7 +66,7 @@ describe("planVhostUser golden plans and Cloud Hypervisor renderings", () => {
           renderCloudHypervisorNet(vhostUserChNics(plans, { virtinkKubeOvnSocketBug: true })),
         ),
       };
-      golden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
+      assertGolden(`${c.name}.json`, `${JSON.stringify(rendered, undefined, 2)}\n`);
     });
   }
 });
@@ -186,7 +147,7 @@ describe("planVhostUser errors (Virtink's strings)", () => {
   for (const c of errors) {
     it(`fails on ${c.name}`, () => {
       assert.throws(
-        () => planVhostUser(contextFor(model, "dpdk0", options(c.env))),
+        () => planVhostUser(passthroughContext(model, "dpdk0", options(c.env))),
         (e: Error & { code?: string }) => {
           assert.equal(e.code, c.code);
           assert.equal(e.message, c.message);
@@ -198,7 +159,7 @@ describe("planVhostUser errors (Virtink's strings)", () => {
 
   it("fails on kube-ovn without eth0 to take the MTU from", () => {
     const noEth0 = { ...options({ netType: "kube-ovn", vhostUserSocket: "/s" }), pod: pod([]) };
-    assert.throws(() => planVhostUser(contextFor(model, "dpdk0", noEth0)), {
+    assert.throws(() => planVhostUser(passthroughContext(model, "dpdk0", noEth0)), {
       code: PlanErrorCode.VhostUserConfigInvalid,
       message: "get link: Link not found",
     });
@@ -206,14 +167,14 @@ describe("planVhostUser errors (Virtink's strings)", () => {
 
   it("refuses a KubeVirt VM and a missing MAC", () => {
     const env = { netType: "kube-ovn", vhostUserSocket: "/s" };
-    assert.throws(() => planVhostUser(contextFor({ ...model, dialect: "kubevirt" }, "dpdk0", options(env))), {
+    assert.throws(() => planVhostUser(passthroughContext({ ...model, dialect: "kubevirt" }, "dpdk0", options(env))), {
       code: PlanErrorCode.BindingUnsupported,
     });
     const noMac = {
       ...model,
       interfaces: model.interfaces.map((i) => (i.name === "dpdk0" ? iface("dpdk0", vhu) : i)),
     };
-    assert.throws(() => planVhostUser(contextFor(noMac, "dpdk0", options(env))), {
+    assert.throws(() => planVhostUser(passthroughContext(noMac, "dpdk0", options(env))), {
       name: "PlanError",
       code: PlanErrorCode.VhostUserMacMissing,
       message: 'Cannot plan vhost-user interface "dpdk0": it has no MAC (Virtink\'s webhook always sets one)',
