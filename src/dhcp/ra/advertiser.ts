@@ -7,7 +7,13 @@
 import { canonicalIpv6, formatIpv6, parseIpv6, stripZone } from "../../api/ip.ts";
 import { parseMac48 } from "../../api/mac.ts";
 import { isUnspecified, linkLocalFromMac } from "./ipv6.ts";
-import { decodeRouterSolicitation, encodeRouterAdvertisement, NdDecodeError, type NdOption } from "./ndp.ts";
+import {
+  decodeRouterSolicitation,
+  encodeRouterAdvertisement,
+  fillIcmpv6Checksum,
+  NdDecodeError,
+  type NdOption,
+} from "./ndp.ts";
 
 /** RFC 4861 §10 router constants, in seconds or counts. */
 export const RouterConstants = {
@@ -96,8 +102,10 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
 /** Router advertisement builder and solicitation handler for one interface. */
 export class RouterAdvertiser {
   readonly #config: RouterAdvertiserConfig;
-  readonly #source: string;
-  readonly #options: readonly NdOption[];
+  readonly #source: Uint8Array;
+  /** The advertisement and the final one (Router Lifetime 0), checksum zero: only the destination varies. */
+  readonly #advertisement: Uint8Array;
+  readonly #final: Uint8Array;
   #intervals = 0;
   #solicitations = 0;
   #solicitedReplies = 0;
@@ -107,8 +115,8 @@ export class RouterAdvertiser {
   /** Validates against RFC 4861 §6.2.1 limits; throws `RangeError` or `SyntaxError`. */
   constructor(config: RouterAdvertiserConfig) {
     parseMac48(config.sourceMac);
-    this.#source = canonicalIpv6(config.sourceLinkLocal);
-    if (!this.#source.startsWith("fe80:")) {
+    const source = canonicalIpv6(config.sourceLinkLocal);
+    if (!source.startsWith("fe80:")) {
       throw new RangeError(`Cannot advertise from "${config.sourceLinkLocal}": not a link-local address`);
     }
     checkInteger("maxInterval", config.maxInterval, 4, 1800);
@@ -130,9 +138,20 @@ export class RouterAdvertiser {
     if (config.rdnss.length > 0) options.push({ kind: "rdnss", lifetime: dnsLifetime, servers: config.rdnss });
     if (config.dnssl.length > 0) options.push({ kind: "dnssl", lifetime: dnsLifetime, domains: config.dnssl });
     this.#config = config;
-    this.#options = options;
-    // Encode once so a bad RDNSS address or search domain fails here, not on the first packet.
-    this.#encode(ALL_NODES);
+    this.#source = parseIpv6(source);
+    // Encoded once per configuration, so a bad RDNSS address or search domain fails here, not on the first packet,
+    // and a packet costs a copy and its checksum.
+    const ra = {
+      curHopLimit: config.curHopLimit ?? 64,
+      managed: config.managed,
+      other: config.other,
+      routerLifetime: config.routerLifetime,
+      reachableTime: 0,
+      retransTimer: 0,
+      options,
+    };
+    this.#advertisement = encodeRouterAdvertisement(ra);
+    this.#final = encodeRouterAdvertisement({ ...ra, routerLifetime: 0 });
   }
 
   /** A snapshot of the counters. */
@@ -146,26 +165,14 @@ export class RouterAdvertiser {
     };
   }
 
-  #encode(destination: string, routerLifetime = this.#config.routerLifetime): Uint8Array {
-    const c = this.#config;
-    return encodeRouterAdvertisement(
-      {
-        curHopLimit: c.curHopLimit ?? 64,
-        managed: c.managed,
-        other: c.other,
-        routerLifetime,
-        reachableTime: 0,
-        retransTimer: 0,
-        options: this.#options,
-      },
-      { source: this.#source, destination: stripZone(destination) },
-    );
+  #to(destination: string, advertisement: Uint8Array): Uint8Array {
+    return fillIcmpv6Checksum(advertisement.slice(), { source: this.#source, destination: stripZone(destination) });
   }
 
   /** An unsolicited advertisement to `destination` (default ff02::1), checksum filled for `sourceLinkLocal`. */
   buildAdvertisement(destination: string = ALL_NODES): Uint8Array {
     this.#unsolicited++;
-    return this.#encode(destination);
+    return this.#to(destination, this.#advertisement);
   }
 
   /**
@@ -174,7 +181,7 @@ export class RouterAdvertiser {
    */
   buildFinalAdvertisement(destination: string = ALL_NODES): Uint8Array {
     this.#unsolicited++;
-    return this.#encode(destination, 0);
+    return this.#to(destination, this.#final);
   }
 
   /**
@@ -191,7 +198,7 @@ export class RouterAdvertiser {
         return this.#drop("unspecified-source-with-lla");
       }
       const to = unspecified ? ALL_NODES : meta.sourceAddress;
-      const reply = this.#encode(to);
+      const reply = this.#to(to, this.#advertisement);
       this.#solicitedReplies++;
       return { reply, to };
     } catch (e) {
