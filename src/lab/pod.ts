@@ -207,15 +207,8 @@ export function podDir(node: LabNode, podName: string): string {
   return join(nodePodsDir(node), podName);
 }
 
-interface PlannedAttachment {
-  readonly statusName: string;
-  readonly networkName?: string;
-  readonly ifname: string;
-  readonly isDefault: boolean;
-  readonly mac?: string;
-  readonly resourceName?: string;
-  readonly config: NetworkConfig;
-}
+/** An attachment before its CNI ADD. */
+type PlannedAttachment = Omit<PodAttachment, "result">;
 
 function nadConfig(
   nad: LabNad,
@@ -232,12 +225,13 @@ function nadConfig(
   };
 }
 
-function secondaryOf(s: PodAttachmentRequest, namespace: string): PlannedAttachment {
+/** A NAD attachment: eth0 for the Multus default network, else a secondary under KubeVirt's hashed name. */
+function nadAttachment(s: PodAttachmentRequest, namespace: string, isDefault: boolean): PlannedAttachment {
   return {
     ...nadConfig(s.nad, namespace),
     networkName: s.networkName,
-    ifname: s.ifname ?? hashedPodInterfaceName(s.networkName).value,
-    isDefault: false,
+    ifname: s.ifname ?? (isDefault ? PRIMARY_POD_INTERFACE : hashedPodInterfaceName(s.networkName).value),
+    isDefault,
     ...(s.mac === undefined ? {} : { mac: s.mac }),
   };
 }
@@ -251,16 +245,9 @@ function planAttachments(options: CreatePodOptions, namespace: string): PlannedA
     const config = normalizeNetworkConfig(options.primary);
     planned.push({ statusName: config.name, ifname: PRIMARY_POD_INTERFACE, isDefault: true, config });
   } else if (options.defaultNetwork !== undefined) {
-    const d = options.defaultNetwork;
-    planned.push({
-      ...nadConfig(d.nad, namespace),
-      networkName: d.networkName,
-      ifname: d.ifname ?? PRIMARY_POD_INTERFACE,
-      isDefault: true,
-      ...(d.mac === undefined ? {} : { mac: d.mac }),
-    });
+    planned.push(nadAttachment(options.defaultNetwork, namespace, true));
   }
-  for (const s of options.secondaries ?? []) planned.push(secondaryOf(s, namespace));
+  for (const s of options.secondaries ?? []) planned.push(nadAttachment(s, namespace, false));
   const seen = new Set<string>();
   for (const p of planned) {
     if (seen.has(p.ifname)) throw new RangeError(`Cannot attach two networks as pod interface "${p.ifname}"`);
@@ -335,6 +322,24 @@ async function cni(
   });
 }
 
+/** CNI ADD of one attachment; a failed ADD is undone with DEL (also for the failed attachment, as runtimes do). */
+async function add(
+  node: LabNode,
+  rec: Omit<PodRecord, "attachments">,
+  a: PlannedAttachment,
+  devicePluginConfig: string,
+): Promise<PodAttachment> {
+  let result: CniResult | undefined;
+  try {
+    result = await cni(node, rec, a, CniCommand.Add, devicePluginConfig);
+  } catch (e) {
+    await cni(node, rec, a, CniCommand.Del).catch(() => {});
+    throw e;
+  }
+  if (result === undefined) throw new Error(`CNI ADD of "${a.statusName}" returned no result`);
+  return { ...a, result };
+}
+
 /**
  * Creates the pod: its namespace (loopback up, as the runtime's `loopback` plugin would), eth0, every secondary in
  * order, the resolv.conf and hostname files and the network-status annotation. When a step fails, everything done so
@@ -364,19 +369,8 @@ export async function createPod(options: CreatePodOptions): Promise<LabPod> {
   try {
     await createNetns(netns, { executor: node.executor });
     created = true;
-    for (const a of planned) {
-      let result: CniResult | undefined;
-      try {
-        result = await cni(node, base, a, CniCommand.Add, devicePluginConfigOf(options));
-      } catch (e) {
-        await cni(node, base, a, CniCommand.Del).catch(() => {});
-        throw e;
-      }
-      if (result === undefined) throw new Error(`CNI ADD of "${a.statusName}" returned no result`);
-      attachments.push({ ...a, result });
-    }
-    const pod = await writePodFiles(node, { ...base, attachments }, options);
-    return pod;
+    for (const a of planned) attachments.push(await add(node, base, a, devicePluginConfigOf(options)));
+    return await writePodFiles(node, { ...base, attachments }, options);
   } catch (e) {
     const rec: PodRecord = { ...base, attachments };
     await teardown(node, rec, created).catch(() => {});
@@ -386,16 +380,9 @@ export async function createPod(options: CreatePodOptions): Promise<LabPod> {
 
 async function writePodFiles(node: LabNode, rec: PodRecord, options: CreatePodOptions): Promise<LabPod> {
   const dir = podDir(node, rec.name);
-  const resolvConfPath = join(dir, "resolv.conf");
-  const hostnamePath = join(dir, "hostname");
-  const networkStatus = renderNetworkStatus(
-    rec.attachments.map((a) => networkStatusEntry(a.result, a.statusName, a.isDefault)),
-  );
-  await writeFile(resolvConfPath, renderResolvConf(options.dns ?? clusterFirstDns(rec.namespace)));
-  await writeFile(hostnamePath, `${options.hostname ?? rec.name}\n`);
-  await writeFile(join(dir, "network-status.json"), networkStatus);
-  await writeFile(join(dir, "pod.json"), `${JSON.stringify(rec, undefined, 2)}\n`);
-  return podFromRecord(node, rec, networkStatus);
+  await writeFile(join(dir, "resolv.conf"), renderResolvConf(options.dns ?? clusterFirstDns(rec.namespace)));
+  await writeFile(join(dir, "hostname"), `${options.hostname ?? rec.name}\n`);
+  return saveRecord(node, rec);
 }
 
 function podFromRecord(node: LabNode, rec: PodRecord, networkStatus: string): LabPod {
@@ -442,20 +429,13 @@ export async function attachNetwork(
   attachment: PodAttachmentRequest,
   options: { readonly macvtapDevicePluginConfig?: string } = {},
 ): Promise<LabPod> {
-  const a = secondaryOf(attachment, pod.namespace);
+  const a = nadAttachment(attachment, pod.namespace, false);
   if (pod.attachments.some((x) => x.ifname === a.ifname)) {
     throw new RangeError(`Cannot attach two networks as pod interface "${a.ifname}"`);
   }
   const rec = recordOf(pod);
-  let result: CniResult | undefined;
-  try {
-    result = await cni(node, rec, a, CniCommand.Add, devicePluginConfigOf(options));
-  } catch (e) {
-    await cni(node, rec, a, CniCommand.Del).catch(() => {});
-    throw e;
-  }
-  if (result === undefined) throw new Error(`CNI ADD of "${a.statusName}" returned no result`);
-  return saveRecord(node, { ...rec, attachments: [...rec.attachments, { ...a, result }] });
+  const added = await add(node, rec, a, devicePluginConfigOf(options));
+  return saveRecord(node, { ...rec, attachments: [...rec.attachments, added] });
 }
 
 /**
