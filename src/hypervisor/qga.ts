@@ -7,49 +7,25 @@
  */
 import { randomInt } from "node:crypto";
 import type { Socket } from "node:net";
-import { createConnection } from "node:net";
+import {
+  ControlError,
+  ControlErrorCode,
+  commandError,
+  commandLine,
+  connectUnix,
+  isRecord,
+  LineBuffer,
+  sleep,
+} from "./json-socket.ts";
 
-/** Stable codes of guest agent failures. */
-export const GuestAgentErrorCode = {
-  /** The agent answered with an `error` object; `errorClass` and `desc` hold it. */
-  CommandFailed: "command_failed",
-  /** No answer in time (the guest may not be up, or the agent not running). */
-  Timeout: "timeout",
-  /** The socket closed or could not be opened. */
-  Closed: "closed",
-  /** The agent sent something that is not its protocol. */
-  Protocol: "protocol",
-} as const;
-export type GuestAgentErrorCode = (typeof GuestAgentErrorCode)[keyof typeof GuestAgentErrorCode];
+/** Stable codes of guest agent failures (the same as QMP's). */
+export const GuestAgentErrorCode = ControlErrorCode;
+/** A guest agent failure code. */
+export type GuestAgentErrorCode = ControlErrorCode;
 
 /** A guest agent command failed, timed out, or the channel went away. */
-export class GuestAgentError extends Error {
+export class GuestAgentError extends ControlError {
   override readonly name = "GuestAgentError";
-  readonly code: GuestAgentErrorCode;
-  /** QMP error `class` from the agent (`CommandNotFound`, `GenericError`, …). */
-  readonly errorClass?: string;
-  readonly desc?: string;
-  readonly command?: string;
-  /** A timeout or a channel not up yet can pass once the guest has booted; a refused command will not. */
-  readonly retryable: boolean;
-
-  constructor(
-    code: GuestAgentErrorCode,
-    message: string,
-    details: {
-      readonly errorClass?: string;
-      readonly desc?: string;
-      readonly command?: string;
-      readonly cause?: unknown;
-    } = {},
-  ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    if (details.errorClass !== undefined) this.errorClass = details.errorClass;
-    if (details.desc !== undefined) this.desc = details.desc;
-    if (details.command !== undefined) this.command = details.command;
-    this.retryable = code === GuestAgentErrorCode.Timeout || code === GuestAgentErrorCode.Closed;
-  }
 }
 
 /** One address of a guest interface. */
@@ -102,14 +78,7 @@ export interface GuestAgentOptions {
   readonly commandTimeoutMs?: number;
 }
 
-type Message = Readonly<Record<string, unknown>>;
-
-function isRecord(v: unknown): v is Message {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 const SYNC_BYTE = 0xff;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Waiter {
   /** Called with each complete line; returns true when it consumed the answer it waited for. */
@@ -119,7 +88,7 @@ interface Waiter {
 
 /** A session with one guest agent. */
 export class GuestAgent {
-  private buffer = Buffer.alloc(0);
+  private readonly lines = new LineBuffer();
   private waiter?: Waiter;
   private inSync = false;
   private synced = false;
@@ -141,45 +110,25 @@ export class GuestAgent {
 
   /** Opens the agent's unix socket. The handshake happens on the first command (or {@link sync}). */
   static async connect(path: string, options: GuestAgentOptions = {}): Promise<GuestAgent> {
-    const deadline = Date.now() + (options.connectTimeoutMs ?? 10_000);
-    for (;;) {
-      try {
-        const socket = await new Promise<Socket>((resolve, reject) => {
-          const s = createConnection(path);
-          s.once("connect", () => {
-            s.removeListener("error", reject);
-            resolve(s);
-          });
-          s.once("error", reject);
-        });
-        return new GuestAgent(socket, options.commandTimeoutMs ?? 10_000);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if ((code !== "ENOENT" && code !== "ECONNREFUSED") || Date.now() >= deadline) {
-          throw new GuestAgentError(
-            GuestAgentErrorCode.Closed,
-            `Cannot connect to guest agent socket "${path}": ${(e as Error).message}`,
-            { cause: e },
-          );
-        }
-        await sleep(50);
-      }
+    let socket: Socket;
+    try {
+      socket = await connectUnix(path, options.connectTimeoutMs ?? 10_000);
+    } catch (e) {
+      throw new GuestAgentError(
+        GuestAgentErrorCode.Closed,
+        `Cannot connect to guest agent socket "${path}": ${(e as Error).message}`,
+        { cause: e },
+      );
     }
+    return new GuestAgent(socket, options.commandTimeoutMs ?? 10_000);
   }
 
   private onData(chunk: Buffer): void {
-    this.buffer = Buffer.concat([this.buffer, chunk]);
-    if (this.inSync) {
-      // Only what follows the last 0xFF can be the sync answer; everything before it is stale.
-      const ff = this.buffer.lastIndexOf(SYNC_BYTE);
-      if (ff >= 0) this.buffer = this.buffer.subarray(ff + 1);
-    }
-    for (let nl = this.buffer.indexOf(0x0a); nl >= 0; nl = this.buffer.indexOf(0x0a)) {
-      const line = this.buffer.subarray(0, nl).toString("utf8").trim();
-      this.buffer = this.buffer.subarray(nl + 1);
-      if (line === "") continue;
-      const w = this.waiter;
-      if (w?.onLine(line)) this.waiter = undefined;
+    this.lines.push(chunk);
+    // Only what follows the last 0xFF can be the sync answer; everything before it is stale.
+    if (this.inSync) this.lines.dropThroughLast(SYNC_BYTE);
+    for (let line = this.lines.next(); line !== undefined; line = this.lines.next()) {
+      if (this.waiter?.onLine(line)) this.waiter = undefined;
     }
   }
 
@@ -251,10 +200,7 @@ export class GuestAgent {
         }
       });
       this.socket.write(
-        Buffer.concat([
-          Buffer.from([SYNC_BYTE]),
-          Buffer.from(`${JSON.stringify({ execute: "guest-sync-delimited", arguments: { id } })}\n`),
-        ]),
+        Buffer.concat([Buffer.from([SYNC_BYTE]), Buffer.from(commandLine("guest-sync-delimited", { id }))]),
       );
       await answered;
       this.synced = true;
@@ -316,24 +262,17 @@ export class GuestAgent {
         }
         if (!isRecord(m))
           throw new GuestAgentError(GuestAgentErrorCode.Protocol, `Guest agent answered "${line.slice(0, 200)}"`);
-        if (isRecord(m.error)) {
-          const errorClass = String(m.error.class ?? "");
-          const desc = String(m.error.desc ?? "");
+        const refused = commandError(m);
+        if (refused !== undefined) {
           throw new GuestAgentError(
             GuestAgentErrorCode.CommandFailed,
-            `Guest agent command "${command}" failed: ${errorClass}: ${desc}`,
-            {
-              errorClass,
-              desc,
-              command,
-            },
+            `Guest agent command "${command}" failed: ${refused.errorClass}: ${refused.desc}`,
+            { ...refused, command },
           );
         }
         return { value: m.return as T };
       });
-      this.socket.write(
-        `${JSON.stringify({ execute: command, ...(args === undefined ? {} : { arguments: args }) })}\n`,
-      );
+      this.socket.write(commandLine(command, args));
       return answer;
     });
   }

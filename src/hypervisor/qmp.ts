@@ -5,55 +5,29 @@
  * instead of libvirt).
  */
 import type { Socket } from "node:net";
-import { createConnection } from "node:net";
 import type { InterfacePlan } from "../plan/plan.ts";
+import {
+  ControlError,
+  ControlErrorCode,
+  commandError,
+  commandLine,
+  connectUnix,
+  isRecord,
+  LineBuffer,
+  type Message,
+} from "./json-socket.ts";
 import { PciAddress } from "./nic-models.ts";
 import type { QemuMachine, QemuNic, QemuProps, QemuValue } from "./qemu-argv.ts";
 import { deviceProps, netdevProps, pciControllerId, qemuNetId, qemuNicOfInterface } from "./qemu-argv.ts";
 
-/** Stable codes of QMP failures. */
-export const QmpErrorCode = {
-  /** QEMU answered with an `error` object; `errorClass` and `desc` hold it. */
-  CommandFailed: "command_failed",
-  /** No answer (or awaited event) in time. */
-  Timeout: "timeout",
-  /** The socket closed or could not be opened. */
-  Closed: "closed",
-  /** QEMU sent something that is not QMP. */
-  Protocol: "protocol",
-} as const;
-export type QmpErrorCode = (typeof QmpErrorCode)[keyof typeof QmpErrorCode];
+/** Stable codes of QMP failures (the same as the guest agent's). */
+export const QmpErrorCode = ControlErrorCode;
+/** A QMP failure code. */
+export type QmpErrorCode = ControlErrorCode;
 
 /** A QMP command failed, timed out, or the monitor went away. */
-export class QmpError extends Error {
+export class QmpError extends ControlError {
   override readonly name = "QmpError";
-  readonly code: QmpErrorCode;
-  /** QMP's error `class` (`GenericError`, `DeviceNotFound`, …) for `command_failed`. */
-  readonly errorClass?: string;
-  /** QMP's error `desc` for `command_failed`. */
-  readonly desc?: string;
-  /** The command that failed, when one did. */
-  readonly command?: string;
-  /** Whether trying again can help: a timeout or a monitor not up yet can pass; a refused command will not. */
-  readonly retryable: boolean;
-
-  constructor(
-    code: QmpErrorCode,
-    message: string,
-    details: {
-      readonly errorClass?: string;
-      readonly desc?: string;
-      readonly command?: string;
-      readonly cause?: unknown;
-    } = {},
-  ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    if (details.errorClass !== undefined) this.errorClass = details.errorClass;
-    if (details.desc !== undefined) this.desc = details.desc;
-    if (details.command !== undefined) this.command = details.command;
-    this.retryable = code === QmpErrorCode.Timeout || code === QmpErrorCode.Closed;
-  }
 }
 
 /** An asynchronous QMP event. */
@@ -97,41 +71,9 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-type Message = Readonly<Record<string, unknown>>;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function isRecord(v: unknown): v is Message {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-async function openSocket(path: string, timeoutMs: number): Promise<Socket> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await new Promise<Socket>((resolve, reject) => {
-        const s = createConnection(path);
-        s.once("connect", () => {
-          s.removeListener("error", reject);
-          resolve(s);
-        });
-        s.once("error", reject);
-      });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if ((code !== "ENOENT" && code !== "ECONNREFUSED") || Date.now() >= deadline) {
-        throw new QmpError(QmpErrorCode.Closed, `Cannot connect to QMP socket "${path}": ${(e as Error).message}`, {
-          cause: e,
-        });
-      }
-      await sleep(50);
-    }
-  }
-}
-
 /** A connected, negotiated QMP session. */
 export class QmpClient {
-  private buffer = "";
+  private readonly lines = new LineBuffer();
   private nextId = 1;
   private readonly pending = new Map<string, Pending>();
   private readonly listeners = new Set<(e: QmpEvent) => void>();
@@ -144,8 +86,7 @@ export class QmpClient {
     private readonly socket: Socket,
     private readonly commandTimeoutMs: number,
   ) {
-    socket.setEncoding("utf8");
-    socket.on("data", (chunk: string) => this.onData(chunk));
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (e) =>
       this.fail(new QmpError(QmpErrorCode.Closed, `QMP socket failed: ${e.message}`, { cause: e })),
     );
@@ -154,7 +95,14 @@ export class QmpClient {
 
   /** Connects to `path`, reads the greeting and negotiates capabilities (`qmp_capabilities`). */
   static async connect(path: string, options: QmpConnectOptions = {}): Promise<QmpClient> {
-    const socket = await openSocket(path, options.connectTimeoutMs ?? 10_000);
+    let socket: Socket;
+    try {
+      socket = await connectUnix(path, options.connectTimeoutMs ?? 10_000);
+    } catch (e) {
+      throw new QmpError(QmpErrorCode.Closed, `Cannot connect to QMP socket "${path}": ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
     const client = new QmpClient(socket, options.commandTimeoutMs ?? 10_000);
     try {
       const greeting = await client.greeting(options.commandTimeoutMs ?? 10_000);
@@ -190,13 +138,9 @@ export class QmpClient {
     });
   }
 
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    for (let nl = this.buffer.indexOf("\n"); nl >= 0; nl = this.buffer.indexOf("\n")) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line !== "") this.onLine(line);
-    }
+  private onData(chunk: Buffer): void {
+    this.lines.push(chunk);
+    for (let line = this.lines.next(); line !== undefined; line = this.lines.next()) this.onLine(line);
   }
 
   private onLine(line: string): void {
@@ -231,15 +175,14 @@ export class QmpClient {
     if (id === undefined || p === undefined) return; // an answer to a command that already timed out
     this.pending.delete(id);
     clearTimeout(p.timer);
-    if (isRecord(msg.error)) {
-      const errorClass = String(msg.error.class ?? "");
-      const desc = String(msg.error.desc ?? "");
+    const refused = commandError(msg);
+    if (refused !== undefined) {
       p.reject(
-        new QmpError(QmpErrorCode.CommandFailed, `QMP command "${p.command}" failed: ${errorClass}: ${desc}`, {
-          errorClass,
-          desc,
-          command: p.command,
-        }),
+        new QmpError(
+          QmpErrorCode.CommandFailed,
+          `QMP command "${p.command}" failed: ${refused.errorClass}: ${refused.desc}`,
+          { ...refused, command: p.command },
+        ),
       );
     } else {
       p.resolve(msg.return);
@@ -288,9 +231,7 @@ export class QmpClient {
         );
       }, timeoutMs);
       this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
-      this.socket.write(
-        `${JSON.stringify({ execute: command, ...(args === undefined ? {} : { arguments: args }), id })}\n`,
-      );
+      this.socket.write(commandLine(command, args, id));
     });
   }
 
