@@ -4,28 +4,17 @@
  * test/vm-e2e/update.test.ts applies to a real guest) validate as their `# vmnet-expect:` lines record.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { ROOT, type Run } from "./run.ts";
+import { TestLab } from "../support/vm-lab.ts";
+import { ROOT } from "./run.ts";
 
-const STATE = mkdtempSync(join(tmpdir(), "vmnt-update-"));
+// No lab is ever created: the tests only need vmnet run against a private, empty state directory.
+const lab = new TestLab("vmnt-update-", { timeout: 60_000 });
+const STATE = lab.state;
+const vmnet = (...args: string[]) => lab.vmnet(...args);
 after(() => rmSync(STATE, { recursive: true, force: true }));
-
-function vmnet(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      `${ROOT}bin/vmnet`,
-      args,
-      { cwd: ROOT, encoding: "utf8", env: { ...process.env, VMNET_STATE_DIR: STATE }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-      },
-    );
-  });
-}
 
 const DIR = "examples/vm-e2e/update";
 

@@ -4,28 +4,15 @@
  * cleanly. Needs no lab (a private, empty state directory).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync, rmSync } from "node:fs";
 import { after, describe, test } from "node:test";
-import { ROOT, type Run } from "./run.ts";
+import { TestLab } from "../support/vm-lab.ts";
 
-const STATE = mkdtempSync(join(tmpdir(), "vmnt-usage-"));
+// No lab is ever created: the tests only need vmnet run against a private, empty state directory.
+const lab = new TestLab("vmnt-usage-", { timeout: 60_000 });
+const STATE = lab.state;
+const vmnet = (...args: string[]) => lab.vmnet(...args);
 after(() => rmSync(STATE, { recursive: true, force: true }));
-
-function vmnet(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      `${ROOT}bin/vmnet`,
-      args,
-      { cwd: ROOT, encoding: "utf8", env: { ...process.env, VMNET_STATE_DIR: STATE }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe("lab and VM commands: usage errors exit 2 and create nothing", () => {
   const cases = [
