@@ -223,12 +223,13 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
     a.family === b.family && a.name === b.name;
   const knownTables = plan.nft.tables.flatMap((t) => previous?.nftTables.find(same(t)) ?? []);
   const discovered = undone ? undefined : options.discovered;
-  const listing =
-    knownTables.length === plan.nft.tables.length
-      ? undefined
-      : discovered?.nft !== undefined
-        ? Promise.resolve(discovered.nft)
-        : nft.list();
+  const unknownTables = knownTables.length !== plan.nft.tables.length;
+  const newTables: RecordedNftTable[] = [];
+  // Discovery's listing is at hand: its tables go into the first save, so the rule side need not save again.
+  if (unknownTables && discovered?.nft !== undefined) {
+    newTables.push(...recordTables(plan, discovered.nft).filter((t) => !knownTables.some(same(t))));
+  }
+  const listing = unknownTables && discovered?.nft === undefined ? nft.list() : undefined;
   // Awaited later; until then a rejection must not count as unhandled.
   listing?.catch(() => {});
   const { views, routes } = discovered ?? (await readNetwork(netlink));
@@ -271,7 +272,6 @@ export async function applyPlan(plan: NetworkPlan, options: ApplyOptions): Promi
       toSet.push(s);
     });
   noteSysctls(readsEarly, earlyValues);
-  const newTables: RecordedNftTable[] = [];
   const thisCall = (): PodNetworkState => ({
     ...emptyState(hash),
     createdLinks,

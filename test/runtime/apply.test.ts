@@ -255,6 +255,10 @@ describe("applyPlan reads nothing twice", () => {
       assert.deepEqual(applied, expected);
       assert.deepEqual(await netlinkSnapshot(rt.kernel), await netlinkSnapshot(reference.kernel));
       assert.deepEqual(await rt.state.load(), await reference.state.load());
+      // The listing at hand goes into the first save; listing itself, apply saves once more when it comes in.
+      const listingSave = plan.nft.tables.length > 0 ? 1 : 0;
+      assert.equal(rt.state.saved.length, reference.state.saved.length - listingSave);
+      assert.deepEqual(rt.state.saved[0]?.nftTables, (await rt.state.load())?.nftTables);
 
       // A record with the plan's tables needs no listing again; one without tables cannot tell discovery to skip it.
       const recorded = await rt.state.load();
