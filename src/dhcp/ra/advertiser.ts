@@ -12,6 +12,7 @@ import {
   encodeRouterAdvertisement,
   fillIcmpv6Checksum,
   NdDecodeError,
+  NdDecodeReason,
   type NdOption,
 } from "./ndp.ts";
 
@@ -71,15 +72,9 @@ export interface RaReply {
   readonly to: string;
 }
 
-/** Why a solicitation was dropped. */
+/** Why a solicitation was dropped: the decoding reasons plus the RFC 4861 §6.1.1 source rules. */
 export const RsDropReason = {
-  Truncated: "truncated",
-  WrongType: "wrong-type",
-  BadCode: "bad-code",
-  ZeroOptionLength: "zero-option-length",
-  OptionOverrun: "option-overrun",
-  BadOptionLength: "bad-option-length",
-  BadDomain: "bad-domain",
+  ...NdDecodeReason,
   UnspecifiedSourceWithLinkLayerAddress: "unspecified-source-with-lla",
   BadSourceAddress: "bad-source-address",
 } as const;

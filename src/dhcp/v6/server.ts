@@ -7,6 +7,7 @@ import { canonicalIpv6, stripZone, tryParseIpv6 } from "../../api/ip.ts";
 import { parseMac48 } from "../../api/mac.ts";
 import {
   Dhcp6DecodeError,
+  Dhcp6DecodeReason,
   type Dhcp6Message,
   type Dhcp6Option,
   decodeAddressList,
@@ -107,11 +108,7 @@ export interface Dhcp6Reply {
 
 /** Why a packet was dropped without reply. Decoding reasons plus the RFC 8415 §16 validation rules. */
 export const Dhcp6DropReason = {
-  TruncatedHeader: "truncated-header",
-  OptionOverrun: "option-overrun",
-  NestedOptionOverrun: "nested-option-overrun",
-  BadOptionLength: "bad-option-length",
-  BadDomain: "bad-domain",
+  ...Dhcp6DecodeReason,
   RelayMessage: "relay-message",
   UnexpectedType: "unexpected-type",
   MissingClientId: "missing-client-id",
