@@ -35,18 +35,19 @@ describe("LineBuffer", () => {
 });
 
 describe("commandLine and commandError", () => {
-  const table = [
-    { name: "bare", args: [undefined, undefined] as const, want: '{"execute":"query-status"}\n' },
-    {
-      name: "with arguments",
-      args: [{ id: 5 }, undefined] as const,
-      want: '{"execute":"query-status","arguments":{"id":5}}\n',
-    },
-    { name: "with an id", args: [undefined, "vmnet-1"] as const, want: '{"execute":"query-status","id":"vmnet-1"}\n' },
+  const table: readonly {
+    readonly name: string;
+    readonly args?: Readonly<Record<string, unknown>>;
+    readonly id?: string;
+    readonly want: string;
+  }[] = [
+    { name: "bare", want: '{"execute":"query-status"}\n' },
+    { name: "with arguments", args: { id: 5 }, want: '{"execute":"query-status","arguments":{"id":5}}\n' },
+    { name: "with an id", id: "vmnet-1", want: '{"execute":"query-status","id":"vmnet-1"}\n' },
   ];
   for (const t of table) {
     it(`commandLine renders a command ${t.name}`, () => {
-      assert.equal(commandLine("query-status", ...t.args), t.want);
+      assert.equal(commandLine("query-status", t.args, t.id), t.want);
     });
   }
 
