@@ -7,13 +7,12 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { NftRuleset } from "../../src/plan/nft.ts";
 import { renderNftJson, renderNftText } from "../../src/plan/nft.ts";
+import { GOLDEN } from "./golden.ts";
 
-const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), "golden");
 const NS = `vmnt-plan-${randomBytes(4).toString("hex")}`;
 const canRun = process.getuid?.() === 0;
 let dir = "";
@@ -47,6 +46,7 @@ describe("golden rulesets in a real kernel", { skip: !canRun && "needs root for 
   const goldens = readdirSync(GOLDEN).filter(
     (f) => f.endsWith(".json") && "nft" in (JSON.parse(readFileSync(join(GOLDEN, f), "utf8")) as object),
   );
+  it("finds the planPod goldens to load", () => assert.ok(goldens.length > 0, `no ruleset among ${GOLDEN}/*.json`));
   for (const file of goldens) {
     it(`loads ${file} idempotently`, () => {
       const ruleset = (JSON.parse(readFileSync(join(GOLDEN, file), "utf8")) as { nft: NftRuleset }).nft;
