@@ -21,8 +21,9 @@ import {
   AgentErrorCode,
   AgentMethod,
   type AgentResponse,
-  MAX_LINE_BYTES,
+  isRecord,
   PROTOCOL_VERSION,
+  readLines,
   type WireError,
 } from "./protocol.ts";
 import type { AgentStatus, PingResult } from "./server.ts";
@@ -61,10 +62,6 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function fromWire(e: WireError | undefined, method: string): AgentError {
   const codes: readonly string[] = Object.values(AgentErrorCode);
   if (e === undefined || !codes.includes(e.code)) {
@@ -86,19 +83,14 @@ export class AgentClient implements DhcpService {
   private constructor(socket: Socket, requestTimeoutMs: number) {
     this.#socket = socket;
     this.#requestTimeoutMs = requestTimeoutMs;
-    socket.setEncoding("utf8");
-    let buffer = "";
-    socket.on("data", (chunk: string) => {
-      buffer += chunk;
-      for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-        this.#onLine(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-      }
-      if (buffer.length > MAX_LINE_BYTES) {
+    readLines(
+      socket,
+      (line) => this.#onLine(line),
+      () => {
         this.#fail(new AgentError(AgentErrorCode.ConnectionLost, "Agent sent an answer longer than allowed"));
         socket.destroy();
-      }
-    });
+      },
+    );
     socket.on("error", (e) => {
       this.#fail(
         new AgentError(AgentErrorCode.ConnectionLost, `Lost the agent connection: ${e.message}`, { cause: e }),

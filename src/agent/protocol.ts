@@ -5,6 +5,7 @@
  * Plans carry `InterfaceName` objects, which JSON turns into plain names (`toJSON`); {@link decodeInterfaces} turns
  * them back, so the agent's `servedInterfaces` sees the shape the planner made.
  */
+import type { Readable } from "node:stream";
 import { InterfaceName } from "../plan/namescheme.ts";
 import type { DhcpInterfacePlan } from "../runtime/dhcp/config.ts";
 
@@ -96,7 +97,8 @@ export type AgentResponse =
   | { readonly id: number | string | null; readonly result: unknown }
   | { readonly id: number | string | null; readonly error: WireError };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** Whether `v` is a JSON object (not an array, not null). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
@@ -137,6 +139,29 @@ export function decodeRequest(line: string): AgentRequest {
     throw new AgentError(AgentErrorCode.BadRequest, `Cannot read params of "${v.method}": expected a JSON object`);
   }
   return { id: v.id, method: v.method as AgentMethod, params };
+}
+
+/**
+ * Reads `stream` (a connection) as newline-delimited text: `onLine` gets every non-blank line, in order. When the unterminated rest
+ * grows past {@link MAX_LINE_BYTES} it is dropped and `onOverflow` called (the caller answers and closes).
+ */
+export function readLines(stream: Readable, onLine: (line: string) => void, onOverflow: () => void): void {
+  stream.setEncoding("utf8");
+  let buffer = "";
+  stream.on("data", (chunk: string) => {
+    // Only a chunk with a newline ends a line: a long request arriving in pieces is not searched again per piece.
+    if (chunk.includes("\n")) {
+      const lines = (buffer + chunk).split("\n");
+      buffer = lines.pop() ?? "";
+      for (const line of lines) if (line.trim() !== "") onLine(line);
+    } else {
+      buffer += chunk;
+    }
+    if (buffer.length > MAX_LINE_BYTES) {
+      buffer = "";
+      onOverflow();
+    }
+  });
 }
 
 /** Encodes an answer as one line (with its newline). */

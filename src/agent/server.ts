@@ -30,6 +30,7 @@ import {
   encodeResponse,
   MAX_LINE_BYTES,
   PROTOCOL_VERSION,
+  readLines,
   requestIdOf,
   stringParam,
   toWireError,
@@ -280,25 +281,18 @@ class AgentServer {
 
   #onConnection(socket: Socket): void {
     this.#connections.add(socket);
-    socket.setEncoding("utf8");
-    let buffer = "";
-    socket.on("data", (chunk: string) => {
-      buffer += chunk;
-      for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (line.trim() !== "") void this.#handle(socket, line);
-      }
-      if (buffer.length > MAX_LINE_BYTES) {
-        buffer = "";
+    readLines(
+      socket,
+      (line) => void this.#handle(socket, line),
+      () => {
         const error = new AgentError(
           AgentErrorCode.BadRequest,
           `Cannot read a request longer than ${MAX_LINE_BYTES} bytes`,
         );
         this.#reply(socket, { id: null, error: toWireError(error) });
         socket.end();
-      }
-    });
+      },
+    );
     socket.on("error", () => undefined);
     socket.on("close", () => this.#connections.delete(socket));
   }

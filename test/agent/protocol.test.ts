@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import {
   AgentError,
@@ -7,6 +8,8 @@ import {
   decodeRequest,
   encodeResponse,
   isRetryable,
+  MAX_LINE_BYTES,
+  readLines,
   requestIdOf,
   toWireError,
 } from "../../src/agent/protocol.ts";
@@ -98,6 +101,46 @@ describe("AgentError", () => {
   it("encodeResponse writes one line", () => {
     assert.equal(encodeResponse({ id: 1, result: null }), '{"id":1,"result":null}\n');
   });
+});
+
+describe("readLines", () => {
+  /** Feeds `chunks` through readLines; returns the lines read and how many overflows were reported. */
+  function read(chunks: readonly string[]): { lines: string[]; overflows: number } {
+    const stream = new PassThrough();
+    const out = { lines: [] as string[], overflows: 0 };
+    readLines(
+      stream,
+      (line) => out.lines.push(line),
+      () => {
+        out.overflows += 1;
+      },
+    );
+    // The stream decodes on write with setEncoding: emit what a connection would, chunk by chunk.
+    for (const chunk of chunks) stream.emit("data", chunk);
+    return out;
+  }
+
+  const cases: { name: string; chunks: string[]; lines: string[]; overflows: number }[] = [
+    { name: "one line per chunk", chunks: ["a\n", "b\n"], lines: ["a", "b"], overflows: 0 },
+    { name: "several lines in one chunk", chunks: ["a\nb\nc\n"], lines: ["a", "b", "c"], overflows: 0 },
+    {
+      name: "a line split over chunks",
+      chunks: ['{"id"', ":1,", '"x":2}\nb', "c\n"],
+      lines: ['{"id":1,"x":2}', "bc"],
+      overflows: 0,
+    },
+    { name: "blank lines skipped", chunks: ["\n  \na\n\n"], lines: ["a"], overflows: 0 },
+    { name: "an unterminated rest waits", chunks: ["a\nb"], lines: ["a"], overflows: 0 },
+    {
+      name: "a rest over the limit dropped, later lines read",
+      chunks: ["x".repeat(MAX_LINE_BYTES), "x", "\nnext\n"],
+      lines: ["next"],
+      overflows: 1,
+    },
+  ];
+  for (const c of cases) {
+    it(`reads ${c.name}`, () => assert.deepEqual(read(c.chunks), { lines: c.lines, overflows: c.overflows }));
+  }
 });
 
 describe("decodeInterfaces", () => {
