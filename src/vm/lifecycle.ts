@@ -4,7 +4,7 @@
  * step that leaves something behind, so `down` can remove whatever a crashed `up` left.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { ensureAgent } from "../agent/client.ts";
+import { type AgentClient, ensureAgent } from "../agent/client.ts";
 import { agentPaths } from "../agent/paths.ts";
 import { AgentError, AgentErrorCode } from "../agent/protocol.ts";
 import { IprouteNetlink } from "../host/netlink.ts";
@@ -221,38 +221,37 @@ function noAgent(e: unknown): boolean {
   return e instanceof AgentError && (e.code === AgentErrorCode.Unavailable || e.code === AgentErrorCode.ConnectionLost);
 }
 
-/** Stops the shared agent serving `podKey`; no agent running, or the pod not served, is fine. */
-async function stopDhcp(paths: StatePaths, podKey: string): Promise<void> {
-  let agent: Awaited<ReturnType<typeof ensureAgent>>;
+/** Runs `f` with the state directory's agent, when one runs (none is started); false when there was none. */
+async function withRunningAgent(paths: StatePaths, f: (agent: AgentClient) => Promise<void>): Promise<boolean> {
+  let agent: AgentClient;
   try {
     agent = await ensureAgent({ stateDir: paths.root, spawn: false });
   } catch (e) {
-    if (noAgent(e)) return;
+    if (noAgent(e)) return false;
     throw e;
   }
   try {
-    await agent.stop(podKey);
-  } catch (e) {
-    if (!(e instanceof AgentError && e.code === AgentErrorCode.NotServed)) throw e;
+    await f(agent);
   } finally {
     agent.close();
   }
+  return true;
+}
+
+/** Stops the shared agent serving `podKey`; no agent running, or the pod not served, is fine. */
+async function stopDhcp(paths: StatePaths, podKey: string): Promise<void> {
+  await withRunningAgent(paths, async (agent) => {
+    try {
+      await agent.stop(podKey);
+    } catch (e) {
+      if (!(e instanceof AgentError && e.code === AgentErrorCode.NotServed)) throw e;
+    }
+  });
 }
 
 /** Shuts the state directory's agent down, when one runs (`vmnet lab destroy`: no process is left behind). */
 export async function stopAgent(paths: StatePaths): Promise<void> {
-  let agent: Awaited<ReturnType<typeof ensureAgent>>;
-  try {
-    agent = await ensureAgent({ stateDir: paths.root, spawn: false });
-  } catch (e) {
-    if (noAgent(e)) return;
-    throw e;
-  }
-  try {
-    await agent.shutdown();
-  } finally {
-    agent.close();
-  }
+  if (!(await withRunningAgent(paths, (agent) => agent.shutdown()))) return;
   // Every pod is gone with the lab, so the agent's record of served pods and its log go too.
   const files = agentPaths(paths.root);
   await rm(files.record, { force: true });
