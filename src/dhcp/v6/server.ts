@@ -199,6 +199,8 @@ export class Dhcp6Server {
   readonly #now: () => number;
   readonly #serverId: Uint8Array;
   readonly #address: string | undefined;
+  /** The IA Address option for `#address` with the configured lifetimes, encoded once per configuration. */
+  readonly #iaAddress: Dhcp6Option | undefined;
   readonly #dns: Uint8Array | undefined;
   readonly #domains: Uint8Array | undefined;
   readonly #rapidCommit: boolean;
@@ -239,6 +241,18 @@ export class Dhcp6Server {
     this.#now = options.now ?? Date.now;
     this.#serverId = encodeDuidLl(config.serverDuidMac);
     this.#address = config.address === undefined ? undefined : canonicalIpv6(config.address);
+    this.#iaAddress =
+      this.#address === undefined
+        ? undefined
+        : {
+            code: OptionCode.IaAddr,
+            data: encodeIaAddress({
+              address: this.#address,
+              preferredLifetime: config.preferredLifetime,
+              validLifetime: config.validLifetime,
+              options: [],
+            }),
+          };
     this.#dns = config.dns.length > 0 ? encodeAddressList(config.dns) : undefined;
     this.#domains = config.searchDomains.length > 0 ? encodeDomainSearchList(config.searchDomains) : undefined;
     if (this.#domains && this.#domains.length > 0xffff)
@@ -367,18 +381,8 @@ export class Dhcp6Server {
     const c = this.#config;
     return ias.map((ia, i) => {
       const nested: Dhcp6Option[] = [];
-      const ours = this.#address !== undefined && i === 0;
-      if (ours && this.#address !== undefined) {
-        nested.push({
-          code: OptionCode.IaAddr,
-          data: encodeIaAddress({
-            address: this.#address,
-            preferredLifetime: c.preferredLifetime,
-            validLifetime: c.validLifetime,
-            options: [],
-          }),
-        });
-      }
+      const ours = i === 0 ? this.#iaAddress : undefined;
+      if (ours) nested.push(ours);
       if (!fresh) {
         for (const o of findOptions(ia.options, OptionCode.IaAddr)) {
           const held = decodeIaAddress(o.data).address;
