@@ -51,8 +51,6 @@ export interface VmRecord {
   readonly accel?: Accel;
   /** The guest NICs as QEMU has them, in plan order. */
   readonly nics: readonly QemuNic[];
-  /** Binding per interface name. */
-  readonly bindings: Readonly<Record<string, string>>;
   /** Link states set with `vmnet link` (QEMU cannot report them). */
   readonly linkStates: Readonly<Record<string, "up" | "down">>;
   /** Multus' network-status annotation of the pod. */
@@ -128,7 +126,6 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
       podKey: netns,
       podIPs: [],
       nics: [],
-      bindings: {},
       linkStates: {},
     };
     await writeRecord(vm, record);
@@ -171,8 +168,6 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
         plan: { passthrough: { networkStatus } },
         ...(ips[0] === undefined ? {} : { podIP: ips[0] }),
         attachGuest: async (plan) => {
-          record = { ...record, bindings: Object.fromEntries(plan.interfaces.map((i) => [i.name, i.binding])) };
-          await writeRecord(vm, record);
           await savePlan(vm.plan, plan, spec.model);
           markers = bootMarkers(plan);
           check();

@@ -387,7 +387,6 @@ export async function updateVm(paths: StatePaths, spec: VmSpec, options: UpdateO
       record = {
         ...record,
         nics,
-        bindings: Object.fromEntries(plan.interfaces.map((i) => [i.name, i.binding])),
         linkStates,
         ...(networkStatus === undefined ? {} : { networkStatus }),
       };
