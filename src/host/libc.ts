@@ -18,6 +18,24 @@ export interface Libc {
   if_nametoindex(name: string): number;
 }
 
+/** A libc call failed; `errno` is the C errno. */
+export class SyscallError extends Error {
+  override readonly name = "SyscallError";
+  readonly errno: number;
+
+  constructor(call: string, errno: number) {
+    super(`System call "${call}" failed with errno ${errno}`);
+    this.errno = errno;
+  }
+}
+
+/** Returns `rc`, or throws a {@link SyscallError} naming `call` when it is negative. */
+export function check(call: string, rc: number): number {
+  // koffi keeps the errno of its last call only: read it before any other FFI call can run.
+  if (rc < 0) throw new SyscallError(call, koffi.errno());
+  return rc;
+}
+
 let bound: Libc | undefined;
 
 /** libc, bound on first use. */

@@ -12,20 +12,22 @@
  * multicast memberships. Sending needs no hop: a datagram leaves through the socket's namespace and bound device.
  */
 import dgram from "node:dgram";
-import { closeSync, openSync, statSync } from "node:fs";
+import { openSync } from "node:fs";
 import koffi from "koffi";
-import { parseIpv6 } from "../api/ip.ts";
 import { assertNetnsName } from "./exec.ts";
-import { libc as lib } from "./libc.ts";
+import { check, libc as lib, SyscallError } from "./libc.ts";
 import { assertInterfaceName } from "./netlink.ts";
-import { netnsPath } from "./netns.ts";
 import {
   bindToDevice,
+  enterNetns,
   type Icmpv6Message,
   Icmpv6Socket,
   type Icmpv6SocketOptions,
+  joinGroups,
   setIntOption,
 } from "./netns-worker.ts";
+
+export { currentNetnsInode } from "./netns-worker.ts";
 
 // Linux x86-64/arm64 ABI constants (include/uapi/linux/*, asm-generic/socket.h).
 const CLONE_NEWNET = 0x40000000;
@@ -39,25 +41,8 @@ const SO_REUSEADDR = 2;
 const SO_BROADCAST = 6;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
-const IPV6_ADD_MEMBERSHIP = 20;
 const SOCKADDR_IN_LEN = 16;
 const SOCKADDR_IN6_LEN = 28;
-
-/** A system call of the namespace hop failed; `errno` is the C errno. */
-export class NetnsSocketError extends Error {
-  override readonly name = "NetnsSocketError";
-  readonly errno: number;
-
-  constructor(call: string, errno: number) {
-    super(`System call "${call}" failed with errno ${errno}`);
-    this.errno = errno;
-  }
-}
-
-function check(call: string, rc: number): number {
-  if (rc < 0) throw new NetnsSocketError(call, koffi.errno());
-  return rc;
-}
 
 /** The calling thread's own namespace, opened once: every hop returns to it. */
 let home: number | undefined;
@@ -79,20 +64,15 @@ function homeFd(): number {
 export function inNetns<T>(netns: string, fn: () => T): T {
   if (stranded !== undefined) throw stranded;
   assertNetnsName(netns);
-  const c = lib();
   const back = homeFd();
-  const target = openSync(netnsPath(netns), "r");
-  try {
-    check("setns", c.setns(target, CLONE_NEWNET));
-  } finally {
-    closeSync(target);
-  }
   let result: T;
   try {
+    // Returning home also when entering failed: the setns(2) may have succeeded and only the check after it not.
+    enterNetns(netns);
     result = fn();
   } finally {
-    if (c.setns(back, CLONE_NEWNET) < 0) {
-      stranded = new NetnsSocketError("setns (return to the thread's own namespace)", koffi.errno());
+    if (lib().setns(back, CLONE_NEWNET) < 0) {
+      stranded = new SyscallError("setns (return to the thread's own namespace)", koffi.errno());
       // Not swallowed by a caller's catch: the process would otherwise serve every later socket from the pod.
       // biome-ignore lint/correctness/noUnsafeFinally: a failed return must win over fn's result or error
       throw stranded;
@@ -141,13 +121,7 @@ export function openUdpOnDevice(options: UdpInNetnsOptions): dgram.Socket {
     if (family === 6) {
       setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
       const groups = options.groups ?? [];
-      const ifindex = groups.length === 0 ? 0 : c.if_nametoindex(options.ifname);
-      for (const group of groups) {
-        const mreq = Buffer.alloc(20);
-        mreq.set(parseIpv6(group), 0);
-        mreq.writeInt32LE(ifindex, 16);
-        check("setsockopt(IPV6_ADD_MEMBERSHIP)", c.setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mreq, 20));
-      }
+      joinGroups(fd, groups.length === 0 ? 0 : c.if_nametoindex(options.ifname), groups);
     }
     check("bind", c.bind(fd, sa, sa.length));
     socket = dgram.createSocket(family === 4 ? "udp4" : "udp6");
@@ -177,9 +151,4 @@ export function openIcmpv6InNetns(
   onMessage: (m: Icmpv6Message) => void,
 ): Icmpv6Socket {
   return inNetns(netns, () => Icmpv6Socket.open(options, onMessage));
-}
-
-/** The inode of the calling thread's network namespace (`/proc/thread-self/ns/net`): tells namespaces apart. */
-export function currentNetnsInode(): bigint {
-  return statSync("/proc/thread-self/ns/net", { bigint: true }).ino;
 }

@@ -8,12 +8,12 @@
  * in the root namespace. Node has no API for setns, SO_BINDTODEVICE or raw ICMPv6 sockets; this file is the only
  * FFI shim for them and holds no protocol logic.
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { type ResourceLimits, Worker } from "node:worker_threads";
 import koffi from "koffi";
 import { formatIpv6, parseIpv6 } from "../api/ip.ts";
 import { assertNetnsName } from "./exec.ts";
-import { libc as lib } from "./libc.ts";
+import { check, libc as lib, SyscallError } from "./libc.ts";
 import { assertInterfaceName } from "./netlink.ts";
 import { netnsPath } from "./netns.ts";
 
@@ -34,22 +34,6 @@ const ICMP6_FILTER = 1;
 const SOCKADDR_IN6_LEN = 28;
 const EINTR = 4;
 const EAGAIN = 11;
-
-/** A socket-level syscall failed. */
-export class SocketShimError extends Error {
-  override readonly name = "SocketShimError";
-  readonly errno: number;
-
-  constructor(call: string, errno: number) {
-    super(`System call "${call}" failed with errno ${errno}`);
-    this.errno = errno;
-  }
-}
-
-function check(call: string, rc: number): number {
-  if (rc < 0) throw new SocketShimError(call, koffi.errno());
-  return rc;
-}
 
 // ---- main-thread side ----------------------------------------------------------------------------------------------
 
@@ -124,14 +108,26 @@ export function startNetnsWorker(
 
 // ---- worker side ---------------------------------------------------------------------------------------------------
 
-/** Moves the calling thread into the named network namespace (setns(2) on `/run/netns/<name>`). */
+/**
+ * Moves the calling thread into the named network namespace (setns(2) on `/run/netns/<name>`) and checks that it is
+ * there: callers open sockets and write sysctls on the strength of it, so a thread left elsewhere throws.
+ */
 export function enterNetns(netns: string): void {
   const fd = openSync(netnsPath(netns), "r");
   try {
+    const target = fstatSync(fd, { bigint: true }).ino;
     check("setns", lib().setns(fd, CLONE_NEWNET));
+    if (currentNetnsInode() !== target) {
+      throw new Error(`Cannot enter network namespace "${netns}": the thread is elsewhere`);
+    }
   } finally {
     closeSync(fd);
   }
+}
+
+/** The inode of the calling thread's network namespace (`/proc/thread-self/ns/net`): tells namespaces apart. */
+export function currentNetnsInode(): bigint {
+  return statSync("/proc/thread-self/ns/net", { bigint: true }).ino;
 }
 
 /** SO_BINDTODEVICE: the socket only receives from, and only sends through, interface `ifname`. */
@@ -146,11 +142,21 @@ export function ifIndex(ifname: string): number {
   return lib().if_nametoindex(ifname);
 }
 
-/** setsockopt(2) with an int value; throws {@link SocketShimError} naming `what`. */
+/** setsockopt(2) with an int value; throws {@link SyscallError} naming `what`. */
 export function setIntOption(fd: number, level: number, name: number, value: number, what: string): void {
   const b = Buffer.alloc(4);
   b.writeInt32LE(value);
   check(`setsockopt(${what})`, lib().setsockopt(fd, level, name, b, 4));
+}
+
+/** IPV6_ADD_MEMBERSHIP (struct ipv6_mreq: group, then interface index) for each of `groups` on interface `ifindex`. */
+export function joinGroups(fd: number, ifindex: number, groups: readonly string[]): void {
+  for (const group of groups) {
+    const mreq = Buffer.alloc(20);
+    mreq.set(parseIpv6(group), 0);
+    mreq.writeInt32LE(ifindex, 16);
+    check("setsockopt(IPV6_ADD_MEMBERSHIP)", lib().setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mreq, 20));
+  }
 }
 
 /** One received ICMPv6 message (without the IPv6 header, as raw sockets deliver it). */
@@ -243,12 +249,7 @@ export class Icmpv6Socket {
         }
         check("setsockopt(ICMP6_FILTER)", c.setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, filter, 32));
       }
-      for (const group of options.groups ?? []) {
-        const mreq = Buffer.alloc(20);
-        mreq.set(parseIpv6(group), 0);
-        mreq.writeInt32LE(ifindex, 16);
-        check("setsockopt(IPV6_ADD_MEMBERSHIP)", c.setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mreq, 20));
-      }
+      joinGroups(fd, ifindex, options.groups ?? []);
     } catch (e) {
       c.close(fd);
       throw e;
@@ -265,7 +266,7 @@ export class Icmpv6Socket {
       if (n < 0) {
         const errno = koffi.errno();
         if (errno === EAGAIN || errno === EINTR) return;
-        this.#fail(new SocketShimError("recvfrom", errno));
+        this.#fail(new SyscallError("recvfrom", errno));
         return;
       }
       // onMessage runs like a dgram 'message' listener: what it throws is the thread's uncaught exception.
