@@ -8,12 +8,10 @@
  * The wire format is nfnetlink (linux/netfilter/nfnetlink.h): a netlink header, a 4-byte `nfgenmsg` (family, version,
  * resource id) and attributes of linux/netfilter/nf_tables.h. Rules and set elements are not read.
  */
-import { statSync } from "node:fs";
 import koffi from "koffi";
 import { assertNetnsName } from "./exec.ts";
 import { libc } from "./libc.ts";
-import { netnsPath } from "./netns.ts";
-import { currentNetnsInode, inNetns } from "./netns-sockets.ts";
+import { inNetns } from "./netns-sockets.ts";
 import type { NftChain, NftFamily, NftHook, NftJson, NftListed, NftSet, NftTable } from "./nftables.ts";
 
 // linux/socket.h, linux/netlink.h, linux/netfilter/nfnetlink.h, linux/netfilter/nf_tables.h.
@@ -444,25 +442,18 @@ let nextSeq = Math.floor(Math.random() * 0x7fffffff);
 
 function openSocket(netns: string): number {
   assertNetnsName(netns);
-  let expected: bigint;
-  try {
-    expected = statSync(netnsPath(netns), { bigint: true }).ino;
-  } catch (e) {
-    throw new NftNetlinkError(NftNetlinkErrorCode.NetnsMissing, `Cannot open network namespace "${netns}"`, {
-      cause: e,
-    });
-  }
   const c = libc();
   let opened: { fd: number; errno: number };
   try {
     opened = inNetns(netns, () => {
-      if (currentNetnsInode() !== expected) throw new Error(`Cannot enter network namespace "${netns}"`);
       const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_NETFILTER);
       // Read before the hop back: koffi keeps the errno of its last call, which would be the return setns(2).
       return { fd, errno: fd < 0 ? koffi.errno() : 0 };
     });
   } catch (e) {
-    throw new NftNetlinkError(NftNetlinkErrorCode.NetnsMissing, `Cannot enter network namespace "${netns}"`, {
+    // open(2) of /run/netns/<netns> failing means there is no such namespace; anything later, that it was not entered.
+    const verb = (e as NodeJS.ErrnoException).syscall === "open" ? "open" : "enter";
+    throw new NftNetlinkError(NftNetlinkErrorCode.NetnsMissing, `Cannot ${verb} network namespace "${netns}"`, {
       cause: e,
     });
   }
