@@ -15,7 +15,7 @@ import { AgentErrorCode } from "../../src/agent/protocol.ts";
 import { ADOPTING, type AgentPodStatus } from "../../src/agent/server.ts";
 import { PodState } from "../../src/runtime/dhcp/agent.ts";
 import { addresses, exitOf, ipIn, Lab, missingTool, rootSkipReason, waitFor } from "../runtime/dhcp/harness.ts";
-import { bridgeDhcpPlan, cleanupAgent, fixtureCli, isAlive, stateDir, waitGone } from "./helpers.ts";
+import { bridgeDhcpPlan, bridgedGuest, cleanupAgent, fixtureCli, isAlive, stateDir, waitGone } from "./helpers.ts";
 
 const skip = rootSkipReason() ?? missingTool("/usr/sbin/udhcpc");
 
@@ -35,26 +35,8 @@ describe("agent serving a pod after its CLI exited, and again after SIGKILL", { 
   before(async () => {
     pod = await lab.netns("pod");
     guest = await lab.netns("g");
-    await ipIn(
-      pod,
-      "link",
-      "add",
-      "tap0",
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "address",
-      GUEST_MAC,
-      "netns",
-      guest,
-    );
-    await ipIn(guest, "link", "set", "eth0", "up");
-    await ipIn(pod, "link", "add", "k6t-eth0", "type", "bridge");
-    await ipIn(pod, "link", "set", "tap0", "master", "k6t-eth0", "up");
+    await bridgedGuest(pod, guest, { bridge: "k6t-eth0", port: "tap0", mac: GUEST_MAC });
     await ipIn(pod, "addr", "add", "169.254.75.10/32", "dev", "k6t-eth0");
-    await ipIn(pod, "link", "set", "k6t-eth0", "up");
   });
 
   after(async () => {

@@ -1,6 +1,7 @@
 /**
- * Helpers of the agent tests: state directories under /tmp, a fixture CLI process (a short-lived "vmnet" command
- * that uses the agent and exits), process liveness by /proc, and a cleanup that stops every agent a test started.
+ * Helpers of the agent tests (and of the DHCP agent's, test/runtime/dhcp/agent.test.ts): state directories under /tmp,
+ * a fixture CLI process (a short-lived "vmnet" command that uses the agent and exits), process liveness by /proc, a
+ * cleanup that stops every agent a test started, and a bridge-binding pod layout with its DHCPv4 plan.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -13,6 +14,7 @@ import { readPidfile } from "../../src/agent/lock.ts";
 import { agentPaths } from "../../src/agent/paths.ts";
 import { InterfaceName } from "../../src/plan/namescheme.ts";
 import type { Dhcpv4Plan } from "../../src/plan/plan.ts";
+import { ipIn } from "../runtime/dhcp/harness.ts";
 
 const run = promisify(execFile);
 
@@ -94,4 +96,21 @@ export function bridgeDhcpPlan(bridge: string, mac: string, ip: string): Dhcpv4P
     },
     options: { ntpServers: [], privateOptions: [] },
   };
+}
+
+/**
+ * The pod side of a bridge binding in namespace `pod`: bridge `bridge` (up) with port `port`, a veth standing in for
+ * the tap, whose peer `eth0` (MAC `mac`, up) is the guest's NIC in namespace `guest`.
+ */
+export async function bridgedGuest(
+  pod: string,
+  guest: string,
+  layout: { readonly bridge: string; readonly port: string; readonly mac: string },
+): Promise<void> {
+  const { bridge, port, mac } = layout;
+  await ipIn(pod, "link", "add", bridge, "type", "bridge");
+  await ipIn(pod, "link", "set", bridge, "up");
+  await ipIn(pod, "link", "add", port, "type", "veth", "peer", "name", "eth0", "address", mac, "netns", guest);
+  await ipIn(guest, "link", "set", "eth0", "up");
+  await ipIn(pod, "link", "set", port, "master", bridge, "up");
 }

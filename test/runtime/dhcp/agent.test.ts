@@ -3,32 +3,16 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { currentNetnsInode } from "../../../src/host/netns-sockets.ts";
-import { InterfaceName } from "../../../src/plan/namescheme.ts";
 import type { Dhcpv4Plan } from "../../../src/plan/plan.ts";
 import { DhcpAgent, DhcpAgentError, type DhcpAgentEvent, type DhcpPodStatus } from "../../../src/runtime/dhcp/agent.ts";
+import { bridgeDhcpPlan, bridgedGuest } from "../../agent/helpers.ts";
 import { addresses, exitOf, ipIn, Lab, missingTool, rootSkipReason, waitFor } from "./harness.ts";
 
 const GUEST_MAC = "02:00:00:aa:bb:01";
 
+/** A bridge-binding DHCPv4 plan for the one guest, served on `bridge`. */
 function v4(bridge: string, ip: string): Dhcpv4Plan {
-  return {
-    serverInterface: InterfaceName.of(bridge),
-    serverIdentifier: "169.254.75.10",
-    filterClientMac: true,
-    client: {
-      mac: GUEST_MAC,
-      ip,
-      prefix: 24,
-      subnetMask: "255.255.255.0",
-      router: "10.1.0.1",
-      routes: [],
-      dnsServers: ["10.96.0.10"],
-      searchDomains: ["cluster.local"],
-      mtu: 1500,
-      leaseSeconds: 3600,
-    },
-    options: { ntpServers: [], privateOptions: [] },
-  };
+  return bridgeDhcpPlan(bridge, GUEST_MAC, ip);
 }
 
 describe("DhcpAgent without a namespace", () => {
@@ -78,35 +62,13 @@ describe("DhcpAgent in a pod namespace", { skip }, () => {
   before(async () => {
     pod = await lab.netns("apod");
     guest = await lab.netns("aguest");
-    for (const [bridge, port] of [
-      ["k6t-a", "tapa"],
-      ["k6t-b", "tapb"],
-    ] as const) {
-      await ipIn(pod, "link", "add", bridge, "type", "bridge");
-      await ipIn(pod, "link", "set", bridge, "up");
-      if (bridge === "k6t-a") {
-        await ipIn(
-          pod,
-          "link",
-          "add",
-          port,
-          "type",
-          "veth",
-          "peer",
-          "name",
-          "eth0",
-          "address",
-          GUEST_MAC,
-          "netns",
-          guest,
-        );
-        await ipIn(guest, "link", "set", "eth0", "up");
-      } else {
-        await ipIn(pod, "link", "add", port, "type", "veth", "peer", "name", `${port}p`);
-        await ipIn(pod, "link", "set", `${port}p`, "up");
-      }
-      await ipIn(pod, "link", "set", port, "master", bridge, "up");
-    }
+    await bridgedGuest(pod, guest, { bridge: "k6t-a", port: "tapa", mac: GUEST_MAC });
+    // k6t-b's port leads nowhere: a second served device without a client.
+    await ipIn(pod, "link", "add", "k6t-b", "type", "bridge");
+    await ipIn(pod, "link", "set", "k6t-b", "up");
+    await ipIn(pod, "link", "add", "tapb", "type", "veth", "peer", "name", "tapbp");
+    await ipIn(pod, "link", "set", "tapbp", "up");
+    await ipIn(pod, "link", "set", "tapb", "master", "k6t-b", "up");
   });
 
   after(async () => {
