@@ -1,8 +1,8 @@
 /**
  * From the plan's per-interface `dhcpv4`, `dhcpv6` and `ra` plans to the protocol cores' configurations, grouped by
- * the device they are served on. Pure: the agent maps in the main thread, validates by building the servers once
- * (so a bad search domain fails `start()` instead of looping worker restarts), and hands the worker plain data that
- * survives `postMessage` (the plan holds `InterfaceName` objects, which a structured clone strips of their class).
+ * the device they are served on. Pure: the agent maps and validates by building the servers once before any socket
+ * is made, so a bad search domain fails `start()` instead of looping the pod's reopen-with-backoff. The result is plain
+ * data (names as strings, not the plan's `InterfaceName` objects).
  *
  * Where the plan and the cores disagree in shape, this file is the one place that adapts:
  * - Dhcpv4Client carries both `prefix` and `subnetMask`; they must agree.
@@ -22,10 +22,10 @@ import type { Dhcpv4Plan, Dhcpv6Plan, InterfacePlan, RaPlan } from "../../plan/p
 /** The part of an {@link InterfacePlan} the DHCP agent reads; an InterfacePlan can be passed as is. */
 export type DhcpInterfacePlan = Pick<InterfacePlan, "dhcpv4" | "dhcpv6" | "ra">;
 
-/** Everything served on one device of the pod (a bridge such as `k6t-eth0`). Plain data, structured-clone safe. */
+/** Everything served on one device of the pod (a bridge such as `k6t-eth0`). Plain data. */
 export interface ServedInterface {
   readonly ifname: string;
-  /** A configuration with exactly one interface (the worker binds one socket, and one server, per device). */
+  /** A configuration with exactly one interface (the pod server binds one socket, and one server, per device). */
   readonly dhcpv4?: Dhcp4ServerConfig;
   readonly dhcpv6?: Dhcp6ServerConfig;
   readonly ra?: RouterAdvertiserConfig;
@@ -187,7 +187,7 @@ export function servedInterfaces(plans: readonly DhcpInterfacePlan[]): ServedInt
 
 /**
  * Builds every server of `served` once and throws the first configuration error (TypeError, RangeError or
- * SyntaxError naming the device), so a bad plan fails in the caller instead of in a restarting worker.
+ * SyntaxError naming the device), so a bad plan fails in the caller instead of in a pod that keeps reopening.
  */
 export function validateServed(served: readonly ServedInterface[]): void {
   const seen = new Set<string>();

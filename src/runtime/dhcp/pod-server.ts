@@ -116,8 +116,8 @@ class ServedDevice {
   }
 
   /**
-   * Wraps a callback of the event loop (socket message, timer): what it throws fails this pod only, where in a worker
-   * per pod it would have ended the worker.
+   * Wraps a callback of the event loop (socket message, timer): what it throws fails this pod only instead of
+   * reaching the agent's event loop, which serves every pod.
    */
   guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
     return (...args: A) => {
