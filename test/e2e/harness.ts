@@ -6,10 +6,8 @@
  * `cleanup()`, which also checks that the root namespace's links and ruleset are as they were.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -39,6 +37,20 @@ import { probePlaceholderKind } from "../../src/runtime/apply.ts";
 import { DhcpAgent, type DhcpAgentEvent } from "../../src/runtime/dhcp/agent.ts";
 import type { PlaceholderKind } from "../../src/runtime/links.ts";
 import { unwirePod, type WiredPod, wirePod } from "../../src/runtime/wire.ts";
+import { execIn, exitOf, missingPath, NetnsLab, netnsSkipReason, udhcpcScript, waitFor } from "../support/netns-lab.ts";
+
+export {
+  addresses,
+  envOf,
+  execIn,
+  exitOf,
+  ipIn,
+  linkOf,
+  routes,
+  tryIn,
+  udhcpcScript,
+  waitFor,
+} from "../support/netns-lab.ts";
 
 const run = promisify(execFile);
 
@@ -47,85 +59,10 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** Why the e2e tests cannot run here, or undefined. */
 export function e2eSkipReason(...extra: string[]): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root to create network namespaces";
-  for (const tool of ["ip", "nft", "unshare", "mount", "busybox", "tcpdump", "python3"]) {
-    const r = spawnSync(tool, ["--version"], { stdio: "ignore" });
-    if (r.error !== undefined) return `"${tool}" is missing`;
-  }
-  const missing = ["/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/dev/net/tun", ...extra].find(
-    (p) => !existsSync(p),
+  return (
+    netnsSkipReason("ip", "nft", "unshare", "mount", "busybox", "tcpdump", "python3") ??
+    missingPath("/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/dev/net/tun", ...extra)
   );
-  return missing === undefined ? undefined : `"${missing}" is missing`;
-}
-
-/** `ip -n <ns> ...`. */
-export async function ipIn(ns: string, ...args: string[]): Promise<string> {
-  return (await run("ip", ["-n", ns, ...args])).stdout;
-}
-
-/** Runs a command inside a namespace; returns stdout. */
-export async function execIn(ns: string, ...args: string[]): Promise<string> {
-  return (await run("ip", ["netns", "exec", ns, ...args], { timeout: 30_000 })).stdout;
-}
-
-/** Runs a command inside a namespace; returns its exit code and output instead of throwing. */
-export async function tryIn(ns: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile("ip", ["netns", "exec", ns, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Global and link-local addresses of a device as `address/prefix` (IPv4 and IPv6), with scope. */
-export async function addresses(ns: string, dev: string): Promise<{ family: string; cidr: string; scope: string }[]> {
-  const out = JSON.parse(await ipIn(ns, "-json", "addr", "show", "dev", dev)) as {
-    addr_info: { family: string; local: string; prefixlen: number; scope: string }[];
-  }[];
-  return (out[0]?.addr_info ?? []).map((a) => ({
-    family: a.family,
-    cidr: `${a.local}/${a.prefixlen}`,
-    scope: a.scope,
-  }));
-}
-
-/** Routes of one family through `dev`, as `dst` or `dst via gateway`. */
-export async function routes(ns: string, family: "-4" | "-6", dev: string): Promise<string[]> {
-  const out = JSON.parse(await ipIn(ns, family, "-json", "route", "show", "dev", dev)) as {
-    dst: string;
-    gateway?: string;
-  }[];
-  return out.map((r) => (r.gateway === undefined ? r.dst : `${r.dst} via ${r.gateway}`));
-}
-
-/** A link's MTU and MAC. */
-export async function linkOf(ns: string, dev: string): Promise<{ mtu: number; mac: string }> {
-  const out = JSON.parse(await ipIn(ns, "-json", "link", "show", "dev", dev)) as { mtu: number; address: string }[];
-  return { mtu: out[0]?.mtu ?? 0, mac: out[0]?.address ?? "" };
-}
-
-/** Polls `probe` until it returns a value, or throws after `ms`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Waits for a child to exit (killing it after `ms`); returns its exit code. */
-export function exitOf(child: ChildProcess, ms = 20_000): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), ms);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
 }
 
 /** A VM example admitted as `vmnet validate --strict` would, and modelled for the planner. */
@@ -230,50 +167,6 @@ export async function netnsSnapshot(ns: string | undefined): Promise<unknown> {
   return { links, addrs, routes4: await routeList("-4"), routes6: await routeList("-6"), nft: nft.stdout };
 }
 
-/** A udhcpc script that applies the lease (address, MTU, option 121 or router) and records resolv.conf and env. */
-export function udhcpcScript(dir: string, name: string): { script: string; resolv: string; env: string } {
-  const resolv = join(dir, `${name}.resolv.conf`);
-  const env = join(dir, `${name}.env`);
-  const script = join(dir, `${name}.sh`);
-  writeFileSync(
-    script,
-    `#!/bin/sh
-case "$1" in
-deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
-bound|renew)
-  ip -4 addr flush dev "$interface"
-  ip addr add "$ip/$mask" dev "$interface"
-  [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
-  if [ -n "$staticroutes" ]; then
-    set -- $staticroutes
-    while [ $# -ge 2 ]; do
-      if [ "$2" = 0.0.0.0 ]; then ip route replace "$1" dev "$interface"; else ip route replace "$1" via "$2" dev "$interface"; fi
-      shift 2
-    done
-  elif [ -n "$router" ]; then
-    ip route replace default via "\${router%% *}" dev "$interface"
-  fi
-  { [ -n "$search" ] && echo "search $search"; for d in $dns; do echo "nameserver $d"; done; } > ${resolv}
-  env > ${env}
-  ;;
-esac
-exit 0
-`,
-    { mode: 0o755 },
-  );
-  return { script, resolv, env };
-}
-
-/** `KEY=value` lines as a map. */
-export function envOf(path: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) out.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  return out;
-}
-
 /** Options of {@link E2eLab.wire}. */
 export interface WireInLab {
   /** Guest namespace per VM interface name; interfaces not listed get no guest. */
@@ -282,19 +175,19 @@ export interface WireInLab {
 }
 
 /** The lab of one test file: a node, pods, guests, relays, wired pods and child processes, all cleaned up. */
-export class E2eLab {
-  readonly suffix = randomBytes(3).toString("hex");
-  readonly dir = mkdtempSync(join(tmpdir(), "vmnt-e2e-"));
+export class E2eLab extends NetnsLab {
   readonly events: DhcpAgentEvent[] = [];
   readonly agent = new DhcpAgent({ onEvent: (e) => this.events.push(e) });
   node: LabNode | undefined;
   placeholder: PlaceholderKind | undefined;
   readonly relays = new Map<string, TapRelay[]>();
   readonly #pods: LabPod[] = [];
-  readonly #guests: string[] = [];
-  readonly #children: ChildProcess[] = [];
   readonly #wired = new Set<WiredPod>();
   #root: unknown;
+
+  constructor() {
+    super("vmnt-e2e-");
+  }
 
   /** Records the root namespace and creates the node `vmnt-n<suffix>`. */
   async start(): Promise<LabNode> {
@@ -324,13 +217,8 @@ export class E2eLab {
   }
 
   /** A guest namespace `vmnt-g<role>-<suffix>` with DAD off (a VM's NIC has no DAD wait in the lab either). */
-  async guest(role: string): Promise<string> {
-    const name = `vmnt-g${role}-${this.suffix}`;
-    await run("ip", ["netns", "add", name]);
-    this.#guests.push(name);
-    await execIn(name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0");
-    await ipIn(name, "link", "set", "lo", "up");
-    return name;
+  guest(role: string): Promise<string> {
+    return this.netns(`g${role}`);
   }
 
   /** Wires `pod` for `vm` with the shared agent; each listed interface's guest joins its tap through a relay. */
@@ -382,20 +270,6 @@ export class E2eLab {
     await unwirePod(wired);
   }
 
-  /** Starts a long-running command in a namespace; killed in cleanup(). Output is collected. */
-  spawnIn(ns: string, args: readonly string[]): ChildProcess & { out: () => string } {
-    const child = spawn("ip", ["netns", "exec", ns, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr?.on("data", (d: Buffer) => {
-      out += d.toString();
-    });
-    this.#children.push(child);
-    return Object.assign(child, { out: () => out });
-  }
-
   /** Starts `nettool serve` in `ns` and waits until it listens. */
   async serve(ns: string, ports: { tcp?: number[]; udp?: number[] }) {
     const args = [
@@ -437,53 +311,16 @@ export class E2eLab {
     return { ...files, code, log: child.out() };
   }
 
-  /**
-   * A client's private root: `<dir>/<name>/etc` (Debian's dhclient hooks plus one recording the lease's host name and
-   * the UTS host name, an empty resolv.conf) bound over /etc, tmpfs on /run and the lease dirs, and a new UTS
-   * namespace named "localhost" (so dhclient-script applies the host-name option, inside it only).
-   */
-  clientRoot(name: string): { etc: string; wrap: (command: string) => string[] } {
-    const etc = join(this.dir, name, "etc");
-    const exitHooks = join(etc, "dhcp", "dhclient-exit-hooks.d");
-    mkdirSync(exitHooks, { recursive: true });
-    mkdirSync(join(etc, "dhcp", "dhclient-enter-hooks.d"), { recursive: true });
-    const hook = "/etc/dhcp/dhclient-exit-hooks.d/rfc3442-classless-routes";
-    if (existsSync(hook)) cpSync(hook, join(exitHooks, "rfc3442-classless-routes"));
-    if (existsSync("/etc/dhcp/dhclient.conf")) cpSync("/etc/dhcp/dhclient.conf", join(etc, "dhcp", "dhclient.conf"));
-    writeFileSync(
-      join(exitHooks, "zz-vmnet-record"),
-      'echo "$reason new_host_name=$new_host_name uts=$(hostname)" >> /etc/vmnet-record\n',
-    );
-    writeFileSync(join(etc, "fstab"), "");
-    writeFileSync(join(etc, "resolv.conf"), "");
-    writeFileSync(join(etc, "vmnet-record"), "");
-    const mounts = [
-      `mount --bind ${etc} /etc`,
-      "mount -t tmpfs vmnt /run",
-      "mount -t tmpfs vmnt /var/lib/dhcp",
-      "mount -t tmpfs vmnt /var/lib/dhcpcd",
-      "hostname localhost",
-    ].join(" && ");
-    return {
-      etc,
-      wrap: (command) => [
-        "unshare",
-        "-m",
-        "-u",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        `${mounts} && exec ${command}`,
-      ],
-    };
+  /** A client's private root (see {@link NetnsLab.clientRoot}) that also records the host name dhclient applied. */
+  override clientRoot(name: string): { etc: string; wrap: (command: string) => string[] } {
+    return super.clientRoot(name, { recordHostName: true });
   }
 
   /**
    * Stops every child, relay and wired pod, the agent, deletes pods, guests and the node, removes the temp dir, and
    * asserts the root namespace's links and ruleset are unchanged and no namespace of this lab is left.
    */
-  async cleanup(): Promise<void> {
+  override async cleanup(): Promise<void> {
     const errors: unknown[] = [];
     const attempt = async (f: () => Promise<unknown>) => {
       try {
@@ -492,19 +329,12 @@ export class E2eLab {
         errors.push(e);
       }
     };
-    for (const child of this.#children) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await this.stopChildren();
     for (const w of [...this.#wired]) await attempt(() => this.unwire(w));
     for (const rs of this.relays.values()) for (const r of rs) await attempt(() => r.close());
     await attempt(() => this.agent.stopAll());
     for (const p of [...this.#pods]) await attempt(() => this.deletePod(p));
-    for (const g of this.#guests) await attempt(() => run("ip", ["netns", "del", g]));
+    for (const g of this.namespaces) await attempt(() => run("ip", ["netns", "del", g]));
     if (this.node !== undefined) {
       const node = this.node;
       await attempt(() => destroyNode(node));

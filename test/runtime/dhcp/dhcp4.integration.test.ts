@@ -4,14 +4,27 @@
  * namespace (standing in for the tap), and a cluster-facing `eth0` veth to a "cluster" namespace.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { InterfaceName } from "../../../src/plan/namescheme.ts";
 import type { Dhcpv4Plan } from "../../../src/plan/plan.ts";
 import { DhcpAgent, type DhcpAgentEvent } from "../../../src/runtime/dhcp/agent.ts";
 import type { InterfaceStats } from "../../../src/runtime/dhcp/messages.ts";
-import { addresses, execIn, exitOf, ipIn, Lab, missingTool, mtu, rootSkipReason, routes, waitFor } from "./harness.ts";
+import {
+  addresses,
+  envOf,
+  execIn,
+  exitOf,
+  ipIn,
+  Lab,
+  linkOf,
+  missingTool,
+  rootSkipReason,
+  routes,
+  udhcpcScript,
+  waitFor,
+} from "./harness.ts";
 
 const skip = rootSkipReason() ?? missingTool("/usr/sbin/udhcpc", "/usr/sbin/dhclient", "/sbin/dhclient-script");
 
@@ -49,49 +62,6 @@ const PLANS = [
   { dhcpv4: bridgePlan("k6t-eth0", "169.254.75.10", GUEST1_MAC, "10.244.1.5", "10.244.1.1") },
   { dhcpv4: bridgePlan("k6t-blue", "169.254.75.11", GUEST2_MAC, "192.168.50.7", "192.168.50.1") },
 ];
-
-/** A udhcpc script that applies what udhcpc hands it (address, MTU, option 121 or router) and writes resolv.conf. */
-function udhcpcScript(dir: string, name: string): { script: string; resolv: string; env: string } {
-  const resolv = join(dir, `${name}.resolv.conf`);
-  const env = join(dir, `${name}.env`);
-  const script = join(dir, `${name}.sh`);
-  writeFileSync(
-    script,
-    `#!/bin/sh
-case "$1" in
-deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
-bound|renew)
-  ip -4 addr flush dev "$interface"
-  ip addr add "$ip/$mask" dev "$interface"
-  [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
-  if [ -n "$staticroutes" ]; then
-    set -- $staticroutes
-    while [ $# -ge 2 ]; do
-      if [ "$2" = 0.0.0.0 ]; then ip route replace "$1" dev "$interface"; else ip route replace "$1" via "$2" dev "$interface"; fi
-      shift 2
-    done
-  elif [ -n "$router" ]; then
-    ip route replace default via "\${router%% *}" dev "$interface"
-  fi
-  { [ -n "$search" ] && echo "search $search"; for d in $dns; do echo "nameserver $d"; done; } > ${resolv}
-  env > ${env}
-  ;;
-esac
-exit 0
-`,
-    { mode: 0o755 },
-  );
-  return { script, resolv, env };
-}
-
-function envOf(path: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) out.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  return out;
-}
 
 describe("DhcpAgent DHCPv4 with real clients in a bridge-binding pod", { skip }, () => {
   const lab = new Lab();
@@ -172,7 +142,7 @@ describe("DhcpAgent DHCPv4 with real clients in a bridge-binding pod", { skip },
     const r = await routes(ns, "-4", "eth0");
     for (const want of [`default via ${gateway}`, `10.96.0.0/12 via ${gateway}`])
       assert.ok(r.includes(want), `${want} in ${r}`);
-    assert.equal(await mtu(ns, "eth0"), 1450);
+    assert.equal((await linkOf(ns, "eth0")).mtu, 1450);
   }
 
   it("udhcpc without -B gets address, router, MTU, DNS, search and option 121 routes (chaddr reply broadcast)", async () => {
@@ -208,16 +178,12 @@ describe("DhcpAgent DHCPv4 with real clients in a bridge-binding pod", { skip },
     const command =
       "dhclient -4 -d -1 -cf /etc/dhcp/dhclient.conf -lf /run/l -pf /run/p -sf /sbin/dhclient-script eth0";
     const child = lab.spawnIn(guest1, root.wrap(command));
-    let log = "";
-    child.stderr?.on("data", (d: Buffer) => {
-      log += d.toString();
-    });
     try {
       await waitFor("dhclient's address", async () => {
         const v4 = (await addresses(guest1, "eth0")).filter((a) => a.family === "inet");
         return v4.length > 0 && readFileSync(join(root.etc, "resolv.conf"), "utf8") !== "" ? true : undefined;
       }).catch((e: unknown) => {
-        throw new Error(`${String(e)}; dhclient said:\n${log}`);
+        throw new Error(`${String(e)}; dhclient said:\n${child.out()}`);
       });
       await waitFor("dhclient's routes", async () =>
         (await routes(guest1, "-4", "eth0")).some((r) => r.startsWith("10.96.0.0/12")) ? true : undefined,

@@ -125,16 +125,12 @@ describe("DhcpAgent DHCPv6 and RA with real clients in a pod", { skip }, () => {
     const command =
       "dhclient -6 -d -1 -cf /etc/dhcp/dhclient.conf -lf /run/l -pf /run/p -sf /sbin/dhclient-script eth0";
     const child = lab.spawnIn(guest1, root.wrap(command));
-    let log = "";
-    child.stderr?.on("data", (d: Buffer) => {
-      log += d.toString();
-    });
     try {
       await waitFor("dhclient -6 to configure", async () => {
         const has = (await addresses(guest1, "eth0")).some((a) => a.cidr.startsWith("fd10:0:2::2/"));
         return has && readFileSync(join(root.etc, "resolv.conf"), "utf8") !== "" ? true : undefined;
       }).catch((e: unknown) => {
-        throw new Error(`${String(e)}; dhclient said:\n${log}`);
+        throw new Error(`${String(e)}; dhclient said:\n${child.out()}`);
       });
       const global = (await addresses(guest1, "eth0")).filter((a) => a.scope === "global").map((a) => a.cidr);
       assert.deepEqual(global, ["fd10:0:2::2/128"]);
@@ -160,10 +156,6 @@ describe("DhcpAgent DHCPv6 and RA with real clients in a pod", { skip }, () => {
     );
     const solicitationsBefore = (await stats()).ra?.solicitations ?? 0;
     const child = lab.spawnIn(guest2, root.wrap("dhcpcd -6 -B -f /etc/dhcpcd.conf eth0"));
-    let log = "";
-    child.stderr?.on("data", (d: Buffer) => {
-      log += d.toString();
-    });
     try {
       await waitFor(
         "dhcpcd to configure",
@@ -176,7 +168,7 @@ describe("DhcpAgent DHCPv6 and RA with real clients in a pod", { skip }, () => {
         },
         15_000,
       ).catch((e: unknown) => {
-        throw new Error(`${String(e)}; dhcpcd said:\n${log}`);
+        throw new Error(`${String(e)}; dhcpcd said:\n${child.out()}`);
       });
       assert.ok((await routes(guest2, "-6", "eth0")).includes(`default via ${ROUTER}`));
       const resolv = readFileSync(join(root.etc, "resolv.conf"), "utf8");
