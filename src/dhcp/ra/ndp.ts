@@ -5,6 +5,7 @@
 
 import { formatIpv6, parseIpv6 } from "../../api/ip.ts";
 import { formatMac, parseMac48 } from "../../api/mac.ts";
+import { checkUint32, concatBytes } from "../bytes.ts";
 import { decodeDnsName, encodeDnsNames } from "../dns-name.ts";
 
 /** ICMPv6 types of Neighbor Discovery messages handled here. */
@@ -127,13 +128,6 @@ export function fillIcmpv6Checksum(message: Uint8Array, addresses: ChecksumAddre
   return message;
 }
 
-function u32(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new RangeError(`Cannot encode ${what} "${value}": not a 32-bit unsigned integer`);
-  }
-  return value;
-}
-
 /** Encodes one ND option, padded to a multiple of 8 bytes. */
 export function encodeNdOption(option: NdOption): Uint8Array {
   let type: number;
@@ -153,21 +147,21 @@ export function encodeNdOption(option: NdOption): Uint8Array {
       const view = new DataView(body.buffer);
       body[0] = option.length;
       body[1] = (option.onLink ? 0x80 : 0) | (option.autonomous ? 0x40 : 0);
-      view.setUint32(2, u32(option.validLifetime, "valid lifetime"));
-      view.setUint32(6, u32(option.preferredLifetime, "preferred lifetime"));
+      view.setUint32(2, checkUint32(option.validLifetime, "valid lifetime"));
+      view.setUint32(6, checkUint32(option.preferredLifetime, "preferred lifetime"));
       body.set(parseIpv6(option.prefix), 14);
       break;
     }
     case "mtu":
       type = NdOptionType.Mtu;
       body = new Uint8Array(6);
-      new DataView(body.buffer).setUint32(2, u32(option.mtu, "MTU"));
+      new DataView(body.buffer).setUint32(2, checkUint32(option.mtu, "MTU"));
       break;
     case "rdnss": {
       type = NdOptionType.Rdnss;
       if (option.servers.length === 0) throw new RangeError("Cannot encode an RDNSS option without servers");
       body = new Uint8Array(6 + 16 * option.servers.length);
-      new DataView(body.buffer).setUint32(2, u32(option.lifetime, "RDNSS lifetime"));
+      new DataView(body.buffer).setUint32(2, checkUint32(option.lifetime, "RDNSS lifetime"));
       for (const [i, s] of option.servers.entries()) body.set(parseIpv6(s), 6 + 16 * i);
       break;
     }
@@ -176,7 +170,7 @@ export function encodeNdOption(option: NdOption): Uint8Array {
       if (option.domains.length === 0) throw new RangeError("Cannot encode a DNSSL option without domains");
       const names = encodeDnsNames(option.domains);
       body = new Uint8Array(6 + names.length);
-      new DataView(body.buffer).setUint32(2, u32(option.lifetime, "DNSSL lifetime"));
+      new DataView(body.buffer).setUint32(2, checkUint32(option.lifetime, "DNSSL lifetime"));
       body.set(names, 6);
       break;
     }
@@ -195,19 +189,9 @@ export function encodeNdOption(option: NdOption): Uint8Array {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Encodes a Router Solicitation; fills the checksum when `addresses` is given, else leaves it 0 for the kernel. */
 export function encodeRouterSolicitation(rs: RouterSolicitation, addresses?: ChecksumAddresses): Uint8Array {
-  const out = concat([
+  const out = concatBytes([
     Uint8Array.of(IcmpType.RouterSolicitation, 0, 0, 0, 0, 0, 0, 0),
     ...rs.options.map(encodeNdOption),
   ]);
@@ -228,9 +212,9 @@ export function encodeRouterAdvertisement(ra: RouterAdvertisement, addresses?: C
   head[4] = ra.curHopLimit;
   head[5] = (ra.managed ? 0x80 : 0) | (ra.other ? 0x40 : 0);
   view.setUint16(6, ra.routerLifetime);
-  view.setUint32(8, u32(ra.reachableTime, "reachable time"));
-  view.setUint32(12, u32(ra.retransTimer, "retransmission timer"));
-  const out = concat([head, ...ra.options.map(encodeNdOption)]);
+  view.setUint32(8, checkUint32(ra.reachableTime, "reachable time"));
+  view.setUint32(12, checkUint32(ra.retransTimer, "retransmission timer"));
+  const out = concatBytes([head, ...ra.options.map(encodeNdOption)]);
   return addresses ? fillIcmpv6Checksum(out, addresses) : out;
 }
 

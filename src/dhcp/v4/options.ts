@@ -4,6 +4,8 @@
  * concatenated on decode.
  */
 
+import { concatBytes } from "../bytes.ts";
+
 /** Option codes vmnet reads or writes. */
 export const OptionCode = {
   Pad: 0,
@@ -111,7 +113,7 @@ export function decodeOptions(area: Uint8Array): DecodedOptions {
     i += 2 + length;
   }
   const values = new Map<number, Uint8Array>();
-  for (const [code, list] of parts) values.set(code, concat(list));
+  for (const [code, list] of parts) values.set(code, concatBytes(list));
   return { values, order, sawEnd };
 }
 
@@ -148,19 +150,5 @@ export function encodeOptions(options: readonly OptionValue[]): Uint8Array {
     } while (from < value.length);
   }
   out[at] = OptionCode.End;
-  return out;
-}
-
-/** Concatenates byte arrays. */
-export function concat(list: readonly Uint8Array[]): Uint8Array {
-  if (list.length === 1 && list[0]) return list[0];
-  let size = 0;
-  for (const b of list) size += b.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const b of list) {
-    out.set(b, at);
-    at += b.length;
-  }
   return out;
 }

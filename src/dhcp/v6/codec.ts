@@ -5,6 +5,7 @@
 
 import { formatIpv6, parseIpv6 } from "../../api/ip.ts";
 import { parseMac48 } from "../../api/mac.ts";
+import { checkUint32 } from "../bytes.ts";
 import { decodeDnsNames, encodeDnsNames } from "../dns-name.ts";
 
 /** DHCPv6 message types (RFC 8415 §7.3). */
@@ -217,21 +218,14 @@ function badLength(code: number, len: number, expected: string): Dhcp6DecodeErro
   );
 }
 
-function u32(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new RangeError(`Cannot encode ${what} "${value}": not a 32-bit unsigned integer`);
-  }
-  return value;
-}
-
 /** Encodes an IA_NA body. */
 export function encodeIaNa(ia: IaNa): Uint8Array {
   const nested = encodeOptions(ia.options);
   const out = new Uint8Array(12 + nested.length);
   const view = new DataView(out.buffer);
-  view.setUint32(0, u32(ia.iaid, "IAID"));
-  view.setUint32(4, u32(ia.t1, "T1"));
-  view.setUint32(8, u32(ia.t2, "T2"));
+  view.setUint32(0, checkUint32(ia.iaid, "IAID"));
+  view.setUint32(4, checkUint32(ia.t1, "T1"));
+  view.setUint32(8, checkUint32(ia.t2, "T2"));
   out.set(nested, 12);
   return out;
 }
@@ -272,7 +266,7 @@ export interface IaTa {
 export function encodeIaTa(ia: IaTa): Uint8Array {
   const nested = encodeOptions(ia.options);
   const out = new Uint8Array(4 + nested.length);
-  new DataView(out.buffer).setUint32(0, u32(ia.iaid, "IAID"));
+  new DataView(out.buffer).setUint32(0, checkUint32(ia.iaid, "IAID"));
   out.set(nested, 4);
   return out;
 }
@@ -292,8 +286,8 @@ export function encodeIaAddress(a: IaAddress): Uint8Array {
   const out = new Uint8Array(24 + nested.length);
   const view = new DataView(out.buffer);
   out.set(parseIpv6(a.address), 0);
-  view.setUint32(16, u32(a.preferredLifetime, "preferred lifetime"));
-  view.setUint32(20, u32(a.validLifetime, "valid lifetime"));
+  view.setUint32(16, checkUint32(a.preferredLifetime, "preferred lifetime"));
+  view.setUint32(20, checkUint32(a.validLifetime, "valid lifetime"));
   out.set(nested, 24);
   return out;
 }

@@ -5,6 +5,7 @@
 
 import { canonicalIpv6, stripZone, tryParseIpv6 } from "../../api/ip.ts";
 import { parseMac48 } from "../../api/mac.ts";
+import { equalBytes } from "../bytes.ts";
 import {
   Dhcp6DecodeError,
   Dhcp6DecodeReason,
@@ -456,10 +457,6 @@ function status(code: number, message: string): Dhcp6Option {
 
 function isMulticast(address: string): boolean {
   return tryParseIpv6(stripZone(address))?.[0] === 0xff;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** Decodes every option the server understands so malformed bodies are dropped before any reply is built. */
