@@ -80,6 +80,39 @@ export function accelArgs(accel: Accel): string[] {
   return accel === Accel.Kvm ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg"];
 }
 
+/** What {@link serialBootArgs} boots: a kernel, its initrd and its command line. */
+export interface SerialBoot {
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly append: string;
+}
+
+/**
+ * QEMU argv that boots `boot` under `accel` with 256 MiB, no default devices and the serial console on stdio (where
+ * the project guest prints its ready marker); `-no-reboot` makes a guest that panics exit instead of looping. Callers
+ * add NICs and channels after it.
+ */
+export function serialBootArgs(accel: Accel, boot: SerialBoot): string[] {
+  return [
+    ...accelArgs(accel),
+    "-m",
+    "256",
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-serial",
+    "stdio",
+    "-no-reboot",
+    "-kernel",
+    boot.kernel,
+    "-initrd",
+    boot.initrd,
+    "-append",
+    boot.append,
+  ];
+}
+
 /** "QEMU emulator version 7.2.22 (Debian ...)" -> "7.2.22". */
 async function qemuVersionOf(qemu: string): Promise<string> {
   const binary = await resolveOnPath(qemu);
@@ -126,24 +159,11 @@ async function bootUntilReady(
   options: ProbeAccelOptions,
   timeoutMs: number,
 ): Promise<{ ready: boolean; detail: string }> {
-  const args = [
-    ...accelArgs(Accel.Kvm),
-    "-m",
-    "256",
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-serial",
-    "stdio",
-    "-no-reboot",
-    "-kernel",
-    options.kernel,
-    "-initrd",
-    options.initrd,
-    "-append",
-    guestCommandLine({ net: [] }),
-  ];
+  const args = serialBootArgs(Accel.Kvm, {
+    kernel: options.kernel,
+    initrd: options.initrd,
+    append: guestCommandLine({ net: [] }),
+  });
   const child = spawn(qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   try {
