@@ -80,6 +80,11 @@ function addCounters<T>(a: T, b: T): T {
   return b;
 }
 
+/** `retired` plus `current`: the counters of every server a device has had for one protocol. */
+function plus<T>(retired: T | undefined, current: T): T {
+  return retired === undefined ? current : addCounters(retired, current);
+}
+
 function newTransportStats(): TransportStats {
   return {
     received: 0,
@@ -178,22 +183,18 @@ class ServedDevice {
       this.#ra = new RaState(this, new RouterAdvertiser(config.ra), config.ra);
       this.#ra.start();
     } else if (!same(this.#ra.config, config.ra)) {
-      const s = this.#ra.advertiser.stats;
-      this.#raRetired = this.#raRetired === undefined ? s : addCounters(this.#raRetired, s);
+      this.#raRetired = plus(this.#raRetired, this.#ra.advertiser.stats);
       this.#ra.replace(new RouterAdvertiser(config.ra), config.ra);
     }
   }
 
   #retireV6(): void {
-    if (this.#v6 === undefined) return;
-    const s = this.#v6.server.stats;
-    this.#v6Retired = this.#v6Retired === undefined ? s : addCounters(this.#v6Retired, s);
+    if (this.#v6 !== undefined) this.#v6Retired = plus(this.#v6Retired, this.#v6.server.stats);
   }
 
   async #closeRa(): Promise<void> {
     if (this.#ra === undefined) return;
-    const s = this.#ra.advertiser.stats;
-    this.#raRetired = this.#raRetired === undefined ? s : addCounters(this.#raRetired, s);
+    this.#raRetired = plus(this.#raRetired, this.#ra.advertiser.stats);
     const ra = this.#ra;
     this.#ra = undefined;
     await ra.stop();
@@ -210,11 +211,8 @@ class ServedDevice {
   }
 
   stats(): InterfaceStats {
-    const v6 = this.#v6 === undefined ? this.#v6Retired : this.#v6.server.stats;
-    const v6All = this.#v6 !== undefined && this.#v6Retired !== undefined ? addCounters(this.#v6Retired, v6) : v6;
-    const ra = this.#ra?.advertiser.stats;
-    const raAll =
-      ra !== undefined && this.#raRetired !== undefined ? addCounters(this.#raRetired, ra) : (ra ?? this.#raRetired);
+    const v6All = this.#v6 === undefined ? this.#v6Retired : plus(this.#v6Retired, this.#v6.server.stats);
+    const raAll = this.#ra === undefined ? this.#raRetired : plus(this.#raRetired, this.#ra.advertiser.stats);
     return {
       ...(this.#v4 === undefined ? {} : { dhcpv4: this.#v4.server.stats }),
       ...(v6All === undefined ? {} : { dhcpv6: v6All }),
