@@ -5,9 +5,9 @@
  */
 import { createHash } from "node:crypto";
 import { Family, ipv4Netmask, isGlobalUnicast, parseIpAddr, parseIpPrefix, prefixContains } from "../api/ip.ts";
-import { addAntiSpoofRules } from "./antispoof.ts";
 import {
-  antiSpoofingOn,
+  antiSpoofIfOn,
+  bridgeTapStep,
   extraDhcpOptions,
   guestNic,
   INFINITE_LEASE_SECONDS,
@@ -16,6 +16,7 @@ import {
   kubevirtTap,
   longestDomain,
   requirePodLink,
+  VIRTINK_TAP,
 } from "./common.ts";
 import { addDhcpGuardRules } from "./dhcp-guard.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
@@ -27,7 +28,7 @@ import {
   virtinkNicName,
   virtinkTapName,
 } from "./namescheme.ts";
-import type { AntiSpoofPlan, BindingContext, DhcpRoute, Dhcpv4Plan, InterfacePlan, LinkStep, Sysctl } from "./plan.ts";
+import type { BindingContext, DhcpRoute, Dhcpv4Plan, InterfacePlan, LinkStep, Sysctl } from "./plan.ts";
 import type { LinkAddress, PodLink, PodRoute } from "./pod-facts.ts";
 import { firstGlobalAddress } from "./pod-facts.ts";
 
@@ -156,17 +157,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
       state: "up",
       learning: false,
     },
-    {
-      kind: "tap",
-      name: tap,
-      mtu: link.mtu,
-      master: bridge,
-      flushAddresses: false,
-      deleteAddresses: [],
-      addresses: [],
-      state: "up",
-      tap: kubevirtTap(ctx),
-    },
+    bridgeTapStep({ name: tap, spec: kubevirtTap(ctx) }, bridge, link.mtu),
     {
       kind: "dummy",
       name: P,
@@ -206,10 +197,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
     };
     addDhcpGuardRules(ctx.nft, { bridge: bridge.value, uplink: nic.value });
   }
-  const antiSpoof: AntiSpoofPlan | undefined = antiSpoofingOn(ctx, false)
-    ? { tap, mac, ...(pod4 ? { ipv4: [pod4.address] } : {}) }
-    : undefined;
-  if (antiSpoof) addAntiSpoofRules(ctx.nft, antiSpoof);
+  const antiSpoof = antiSpoofIfOn(ctx, false, { tap, mac, ...(pod4 ? { ipv4: [pod4.address] } : {}) });
   return {
     name: ctx.iface.name,
     network: ctx.network.name,
@@ -285,17 +273,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
           } satisfies LinkStep,
         ]
       : []),
-    {
-      kind: "tap",
-      name: tap,
-      mtu: link.mtu,
-      master: bridge,
-      flushAddresses: false,
-      deleteAddresses: [],
-      addresses: [],
-      state: "up",
-      tap: { queues: 0, multiQueue: false },
-    },
+    bridgeTapStep({ name: tap, spec: VIRTINK_TAP }, bridge, link.mtu),
   ];
   let dhcpv4: Dhcpv4Plan | undefined;
   if (pod4) {
@@ -320,10 +298,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
     };
     addDhcpGuardRules(ctx.nft, { bridge: bridge.value, uplink: uplink.value });
   }
-  const antiSpoof: AntiSpoofPlan | undefined = antiSpoofingOn(ctx, false)
-    ? { tap, mac: originalMac, ...(pod4 ? { ipv4: [pod4.address] } : {}) }
-    : undefined;
-  if (antiSpoof) addAntiSpoofRules(ctx.nft, antiSpoof);
+  const antiSpoof = antiSpoofIfOn(ctx, false, { tap, mac: originalMac, ...(pod4 ? { ipv4: [pod4.address] } : {}) });
   return {
     name: ctx.iface.name,
     network: ctx.network.name,

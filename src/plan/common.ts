@@ -7,9 +7,18 @@ import { createHash } from "node:crypto";
 import { Family, parseIpAddr } from "../api/ip.ts";
 import type { InterfaceSpec, NetworkSpec, VmNetworkModel } from "../api/model.ts";
 import { LinkState } from "../api/model.ts";
+import { addAntiSpoofRules } from "./antispoof.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
 import type { InterfaceName } from "./namescheme.ts";
-import type { BindingContext, Dhcpv4ExtraOptions, GuestNicPlan, PlanNad, TapSpec } from "./plan.ts";
+import type {
+  AntiSpoofPlan,
+  BindingContext,
+  Dhcpv4ExtraOptions,
+  GuestNicPlan,
+  LinkStep,
+  PlanNad,
+  TapSpec,
+} from "./plan.ts";
 import type { PodLink } from "./pod-facts.ts";
 
 /** KubeVirt's (and vmnet's) DHCP lease: 999 days. */
@@ -33,6 +42,28 @@ export function kubevirtTap(ctx: BindingContext): TapSpec {
   const q = queuesOf(ctx.model, ctx.iface).tap;
   const id = ctx.options.nonRoot === false ? 0 : NON_ROOT_UID;
   return { queues: q, multiQueue: q > 1, owner: { uid: id, gid: id } };
+}
+
+/** Virtink's tap: one queue, no owner set. */
+export const VIRTINK_TAP: TapSpec = { queues: 0, multiQueue: false };
+
+/** The guest's tap, enslaved to the binding's in-pod `bridge` with the pod link's MTU. */
+export function bridgeTapStep(
+  tap: { readonly name: InterfaceName; readonly spec: TapSpec },
+  bridge: InterfaceName,
+  mtu: number,
+): LinkStep {
+  return {
+    kind: "tap",
+    name: tap.name,
+    mtu,
+    master: bridge,
+    flushAddresses: false,
+    deleteAddresses: [],
+    addresses: [],
+    state: "up",
+    tap: tap.spec,
+  };
 }
 
 /** The guest NIC of an interface with the given MAC, MTU source and tap. */
@@ -81,6 +112,13 @@ export function requirePodLink(ctx: BindingContext): PodLink {
 /** Whether anti-spoofing is on for the interface. */
 export function antiSpoofingOn(ctx: BindingContext, byDefault: boolean): boolean {
   return ctx.options.antiSpoofing?.[ctx.iface.name] ?? byDefault;
+}
+
+/** `plan` when anti-spoofing is on for the interface (`byDefault` unless configured), its rules added to the ruleset. */
+export function antiSpoofIfOn(ctx: BindingContext, byDefault: boolean, plan: AntiSpoofPlan): AntiSpoofPlan | undefined {
+  if (!antiSpoofingOn(ctx, byDefault)) return undefined;
+  addAntiSpoofRules(ctx.nft, plan);
+  return plan;
 }
 
 /** The user DHCP options of an interface; NTP servers must be IPv4 and private options outside 224–254 are dropped. */

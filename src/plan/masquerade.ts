@@ -7,9 +7,9 @@ import { isGateEnabled } from "../api/cluster-config.ts";
 import type { IpAddr, IpPrefix } from "../api/ip.ts";
 import { bitsOf, Family, formatIpAddr, formatIpPrefix, ipv4Netmask, offsetIp, parseIpPrefix } from "../api/ip.ts";
 import type { Protocol } from "../api/model.ts";
-import { addAntiSpoofRules } from "./antispoof.ts";
 import {
-  antiSpoofingOn,
+  antiSpoofIfOn,
+  bridgeTapStep,
   extraDhcpOptions,
   guestNic,
   INFINITE_LEASE_SECONDS,
@@ -18,22 +18,14 @@ import {
   kubevirtTap,
   longestDomain,
   requirePodLink,
+  VIRTINK_TAP,
 } from "./common.ts";
 import { PlanError, PlanErrorCode } from "./errors.ts";
 import type { InterfaceName } from "./namescheme.ts";
 import { kubevirtBridgeName, kubevirtTapName, virtinkBridgeName, virtinkTapName } from "./namescheme.ts";
 import type { NftElement, NftMatch, NftRule } from "./nft.ts";
 import { NftFamily } from "./nft.ts";
-import type {
-  AntiSpoofPlan,
-  BindingContext,
-  Dhcpv4Plan,
-  Dhcpv6Plan,
-  InterfacePlan,
-  LinkStep,
-  RaPlan,
-  Sysctl,
-} from "./plan.ts";
+import type { BindingContext, Dhcpv4Plan, Dhcpv6Plan, InterfacePlan, LinkStep, RaPlan, Sysctl } from "./plan.ts";
 import { firstGlobalAddress, podIPsOf } from "./pod-facts.ts";
 
 /** KubeVirt's default `vmNetworkCIDR`. */
@@ -139,17 +131,7 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
       addresses: [...(v4 ? [gwAddr(v4)] : []), ...(v6 ? [gwAddr(v6)] : [])],
       state: "up",
     },
-    {
-      kind: "tap",
-      name: tap,
-      mtu: link.mtu,
-      master: bridge,
-      flushAddresses: false,
-      deleteAddresses: [],
-      addresses: [],
-      state: "up",
-      tap: kubevirtTap(ctx),
-    },
+    bridgeTapStep({ name: tap, spec: kubevirtTap(ctx) }, bridge, link.mtu),
   ];
   const sysctls: Sysctl[] = [];
   if (v4) sysctls.push({ key: `net.ipv4.conf.${bridge.value}.route_localnet`, value: "1" });
@@ -190,10 +172,12 @@ function planKubevirt(ctx: BindingContext): InterfacePlan {
     searchDomains: search,
   };
   const ra: RaPlan | undefined = v6 && routerAdvertisement(bridge, v6, link.mtu, ctx.dns.nameserversV6, search);
-  const antiSpoof: AntiSpoofPlan | undefined = antiSpoofingOn(ctx, true)
-    ? { tap, mac, ipv4: v4 ? [formatIpAddr(v4.guest)] : [], ipv6: v6 ? [formatIpAddr(v6.guest)] : [] }
-    : undefined;
-  if (antiSpoof) addAntiSpoofRules(ctx.nft, antiSpoof);
+  const antiSpoof = antiSpoofIfOn(ctx, true, {
+    tap,
+    mac,
+    ipv4: v4 ? [formatIpAddr(v4.guest)] : [],
+    ipv6: v6 ? [formatIpAddr(v6.guest)] : [],
+  });
   return {
     name: ctx.iface.name,
     network: ctx.network.name,
@@ -372,17 +356,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
       addresses: [`${formatIpAddr(a.gateway)}/${a.cidr.prefix}`],
       state: "up",
     },
-    {
-      kind: "tap",
-      name: tap,
-      mtu: link.mtu,
-      master: bridge,
-      flushAddresses: false,
-      deleteAddresses: [],
-      addresses: [],
-      state: "up",
-      tap: { queues: 0, multiQueue: false },
-    },
+    bridgeTapStep({ name: tap, spec: VIRTINK_TAP }, bridge, link.mtu),
   ];
   // The nft equivalents of Virtink's two iptables rules (iptables-translate), in the order Virtink appends them.
   const f = NftFamily.Ip;
@@ -400,10 +374,7 @@ function planVirtink(ctx: BindingContext): InterfacePlan {
       counter: true,
       verdict: { kind: "dnat", addr: G },
     });
-  const antiSpoof: AntiSpoofPlan | undefined = antiSpoofingOn(ctx, true)
-    ? { tap, mac, ipv4: [G], ipv6: [] }
-    : undefined;
-  if (antiSpoof) addAntiSpoofRules(ctx.nft, antiSpoof);
+  const antiSpoof = antiSpoofIfOn(ctx, true, { tap, mac, ipv4: [G], ipv6: [] });
   return {
     name: ctx.iface.name,
     network: ctx.network.name,
