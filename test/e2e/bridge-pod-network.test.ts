@@ -224,10 +224,8 @@ describe("bridge binding on the pod network (IPv4 CNI)", { skip }, () => {
   });
 
   it("Virtink bridge: unwiring leaves the pod exactly as CNI made it", async () => {
-    await lab.unwire(vkWired);
-    assert.deepEqual(await netnsSnapshot(vkPod.netns), vkCniMade);
-    assert.deepEqual(lab.agent.pods(), []);
-    assert.equal(lab.relays.size, 0);
+    await lab.unwireToCni(vkWired, vkCniMade);
+    lab.assertAllUnwired();
   });
 
   it("permitBridgeInterfaceOnPodNetwork: false refuses this VM", () => {

@@ -134,10 +134,8 @@ describe("bridge binding on Multus secondary networks", { skip }, () => {
   });
 
   it("unwiring leaves the pod exactly as CNI made it", async () => {
-    await lab.unwire(wired);
-    assert.deepEqual(await netnsSnapshot(pod.netns), cniMade);
-    assert.deepEqual(lab.agent.pods(), []);
-    assert.equal(lab.relays.size, 0);
+    await lab.unwireToCni(wired, cniMade);
+    lab.assertAllUnwired();
     assert.deepEqual(
       lab.events.filter((e) => e.kind !== "ready"),
       [],

@@ -270,6 +270,18 @@ export class E2eLab extends NetnsLab {
     await unwirePod(wired);
   }
 
+  /** Unwires `wired` and asserts its pod namespace is again exactly `cniMade`, its {@link netnsSnapshot} before wiring. */
+  async unwireToCni(wired: WiredPod, cniMade: unknown, message?: string): Promise<void> {
+    await this.unwire(wired);
+    assert.deepEqual(await netnsSnapshot(wired.netns), cniMade, message);
+  }
+
+  /** Asserts what the last unwire leaves: the agent serves no pod and no tap relay is open. */
+  assertAllUnwired(): void {
+    assert.deepEqual(this.agent.pods(), []);
+    assert.equal(this.relays.size, 0);
+  }
+
   /** Starts `nettool serve` in `ns` and waits until it listens. */
   async serve(ns: string, ports: { tcp?: number[]; udp?: number[] }) {
     const args = [
