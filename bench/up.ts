@@ -30,14 +30,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
 import { ensureAgent } from "../src/agent/client.ts";
-import { Accel, accelArgs, probeAccel } from "../src/hypervisor/accel.ts";
+import { Accel, probeAccel } from "../src/hypervisor/accel.ts";
 import { qemuGuestAgentArgs } from "../src/hypervisor/qga.ts";
-import { buildGuestImage, GUEST_READY_MARKER, type GuestImage, guestCommandLine } from "../src/lab/guest-image.ts";
+import { buildGuestImage, GUEST_READY_MARKER, type GuestImage } from "../src/lab/guest-image.ts";
 import { podNetnsName } from "../src/lab/pod.ts";
 import { CLIENT_POD, destroyLab, ensureLab, type Lab } from "../src/vm/lab.ts";
 import { chooseAccel, downVm, stopAgent, upVm } from "../src/vm/lifecycle.ts";
 import { launcherPodName, type StatePaths, statePaths, vmPaths } from "../src/vm/paths.ts";
-import { QEMU } from "../src/vm/qemu.ts";
+import { QEMU, qemuMachineArgs } from "../src/vm/qemu.ts";
 import { loadVmSpec } from "../src/vm/spec.ts";
 import { fmt, INTERRUPTED_EXIT_CODE, machineLine, median, missingPrerequisite, table } from "./lib.ts";
 
@@ -286,28 +286,7 @@ async function bareBoot(dir: string, image: GuestImage, accel: Accel, cleanup: C
   const serial = join(dir, "bare-serial.log");
   await rm(serial, { force: true });
   const argv = [
-    "-name",
-    "bare",
-    "-machine",
-    "q35",
-    ...accelArgs(accel),
-    "-m",
-    "256",
-    "-smp",
-    "1",
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-no-reboot",
-    "-serial",
-    `file:${serial}`,
-    "-kernel",
-    image.kernel,
-    "-initrd",
-    image.initrd,
-    "-append",
-    guestCommandLine({ hostname: "bare" }),
+    ...qemuMachineArgs({ name: "bare", image, accel, serial }),
     ...qemuGuestAgentArgs(join(dir, "bare-qga.sock")),
   ];
   const start = now();

@@ -62,28 +62,7 @@ export async function qemuCommand(
   const p = launch.paths;
   const argv = [
     QEMU,
-    "-name",
-    launch.name,
-    "-machine",
-    "q35",
-    ...accelArgs(launch.accel),
-    "-m",
-    String(launch.memoryMiB ?? 256),
-    "-smp",
-    String(vcpus),
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-no-reboot",
-    "-serial",
-    `file:${p.serial}`,
-    "-kernel",
-    launch.image.kernel,
-    "-initrd",
-    launch.image.initrd,
-    "-append",
-    guestCommandLine({ hostname: launch.name }),
+    ...qemuMachineArgs({ ...launch, vcpus, serial: p.serial }),
     "-qmp",
     `unix:${p.qmp},server=on,wait=off`,
     "-pidfile",
@@ -96,6 +75,40 @@ export async function qemuCommand(
     "-S",
   ];
   return { argv, postStart: net.postStart, nics };
+}
+
+/**
+ * The machine every vmnet guest boots on, without devices: q35, accelerator, memory (256 MiB unless given) and CPUs,
+ * the serial console logged to `serial`, the lab's kernel and initrd. The bare boot of bench/up.ts runs the same, so
+ * its baseline is this guest with vmnet's part taken away.
+ */
+export function qemuMachineArgs(
+  machine: Pick<QemuLaunch, "name" | "image" | "accel" | "vcpus" | "memoryMiB"> & { readonly serial: string },
+): string[] {
+  return [
+    "-name",
+    machine.name,
+    "-machine",
+    "q35",
+    ...accelArgs(machine.accel),
+    "-m",
+    String(machine.memoryMiB ?? 256),
+    "-smp",
+    String(machine.vcpus ?? 1),
+    "-nodefaults",
+    "-no-user-config",
+    "-display",
+    "none",
+    "-no-reboot",
+    "-serial",
+    `file:${machine.serial}`,
+    "-kernel",
+    machine.image.kernel,
+    "-initrd",
+    machine.image.initrd,
+    "-append",
+    guestCommandLine({ hostname: machine.name }),
+  ];
 }
 
 /**
