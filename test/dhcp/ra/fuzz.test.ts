@@ -1,20 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { masqueradeAdvertiserConfig, RouterAdvertiser } from "../../../src/dhcp/ra/advertiser.ts";
+import { RouterAdvertiser } from "../../../src/dhcp/ra/advertiser.ts";
 import { decodeRouterAdvertisement, encodeRouterSolicitation } from "../../../src/dhcp/ra/ndp.ts";
 import { hex } from "../v6/fixtures.ts";
+import { KERNEL_RS, MASQUERADE_CONFIG } from "./fixtures.ts";
 
-const CONFIG = masqueradeAdvertiserConfig({
-  bridgeMac: "02:00:00:00:00:00",
-  prefix: "fd10:0:2::",
-  prefixLength: 120,
-  mtu: 1500,
-  dns: ["fd00::a"],
-  searchDomains: ["cluster.local"],
-});
 const SEEDS: Uint8Array[] = [
-  hex("8500 d368 0000 0000 0101 0211 7ce1 56f0"),
+  KERNEL_RS,
   hex("8500 0000 0000 0000"),
   encodeRouterSolicitation({
     options: [
@@ -39,7 +32,7 @@ const mutated = fc
   });
 
 function checkNeverThrows(bytes: Uint8Array, sourceAddress: string): void {
-  const adv = new RouterAdvertiser(CONFIG);
+  const adv = new RouterAdvertiser(MASQUERADE_CONFIG);
   const out = adv.handleSolicitation(bytes, { sourceAddress });
   if (out) assert.equal(decodeRouterAdvertisement(out.reply).managed, true);
   const s = adv.stats;

@@ -14,9 +14,9 @@ import {
   fillIcmpv6Checksum,
   icmpv6Checksum,
   NdDecodeError,
-  type RouterAdvertisement,
 } from "../../../src/dhcp/ra/ndp.ts";
 import { hex } from "../v6/fixtures.ts";
+import { KERNEL_RS, MASQUERADE_RA, MASQUERADE_RA_BYTES } from "./fixtures.ts";
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const address = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(formatIpv6);
@@ -64,7 +64,7 @@ const ndOption: fc.Arbitrary<NdOption> = fc.oneof(
  * source, destination, the ICMPv6 bytes and the checksum the kernel wrote.
  */
 const KERNEL_PACKETS: [string, string, string, Uint8Array, number][] = [
-  ["router solicitation", "fe80::11:7cff:fee1:56f0", "ff02::2", hex("8500 d368 0000 0000 0101 0211 7ce1 56f0"), 0xd368],
+  ["router solicitation", "fe80::11:7cff:fee1:56f0", "ff02::2", KERNEL_RS, 0xd368],
   [
     "router solicitation",
     "fe80::9422:56ff:feb6:2604",
@@ -114,38 +114,6 @@ describe("icmpv6Checksum", () => {
     assert.deepEqual(fillIcmpv6Checksum(copy, { source: src, destination: dst }), packet);
   });
 });
-
-/** The masquerade RA vmnet sends, built by hand from RFC 4861 §4.2/§4.6 and RFC 8106 §5.1/§5.2. */
-const MASQUERADE_RA: RouterAdvertisement = {
-  curHopLimit: 64,
-  managed: true,
-  other: true,
-  routerLifetime: 1800,
-  reachableTime: 0,
-  retransTimer: 0,
-  options: [
-    { kind: "source-link-layer-address", mac: "02:00:00:00:00:00" },
-    { kind: "mtu", mtu: 1500 },
-    {
-      kind: "prefix-information",
-      prefix: "fd10:0:2::",
-      length: 120,
-      onLink: true,
-      autonomous: false,
-      validLifetime: 2592000,
-      preferredLifetime: 604800,
-    },
-    { kind: "rdnss", lifetime: 1800, servers: ["fd00::a"] },
-    { kind: "dnssl", lifetime: 1800, domains: ["cluster.local"] },
-  ],
-};
-const MASQUERADE_RA_BYTES = hex(`
-  86 00 80c5 40 c0 0708 00000000 00000000
-  01 01 020000000000
-  05 01 0000 000005dc
-  03 04 78 80 00278d00 00093a80 00000000 fd100000000200000000000000000000
-  19 03 0000 00000708 fd00000000000000000000000000000a
-  1f 03 0000 00000708 07636c7573746572 056c6f63616c 00 00`);
 
 describe("encodeRouterAdvertisement", () => {
   it("encodes the masquerade RA byte for byte, checksum over fe80::ff:fe00:0 to ff02::1", () => {
