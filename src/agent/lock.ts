@@ -19,20 +19,15 @@ import {
   writeSync,
 } from "node:fs";
 import koffi from "koffi";
+import { libc } from "../host/libc.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
 const EINTR = 4;
 
-let flockFn: ((fd: number, op: number) => number) | undefined;
-
 function flock(fd: number, op: number): number {
-  if (flockFn === undefined) {
-    const f = koffi.load("libc.so.6").func("int flock(int fd, int operation)");
-    flockFn = (d, o) => f(d, o) as number;
-  }
-  return flockFn(fd, op);
+  return libc().flock(fd, op);
 }
 
 /** A held pidfile lock. */

@@ -1,7 +1,7 @@
 /**
- * The libc calls vmnet makes through koffi (setns, raw sockets, device binding), bound once on first use so that
- * importing a module that may need them costs nothing. Node has no API for network namespaces or SO_BINDTODEVICE;
- * everything else stays in TypeScript.
+ * The libc calls vmnet makes through koffi (setns, raw sockets, device binding, tap ioctls, poll, flock), bound once
+ * per thread on first use so that importing a module that may need them costs nothing. Node has no API for network
+ * namespaces, SO_BINDTODEVICE, tap devices or flock; everything else stays in TypeScript.
  */
 import koffi from "koffi";
 
@@ -16,6 +16,12 @@ export interface Libc {
   recvfrom(fd: number, buf: Buffer, len: number, addr: Buffer, addrlen: Buffer): number;
   close(fd: number): number;
   if_nametoindex(name: string): number;
+  ioctl(fd: number, request: number, arg: Buffer): number;
+  /** poll(2) over `nfds` packed `struct pollfd`s (int fd, short events, short revents: 8 bytes each). */
+  poll(fds: Buffer, nfds: number, timeoutMs: number): number;
+  read(fd: number, buf: Buffer, len: number): number;
+  write(fd: number, buf: Buffer, len: number): number;
+  flock(fd: number, operation: number): number;
 }
 
 /** A libc call failed; `errno` is the C errno. */
@@ -51,6 +57,11 @@ export function libc(): Libc {
     recvfrom: c.func("long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, void *addrlen)"),
     close: c.func("int close(int fd)"),
     if_nametoindex: c.func("unsigned int if_nametoindex(const char *name)"),
+    ioctl: c.func("int ioctl(int fd, unsigned long request, void *arg)"),
+    poll: c.func("int poll(void *fds, unsigned long nfds, int timeout)"),
+    read: c.func("long read(int fd, void *buf, size_t count)"),
+    write: c.func("long write(int fd, const void *buf, size_t count)"),
+    flock: c.func("int flock(int fd, int operation)"),
   };
   bound = {
     setns: (fd, nstype) => fns.setns(fd, nstype) as number,
@@ -61,6 +72,11 @@ export function libc(): Libc {
     recvfrom: (fd, buf, len, addr, addrlen) => Number(fns.recvfrom(fd, buf, len, 0, addr, addrlen)),
     close: (fd) => fns.close(fd) as number,
     if_nametoindex: (name) => fns.if_nametoindex(name) as number,
+    ioctl: (fd, request, arg) => fns.ioctl(fd, request, arg) as number,
+    poll: (fds, nfds, timeoutMs) => fns.poll(fds, nfds, timeoutMs) as number,
+    read: (fd, buf, len) => Number(fns.read(fd, buf, len)),
+    write: (fd, buf, len) => Number(fns.write(fd, buf, len)),
+    flock: (fd, operation) => fns.flock(fd, operation) as number,
   };
   return bound;
 }

@@ -20,6 +20,7 @@ import { closeSync, constants, openSync } from "node:fs";
 import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
 import koffi from "koffi";
 import { type Executor, hostExecutor } from "../host/exec.ts";
+import { type Libc, libc } from "../host/libc.ts";
 import { assertInterfaceName } from "../host/netlink.ts";
 import { enterNetns, ifIndex, startNetnsWorker } from "../host/netns-worker.ts";
 
@@ -168,29 +169,8 @@ function readyOf(worker: Worker, timeoutMs: number, tap: string): Promise<void> 
 
 // ---- worker side ---------------------------------------------------------------------------------------------------
 
-interface RelayLibc {
-  ioctl(fd: number, request: number, arg: Buffer): number;
-  poll(fds: Buffer, nfds: number, timeoutMs: number): number;
-  read(fd: number, buf: Buffer, len: number): number;
-  write(fd: number, buf: Buffer, len: number): number;
-}
-
-function relayLibc(): RelayLibc {
-  const c = koffi.load("libc.so.6");
-  const ioctl = c.func("int ioctl(int fd, unsigned long request, void *arg)");
-  const poll = c.func("int poll(void *fds, unsigned long nfds, int timeout)");
-  const read = c.func("long read(int fd, void *buf, size_t count)");
-  const write = c.func("long write(int fd, const void *buf, size_t count)");
-  return {
-    ioctl: (fd, request, arg) => ioctl(fd, request, arg) as number,
-    poll: (fds, nfds, timeoutMs) => poll(fds, nfds, timeoutMs) as number,
-    read: (fd, buf, len) => Number(read(fd, buf, len)),
-    write: (fd, buf, len) => Number(write(fd, buf, len)),
-  };
-}
-
 /** Opens /dev/net/tun in the calling thread's namespace and attaches (or creates) tap `name`. */
-function openTap(c: RelayLibc, name: string, multiQueue: boolean): number {
+function openTap(c: Libc, name: string, multiQueue: boolean): number {
   const fd = openSync("/dev/net/tun", constants.O_RDWR | constants.O_NONBLOCK);
   const ifr = Buffer.alloc(IFREQ_SIZE);
   ifr.write(name, 0, 15, "utf8");
@@ -204,7 +184,7 @@ function openTap(c: RelayLibc, name: string, multiQueue: boolean): number {
 }
 
 /** Copies every frame waiting on `from` to `to`, counting them (writes to a guest link still down fail with EIO and count as errors). */
-function drain(c: RelayLibc, from: number, to: number, buf: Buffer, counters: Int32Array, slot: number): void {
+function drain(c: Libc, from: number, to: number, buf: Buffer, counters: Int32Array, slot: number): void {
   for (;;) {
     const n = c.read(from, buf, buf.length);
     if (n < 0) {
@@ -219,7 +199,7 @@ function drain(c: RelayLibc, from: number, to: number, buf: Buffer, counters: In
 }
 
 function runRelay(data: RelayWorkerData): void {
-  const c = relayLibc();
+  const c = libc();
   const counters = new Int32Array(data.shared);
   const fds: number[] = [];
   try {
