@@ -1,4 +1,18 @@
-/** Packet fixtures shared by the DHCPv6 tests. */
+/** Packet fixtures and the server configuration shared by the DHCPv6 tests. */
+
+import { DEFAULT_LIFETIME, type Dhcp6ServerConfig } from "../../../src/dhcp/v6/server.ts";
+
+/** KubeVirt's masquerade DHCPv6 settings written out: what `masqueradeDhcp6Config` must produce. */
+export const MASQUERADE_CONFIG: Dhcp6ServerConfig = {
+  serverDuidMac: "02:00:00:00:00:00",
+  address: "fd10:0:2::2",
+  dns: ["fd00::a"],
+  searchDomains: ["cluster.local"],
+  preferredLifetime: DEFAULT_LIFETIME,
+  validLifetime: DEFAULT_LIFETIME,
+  t1: 0,
+  t2: 0,
+};
 
 /** Hex with spaces, as read off an RFC diagram or a tcpdump -xx dump. */
 export function hex(text: string): Uint8Array {

@@ -9,8 +9,8 @@ import {
   encodeMessage,
   encodeOro,
 } from "../../../src/dhcp/v6/codec.ts";
-import { DEFAULT_LIFETIME, Dhcp6Server } from "../../../src/dhcp/v6/server.ts";
-import { DHCLIENT_SOLICIT, DHCPCD_SOLICIT, hex } from "./fixtures.ts";
+import { Dhcp6Server } from "../../../src/dhcp/v6/server.ts";
+import { DHCLIENT_SOLICIT, DHCPCD_SOLICIT, hex, MASQUERADE_CONFIG } from "./fixtures.ts";
 
 const META = { sourceAddress: "fe80::1", sourcePort: 546 };
 const CLIENT_ID = { code: 1, data: hex("0001 0001 3296544e 02117ce156f0") };
@@ -44,16 +44,7 @@ const SEEDS: Uint8Array[] = [
 ];
 
 function server(): Dhcp6Server {
-  return new Dhcp6Server({
-    serverDuidMac: "02:00:00:00:00:00",
-    address: "fd10:0:2::2",
-    dns: ["fd00::a"],
-    searchDomains: ["cluster.local"],
-    preferredLifetime: DEFAULT_LIFETIME,
-    validLifetime: DEFAULT_LIFETIME,
-    t1: 0,
-    t2: 0,
-  });
+  return new Dhcp6Server(MASQUERADE_CONFIG);
 }
 
 /** A valid seed packet changed by overwriting, truncating, inserting or deleting bytes. */

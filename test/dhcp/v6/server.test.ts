@@ -31,18 +31,8 @@ import {
   type Dhcp6ServerConfig,
   masqueradeDhcp6Config,
 } from "../../../src/dhcp/v6/server.ts";
-import { DHCLIENT_SOLICIT, DHCPCD_SOLICIT, hex } from "./fixtures.ts";
+import { MASQUERADE_CONFIG as CONFIG, DHCLIENT_SOLICIT, DHCPCD_SOLICIT, hex } from "./fixtures.ts";
 
-const CONFIG: Dhcp6ServerConfig = {
-  serverDuidMac: "02:00:00:00:00:00",
-  address: "fd10:0:2::2",
-  dns: ["fd00::a"],
-  searchDomains: ["cluster.local"],
-  preferredLifetime: DEFAULT_LIFETIME,
-  validLifetime: DEFAULT_LIFETIME,
-  t1: 0,
-  t2: 0,
-};
 const META = { sourceAddress: "fe80::11:7cff:fee1:56f0%k6t-eth0", sourcePort: 546, ifindex: 3 };
 const SERVER_ID = encodeDuidLl("02:00:00:00:00:00");
 const OTHER_SERVER_ID = encodeDuidLl("02:00:00:00:00:01");
