@@ -3,10 +3,9 @@
  * writes run `sysctl` inside the target namespace. Only `net.*` keys are accepted: every other sysctl is global and
  * writing it would change the host.
  */
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { assertNetnsName, type Executor, HostCommandError, hostExecutor } from "./exec.ts";
-import { netnsPath } from "./netns.ts";
-import { currentNetnsInode, inNetns } from "./netns-sockets.ts";
+import { inNetns } from "./netns-sockets.ts";
 
 /** Why a sysctl access failed. */
 export const SysctlFailure = { NotFound: "notFound", Invalid: "invalid", Unknown: "unknown" } as const;
@@ -204,13 +203,8 @@ export class NetnsSysctl implements Sysctl {
   }
 
   #hop(fn: () => string[]): string[] {
-    const expected = statSync(netnsPath(this.#netns), { bigint: true }).ino;
-    return inNetns(this.#netns, () => {
-      if (currentNetnsInode() !== expected) {
-        throw new Error(`Cannot enter network namespace "${this.#netns}": the thread is elsewhere`);
-      }
-      return fn();
-    });
+    // inNetns checks that the thread really is in the namespace before `fn` opens anything.
+    return inNetns(this.#netns, fn);
   }
 
   async get(key: string): Promise<string> {
