@@ -4,38 +4,12 @@
  * the numbers depend on: perfdhcp report parsing, quantiles, and the per-rule baseline's rule expansion.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { BENCH_DHCP_PLAN, bestRate, keaConfig, networkOf, type PerfReport, parsePerfdhcp } from "../../bench/dhcp.ts";
 import { missingPrerequisite, quantile } from "../../bench/lib.ts";
 import { expandSetRefs, perRuleNftCommands } from "../../bench/setup.ts";
-import { listNetns } from "../../src/host/netns.ts";
 import type { NftRuleset } from "../../src/plan/nft.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-/** Runs `node --import tsx <script> args` from the repository root; resolves with its exit code and output. */
-function runBench(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: ROOT });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("close", (code) =>
-      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
-    );
-  });
-}
-
-/** The `vmnt-bn-<hex>-` prefix a run printed, and the namespaces with it that still exist. */
-async function leftNamespaces(stdout: string): Promise<string[]> {
-  const m = /namespaces: (vmnt-bn-[0-9a-f]+-)\*/.exec(stdout);
-  assert.ok(m?.[1] !== undefined, "the run names its namespace prefix");
-  const prefix = m[1];
-  return (await listNetns()).filter((n) => n.startsWith(prefix));
-}
+import { leftNamespaces, runBench } from "./run.ts";
 
 describe("bench/setup.ts in a tiny configuration", { skip: missingPrerequisite(["ip", "nft"]) }, () => {
   it("runSetupBench completes one iteration of every case and prints its table", async () => {

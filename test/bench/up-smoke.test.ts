@@ -5,15 +5,13 @@
  * numbers depend on: reading tcpdump's DHCP output (a real capture of one boot) and the command line.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { missingPrerequisite } from "../../bench/lib.ts";
 import { dhcpTimes, parseDhcpDump, parseUpArgs, type UpBenchOptions } from "../../bench/up.ts";
 import { listNetns } from "../../src/host/netns.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+import { runBench } from "./run.ts";
 
 function skipReason(): string | undefined {
   const missing = missingPrerequisite(["ip", "nft", "qemu-system-x86_64", "tcpdump", "wget"]);
@@ -23,22 +21,9 @@ function skipReason(): string | undefined {
   return undefined;
 }
 
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/up.ts", ...args], { cwd: ROOT });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("close", (code) =>
-      resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
-    );
-  });
-}
-
 describe("bench/up.ts with one VM", { skip: skipReason(), timeout: 300_000 }, () => {
   it("boots, reaches and removes one VM, prints both tables and the verdict, and leaves nothing behind", async () => {
-    const r = await runBench(["--running", "0", "--iterations", "1"]);
+    const r = await runBench("bench/up.ts", ["--running", "0", "--iterations", "1"]);
     assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
     assert.match(r.stdout, /^running +vmnet +lab +image +wire +dhcpSt +dhcpAns +pod +qemu +boot +bare$/m);
     assert.match(r.stdout, /^1 +[0-9.]+ +[0-9.]+ /m);
