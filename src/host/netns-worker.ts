@@ -185,6 +185,10 @@ export interface Icmpv6SocketOptions {
   readonly onError?: (error: Error) => void;
 }
 
+/** `struct pollfd`: int fd, short events, short revents. */
+const POLLFD_SIZE = 8;
+const POLLIN = 0x1;
+
 /** Messages read per poll tick at most, so a flooding peer cannot hold the event loop. */
 const MAX_READS_PER_TICK = 64;
 
@@ -198,17 +202,18 @@ function sockaddrIn6(address: string, scopeId: number): Buffer {
 
 /**
  * A raw ICMPv6 socket on one interface, for router advertisements (Node has no raw sockets). Hop limits are 255 as
- * RFC 4861 requires; the kernel fills in the ICMPv6 checksum. The socket is non-blocking and drained from a timer
- * every `pollMs` with synchronous `recvfrom` calls that return EAGAIN when it is empty: no read ever waits, and none
- * runs on libuv's thread pool, which the process's fs and DNS calls need (a blocking read per socket there stalled
- * every pod once four advertised). The hop limit of received packets is not checked.
+ * RFC 4861 requires; the kernel fills in the ICMPv6 checksum. The socket is non-blocking; every `pollMs` one poll(2)
+ * over all open sockets of that interval finds the ones with data, which are drained with synchronous `recvfrom` calls
+ * until EAGAIN: no read ever waits, and none runs on libuv's thread pool, which the process's fs and DNS calls need (a
+ * blocking read per socket there stalled every pod once four advertised). The hop limit of received packets is not
+ * checked.
  */
 export class Icmpv6Socket {
   readonly #fd: number;
   readonly #ifindex: number;
   readonly #onMessage: (m: Icmpv6Message) => void;
   readonly #onError: ((error: Error) => void) | undefined;
-  readonly #timer: NodeJS.Timeout;
+  readonly #pollMs: number;
   readonly #buf = Buffer.alloc(65536);
   readonly #addr = Buffer.alloc(SOCKADDR_IN6_LEN);
   readonly #addrlen = Buffer.alloc(4);
@@ -224,7 +229,36 @@ export class Icmpv6Socket {
     this.#ifindex = ifindex;
     this.#onMessage = onMessage;
     this.#onError = options.onError;
-    this.#timer = setInterval(() => this.#drain(), options.pollMs ?? 100);
+    this.#pollMs = options.pollMs ?? 100;
+    let group = Icmpv6Socket.#groups.get(this.#pollMs);
+    if (group === undefined) {
+      const sockets = new Set<Icmpv6Socket>();
+      group = { sockets, timer: setInterval(() => Icmpv6Socket.#tick(sockets), this.#pollMs) };
+      Icmpv6Socket.#groups.set(this.#pollMs, group);
+    }
+    group.sockets.add(this);
+  }
+
+  /**
+   * Open sockets by poll interval. One timer and one poll(2) per tick serve every socket of an interval, and only the
+   * sockets with something to read are drained: an idle agent serving many pods makes one call per tick, not one per
+   * advertising device.
+   */
+  static readonly #groups = new Map<number, { readonly timer: NodeJS.Timeout; readonly sockets: Set<Icmpv6Socket> }>();
+
+  static #tick(sockets: Set<Icmpv6Socket>): void {
+    const list = [...sockets];
+    const fds = Buffer.alloc(list.length * POLLFD_SIZE);
+    list.forEach((sock, k) => {
+      fds.writeInt32LE(sock.#fd, k * POLLFD_SIZE);
+      fds.writeInt16LE(POLLIN, k * POLLFD_SIZE + 4);
+    });
+    const ready = lib().poll(fds, list.length, 0);
+    if (ready <= 0) return;
+    list.forEach((sock, k) => {
+      // POLLERR/POLLHUP wake it too: the read then reports the error.
+      if (fds.readInt16LE(k * POLLFD_SIZE + 6) !== 0) sock.#drain();
+    });
   }
 
   /** Opens the socket in the calling thread's namespace and starts delivering messages to `onMessage`. */
@@ -287,7 +321,12 @@ export class Icmpv6Socket {
   #shut(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
+    const group = Icmpv6Socket.#groups.get(this.#pollMs);
+    group?.sockets.delete(this);
+    if (group !== undefined && group.sockets.size === 0) {
+      clearInterval(group.timer);
+      Icmpv6Socket.#groups.delete(this.#pollMs);
+    }
     lib().close(this.#fd);
   }
 

@@ -240,6 +240,14 @@ describe("netns worker: sockets bound to one interface of a pod namespace", { sk
     // EBADF: the fd was closed behind the socket's back.
     assert.match(failed.event === "icmpError" ? failed.message : "", /"recvfrom" failed with errno 9/);
   });
+
+  it("a socket polled in the same tick as a failed one keeps receiving", async () => {
+    const [p, g] = peers();
+    const solicitations = () => p.events.filter((e) => e.event === "icmp" && e.id === "ra").length;
+    const before = solicitations();
+    await g.call({ op: "icmpSend", id: "host", hex: ROUTER_SOLICITATION, destination: "ff02::2" });
+    await p.waitFor(() => solicitations() > before);
+  });
 });
 
 describe("Icmpv6Socket: polled without libuv's thread pool", { skip: kernelSkipReason() }, () => {
