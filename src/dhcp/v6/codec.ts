@@ -403,19 +403,6 @@ export function decodeDuid(code: number, data: Uint8Array): Duid {
   return { type, raw: data };
 }
 
-/** A short text form of a DUID for logs and stats: hex octets joined by colons. */
-export function formatDuid(data: Uint8Array): string {
-  return Array.from(data, (b) => b.toString(16).padStart(2, "0")).join(":");
-}
-
-/** Encodes a 16-bit value (Elapsed Time, §21.9). */
-export function encodeUint16(value: number): Uint8Array {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
-    throw new RangeError(`Cannot encode "${value}" as a 16-bit unsigned integer`);
-  }
-  return Uint8Array.of(value >> 8, value & 0xff);
-}
-
 /** Decodes an Elapsed Time body (hundredths of a second). */
 export function decodeElapsedTime(data: Uint8Array): number {
   if (data.length !== 2) throw badLength(OptionCode.ElapsedTime, data.length, "2");

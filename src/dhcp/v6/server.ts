@@ -143,15 +143,6 @@ export interface Dhcp6Stats {
   readonly declined: readonly DeclinedAddress[];
 }
 
-const MESSAGE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
-  Object.entries(MessageType).map(([name, code]) => [code, name]),
-);
-
-/** The name of a DHCPv6 message type for logs ("Solicit"), or its number. */
-export function messageTypeName(type: number): string {
-  return MESSAGE_NAMES[type] ?? String(type);
-}
-
 /** Declines kept for stats; a misbehaving guest must not grow memory without bound. */
 const MAX_DECLINED = 64;
 
