@@ -90,8 +90,11 @@ export interface WireOptions {
   readonly podIP?: string;
   /** Planner options beyond config, pod facts and NADs (anti-spoofing, guest MACs, non-root, ...). */
   readonly plan?: Omit<PlanPodOptions, "config" | "pod" | "nads">;
-  /** Opens the planned taps (a hypervisor or the lab's tap relay) and returns how to close them again. */
-  readonly attachGuest?: (plan: NetworkPlan) => Promise<DetachGuest>;
+  /**
+   * Opens the planned taps (a hypervisor or the lab's tap relay) and returns how to close them again; `processes` are
+   * the plan's helper processes, already serving.
+   */
+  readonly attachGuest?: (plan: NetworkPlan, processes: StartedProcesses | undefined) => Promise<DetachGuest>;
   /** How long to wait for the RA source address once the guest is attached. Default 10 s. */
   readonly routerAddressTimeoutMs?: number;
   /**
@@ -209,7 +212,7 @@ export async function wirePod(model: VmNetworkModel, options: WireOptions): Prom
     let detach: DetachGuest | undefined;
     if (options.attachGuest !== undefined) {
       step = WireStep.Attach;
-      detach = await options.attachGuest(plan);
+      detach = await options.attachGuest(plan, processes);
       undo.push(detach);
       step = WireStep.RouterAddress;
       await waitForAddresses(adapters.netlink, routerAddresses(plan), options.routerAddressTimeoutMs ?? 10_000);

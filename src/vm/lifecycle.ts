@@ -19,7 +19,7 @@ import { type DomainInterfaceStatus, QmpClient, queryDomainInterfaces } from "..
 import { buildGuestImage, GUEST_READY_MARKER, guestLeaseMarker } from "../lab/guest-image.ts";
 import { createPod, deletePod, loadPod, type NetworkStatusEntry, podNetnsName } from "../lab/pod.ts";
 import type { NetworkPlan } from "../plan/plan.ts";
-import { readProcessRecord, stopProcesses } from "../runtime/processes.ts";
+import { stopProcesses } from "../runtime/processes.ts";
 import { FileStateStore } from "../runtime/state.ts";
 import { interfaceStatuses, type VmiInterfaceStatus } from "../runtime/status.ts";
 import { undoRecord } from "../runtime/undo.ts";
@@ -167,12 +167,11 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
         // SR-IOV and vDPA are planned from the VF the network-status' device-info names.
         plan: { passthrough: { networkStatus } },
         ...(ips[0] === undefined ? {} : { podIP: ips[0] }),
-        attachGuest: async (plan) => {
+        attachGuest: async (plan, helpers) => {
           await savePlan(vm.plan, plan, spec.model);
           markers = bootMarkers(plan);
           check();
           progress(`plan applied: ${plan.interfaces.map((i) => `${i.name} (${i.binding})`).join(", ")}`);
-          const helpers = await readProcessRecord(vm.networkDir, record.podKey);
           for (const h of helpers?.processes ?? []) {
             progress(`${h.binary.split("/").pop()}: serving ${h.interface} on "${h.socketPath}" (pid ${h.pid})`);
           }
