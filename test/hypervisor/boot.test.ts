@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { masqueradeDhcp6Config } from "../../src/dhcp/v6/server.ts";
-import { Accel, accelArgs, probeAccel } from "../../src/hypervisor/accel.ts";
+import { Accel, accelArgs, probeAccel, serialBootArgs } from "../../src/hypervisor/accel.ts";
 import { QmpClient } from "../../src/hypervisor/qmp.ts";
 import {
   buildGuestImage,
@@ -53,25 +53,7 @@ function startGuest(
   extraArgs: readonly string[],
   wrapper: readonly string[] = [],
 ): Guest {
-  const args = [
-    ...accelArgs(Accel.Tcg),
-    "-m",
-    "256",
-    "-nodefaults",
-    "-no-user-config",
-    "-display",
-    "none",
-    "-serial",
-    "stdio",
-    "-no-reboot",
-    "-kernel",
-    image.kernel,
-    "-initrd",
-    image.initrd,
-    "-append",
-    append,
-    ...extraArgs,
-  ];
+  const args = [...serialBootArgs(Accel.Tcg, { kernel: image.kernel, initrd: image.initrd, append }), ...extraArgs];
   // `ip netns exec` execs QEMU in place, so the child's pid is QEMU's and kill() reaches it.
   const [command, ...rest] = [...wrapper, QEMU, ...args];
   const child = spawn(command ?? QEMU, rest, { stdio: ["ignore", "pipe", "pipe"] });
