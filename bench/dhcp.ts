@@ -19,7 +19,6 @@ import { spawn } from "node:child_process";
 import { closeSync as closeFd, openSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { InterfaceName } from "../src/plan/namescheme.ts";
 import type { Dhcpv4Plan } from "../src/plan/plan.ts";
@@ -33,6 +32,7 @@ import {
   positiveInt,
   quantile,
   Resources,
+  runIfMain,
   sh,
   table,
 } from "./lib.ts";
@@ -496,11 +496,4 @@ export function parseDhcpArgs(argv: readonly string[]): Omit<DhcpBenchOptions, "
   };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    await runDhcpBench({ ...parseDhcpArgs(process.argv.slice(2)), out: (l) => console.log(l) });
-  } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exitCode = 1;
-  }
-}
+await runIfMain(import.meta.url, (out) => runDhcpBench({ ...parseDhcpArgs(process.argv.slice(2)), out }));

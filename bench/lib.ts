@@ -9,6 +9,7 @@ import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { hostExecutor } from "../src/host/exec.ts";
 import { createNetns, deleteNetns } from "../src/host/netns.ts";
 
@@ -196,4 +197,21 @@ export function machineLine(): string {
     .map((l) => l.toFixed(2))
     .join(" ");
   return `machine: ${availableParallelism()} CPUs, load average ${load} at start`;
+}
+
+/**
+ * Runs a benchmark's `main` when `moduleUrl` is the script node was started with (not when a test imports the module),
+ * printing to stdout; a failure prints its message to stderr and sets exit code 1.
+ */
+export async function runIfMain(
+  moduleUrl: string,
+  main: (out: (line: string) => void) => Promise<unknown>,
+): Promise<void> {
+  if (moduleUrl !== pathToFileURL(process.argv[1] ?? "").href) return;
+  try {
+    await main((line) => console.log(line));
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exitCode = 1;
+  }
 }

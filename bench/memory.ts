@@ -13,14 +13,13 @@
  * Usage: node --import tsx bench/memory.ts [--pods 1,20,50] [--json]
  */
 import { spawnSync } from "node:child_process";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { InterfaceName } from "../src/plan/namescheme.ts";
 import { DhcpAgent } from "../src/runtime/dhcp/agent.ts";
 import type { DhcpInterfacePlan } from "../src/runtime/dhcp/config.ts";
-import { fmt, intList, machineLine, positiveInt, Resources, table } from "./lib.ts";
+import { fmt, intList, machineLine, positiveInt, Resources, runIfMain, table } from "./lib.ts";
 
 /** The target: RSS growth per served pod, in MiB. */
 export const MEMORY_TARGET_MIB_PER_POD = 8;
@@ -237,11 +236,4 @@ export function parseMemoryArgs(argv: readonly string[]): { counts: number[]; js
   };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    await runMemoryBench({ ...parseMemoryArgs(process.argv.slice(2)), out: (l) => console.log(l) });
-  } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exitCode = 1;
-  }
-}
+await runIfMain(import.meta.url, (out) => runMemoryBench({ ...parseMemoryArgs(process.argv.slice(2)), out }));

@@ -13,7 +13,6 @@
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_CLUSTER_CONFIG } from "../src/api/cluster-config.ts";
 import type { InterfaceSpec, PortSpec, VmNetworkModel } from "../src/api/model.ts";
@@ -37,6 +36,7 @@ import {
   positiveInt,
   quantile,
   Resources,
+  runIfMain,
   sh,
   shellQuote,
   table,
@@ -592,11 +592,4 @@ export function parseSetupArgs(argv: readonly string[]): Omit<SetupBenchOptions,
   };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    await runSetupBench({ ...parseSetupArgs(process.argv.slice(2)), out: (l) => console.log(l) });
-  } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exitCode = 1;
-  }
-}
+await runIfMain(import.meta.url, (out) => runSetupBench({ ...parseSetupArgs(process.argv.slice(2)), out }));

@@ -26,7 +26,7 @@ import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
 import { ensureAgent } from "../src/agent/client.ts";
@@ -39,7 +39,7 @@ import { chooseAccel, downVm, stopAgent, upVm } from "../src/vm/lifecycle.ts";
 import { launcherPodName, type StatePaths, statePaths, vmPaths } from "../src/vm/paths.ts";
 import { QEMU, qemuMachineArgs } from "../src/vm/qemu.ts";
 import { loadVmSpec } from "../src/vm/spec.ts";
-import { fmt, INTERRUPTED_EXIT_CODE, machineLine, median, missingPrerequisite, table } from "./lib.ts";
+import { fmt, INTERRUPTED_EXIT_CODE, machineLine, median, missingPrerequisite, runIfMain, table } from "./lib.ts";
 
 /** The target: vmnet's part of one `up`, in milliseconds. */
 export const UP_TARGET_MS = 1000;
@@ -653,17 +653,8 @@ export function parseUpArgs(argv: readonly string[]): Omit<UpBenchOptions, "out"
   };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+await runIfMain(import.meta.url, async (out) => {
   const missing = missingPrerequisite(["ip", "nft", QEMU, "tcpdump", "wget"]);
-  if (missing !== undefined) {
-    console.error(`Cannot run: ${missing}`);
-    process.exitCode = 1;
-  } else {
-    try {
-      await runUpBench({ ...parseUpArgs(process.argv.slice(2)), out: (l) => console.log(l) });
-    } catch (e) {
-      console.error(e instanceof Error ? e.message : String(e));
-      process.exitCode = 1;
-    }
-  }
-}
+  if (missing !== undefined) throw new Error(`Cannot run: ${missing}`);
+  await runUpBench({ ...parseUpArgs(process.argv.slice(2)), out });
+});
