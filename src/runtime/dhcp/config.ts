@@ -13,6 +13,7 @@
  * - RaPlan gives RDNSS and DNSSL separate lifetimes; RouterAdvertiserConfig has one `dnsLifetime`: they must agree.
  * - Dhcpv6Plan has no T1/T2: 0 (the client chooses), as KubeVirt sends.
  */
+import { ipv4Netmask } from "../../api/ip.ts";
 import { RouterAdvertiser, type RouterAdvertiserConfig } from "../../dhcp/ra/advertiser.ts";
 import type { Dhcp4ClientBinding, Dhcp4InterfaceConfig, Dhcp4ServerConfig } from "../../dhcp/v4/config.ts";
 import { Dhcp4Server } from "../../dhcp/v4/server.ts";
@@ -35,8 +36,7 @@ function netmask(prefix: number): string {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) {
     throw new RangeError(`Cannot use IPv4 prefix length "${prefix}": expected an integer from 0 to 32`);
   }
-  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join(".");
+  return ipv4Netmask(prefix);
 }
 
 /** The DHCPv4 core's binding for the plan's single client. */
