@@ -146,8 +146,8 @@ export async function upVm(paths: StatePaths, spec: VmSpec, options: UpOptions =
         ...attachments,
       });
       const ips = podIPs(pod);
+      // Written with the NICs once QEMU runs: `down` after a crash needs only the pod and netns, on disk already.
       record = { ...record, podIPs: ips, accel, networkStatus: pod.networkStatus };
-      await writeRecord(vm, record);
       progress(`pod: "${podName}" IPs ${ips.join(", ") || "(none)"}`);
       const networkStatus = parseNetworkStatus(pod.networkStatus);
       const deviceInfo = await writeDeviceInfo(pod.dir, spec.model, networkStatus, spec.config);
