@@ -25,6 +25,16 @@ const skip = nftSkipReason();
 
 type Json = Record<string, unknown>;
 
+/** The pod's kernel state once it is back to `before` (addresses settle asynchronously), or as it is after 4 s. */
+async function snapshotBackTo(netns: string, before: unknown): Promise<unknown> {
+  let now: unknown;
+  for (let i = 0; i < 40; i++) {
+    now = await kernelSnapshot(netns);
+    if (JSON.stringify(now) === JSON.stringify(before)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return now;
+}
 describe("applyPlan bridge binding in a real pod namespace", { skip }, () => {
   it("applyPlan bridge with IPv4: k6t-eth0, eth0-nic, tap0 and the dummy eth0 as KubeVirt builds them", async () => {
     await roundTrip(models.bridge, ["10.244.1.5/24", "fd00:10:244:1::5/64"], async (netns) => {
@@ -112,13 +122,7 @@ describe("applyPlan bridge binding in a real pod namespace", { skip }, () => {
           (e: unknown) => e instanceof RuntimeError && e.code === RuntimeErrorCode.ApplyFailed && e.step === "links",
         );
         assert.equal(spawnCounts(rt).ipBatch, 2, "the failed batch and the rollback batch");
-        let after: unknown;
-        for (let i = 0; i < 40; i++) {
-          after = await kernelSnapshot(pod);
-          if (JSON.stringify(after) === JSON.stringify(before)) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.deepEqual(after, before);
+        assert.deepEqual(await snapshotBackTo(pod, before), before);
         assert.equal(await rt.state.load(), undefined);
       } finally {
         await cleanupPod(kp);
@@ -160,13 +164,7 @@ describe("applyPlan bridge binding in a real pod namespace", { skip }, () => {
           (e: unknown) => e instanceof RuntimeError && e.code === RuntimeErrorCode.ApplyFailed && e.step === "nftables",
         );
         assert.deepEqual(spawnCounts(rt).nftLoad, 1);
-        let after: unknown;
-        for (let i = 0; i < 40; i++) {
-          after = await kernelSnapshot(pod);
-          if (JSON.stringify(after) === JSON.stringify(before)) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.deepEqual(after, before);
+        assert.deepEqual(await snapshotBackTo(pod, before), before);
         assert.deepEqual(await nftObjects(pod), []);
         assert.equal(await sysctlIn(pod, "net.ipv4.conf.all.arp_ignore"), "0");
         assert.equal(await rt.state.load(), undefined);
