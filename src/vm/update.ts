@@ -29,7 +29,7 @@ import { FileStateStore } from "../runtime/state.ts";
 import type { PodAdapters } from "../runtime/undo.ts";
 import { VmError } from "./errors.ts";
 import { loadLab } from "./lab.ts";
-import { readRecord, requireRecord, VmPhase, type VmRecord, writeRecord } from "./lifecycle.ts";
+import { requireRecord, VmPhase, type VmRecord, writeRecord } from "./lifecycle.ts";
 import { acquireLock } from "./lock.ts";
 import type { StatePaths } from "./paths.ts";
 import { loadPlan, savePlan } from "./plan-file.ts";
@@ -229,8 +229,8 @@ export async function updateVm(paths: StatePaths, spec: VmSpec, options: UpdateO
   const { vm } = await requireRecord(paths, name);
   const lock = await acquireLock(vm.lock);
   try {
-    let record = await readRecord(vm);
-    if (record === undefined) throw new VmError(`Cannot find VM "${name}" in "${paths.root}"`);
+    // Read again under the lock: a down or update may have changed it meanwhile.
+    let { record } = await requireRecord(paths, name);
     const pid = await readPid(vm.qemuPid);
     if (record.phase !== VmPhase.Running || pid === undefined || !processAlive(pid)) {
       throw new VmError(`Cannot update VM "${name}": it is not running (phase ${record.phase})`);
