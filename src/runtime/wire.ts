@@ -123,7 +123,8 @@ export interface WiredPod {
   readonly stateDir?: string;
 }
 
-function adaptersFor(netns: string): PodAdapters {
+/** The real adapters of pod namespace `netns`: iproute2, nft, and /proc/sys entered in-thread (no process). */
+export function podAdapters(netns: string): PodAdapters {
   return { netlink: new IprouteNetlink(netns), nft: new NftCli(netns), sysctl: new NetnsSysctl(netns) };
 }
 
@@ -162,7 +163,7 @@ export async function waitForAddresses(
  */
 export async function wirePod(model: VmNetworkModel, options: WireOptions): Promise<WiredPod> {
   const podId = options.podKey ?? options.netns;
-  const adapters = options.adapters ?? adaptersFor(options.netns);
+  const adapters = options.adapters ?? podAdapters(options.netns);
   const state = options.state ?? new FileStateStore(options.stateDir, podId);
   let step: WireStep = WireStep.Discover;
   const undo: (() => Promise<void>)[] = [];

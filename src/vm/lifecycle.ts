@@ -7,11 +7,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promise
 import { type AgentClient, ensureAgent } from "../agent/client.ts";
 import { agentPaths } from "../agent/paths.ts";
 import { AgentError, AgentErrorCode } from "../agent/protocol.ts";
-import { IprouteNetlink } from "../host/netlink.ts";
 import { deleteNetns, listNetns } from "../host/netns.ts";
-import { NftCli } from "../host/nftables.ts";
 import { processAlive, readPid } from "../host/process.ts";
-import { ProcSysctl } from "../host/sysctl.ts";
 import { Accel, probeAccel } from "../hypervisor/accel.ts";
 import { type QemuNic, qemuNetId } from "../hypervisor/qemu-argv.ts";
 import { GuestAgent, type GuestInterface } from "../hypervisor/qga.ts";
@@ -23,7 +20,7 @@ import { stopProcesses } from "../runtime/processes.ts";
 import { FileStateStore } from "../runtime/state.ts";
 import { interfaceStatuses, type VmiInterfaceStatus } from "../runtime/status.ts";
 import { undoRecord } from "../runtime/undo.ts";
-import { wirePod } from "../runtime/wire.ts";
+import { podAdapters, wirePod } from "../runtime/wire.ts";
 import { VmError } from "./errors.ts";
 import { ensureLab, type IpFamily, loadLab, podIPs } from "./lab.ts";
 import { acquireLock } from "./lock.ts";
@@ -332,12 +329,7 @@ async function teardown(paths: StatePaths, vm: VmPaths, record: VmRecord | undef
         const state = new FileStateStore(vm.networkDir, record.podKey);
         const saved = await state.load();
         if (saved === undefined) return;
-        const adapters = {
-          netlink: new IprouteNetlink(record.netns),
-          nft: new NftCli(record.netns),
-          sysctl: new ProcSysctl(record.netns),
-        };
-        await undoRecord(saved, adapters);
+        await undoRecord(saved, podAdapters(record.netns));
         await state.remove();
       });
     }

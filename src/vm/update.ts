@@ -13,10 +13,7 @@
 
 import { ensureAgent } from "../agent/client.ts";
 import type { InterfaceSpec, NetworkSpec, VmNetworkModel } from "../api/model.ts";
-import { IprouteNetlink } from "../host/netlink.ts";
-import { NftCli } from "../host/nftables.ts";
 import { processAlive, readPid } from "../host/process.ts";
-import { NetnsSysctl } from "../host/sysctl.ts";
 import { probeQemuDevices } from "../hypervisor/nic-models.ts";
 import { type QemuNic, qemuNetId, qemuNicOfInterface } from "../hypervisor/qemu-argv.ts";
 import { flattenPci, hotplugNic, QmpClient, unplugNic } from "../hypervisor/qmp.ts";
@@ -26,7 +23,7 @@ import { type InterfacePlan, type NetworkPlan, planPod } from "../plan/plan.ts";
 import { applyPlan, podNetworkOf, probePlaceholderKind } from "../runtime/apply.ts";
 import { discoverPod } from "../runtime/discover.ts";
 import { FileStateStore } from "../runtime/state.ts";
-import type { PodAdapters } from "../runtime/undo.ts";
+import { podAdapters } from "../runtime/wire.ts";
 import { VmError } from "./errors.ts";
 import { loadLab } from "./lab.ts";
 import { requireRecord, VmPhase, type VmRecord, writeRecord } from "./lifecycle.ts";
@@ -299,11 +296,7 @@ export async function updateVm(paths: StatePaths, spec: VmSpec, options: UpdateO
         }
         networkStatus = pod.networkStatus;
 
-        const adapters: PodAdapters = {
-          netlink: new IprouteNetlink(netns),
-          nft: new NftCli(netns),
-          sysctl: new NetnsSysctl(netns),
-        };
+        const adapters = podAdapters(netns);
         const state = new FileStateStore(vm.networkDir, podKey);
         const placeholder = await probePlaceholderKind(adapters.netlink);
         const guestMacs = Object.fromEntries(runningPlan.interfaces.map((i) => [i.name, i.guest.mac]));
